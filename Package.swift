@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Mailslot",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Mailslot", targets: ["Mailslot"]),
+        .executable(name: "mailslot", targets: ["mailslot"]),
+        .executable(name: "mailslot-bench", targets: ["mailslot-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Core: names, errors, info, the wire codec. No I/O.
+        .target(name: "MailslotCore"),
+        // The few Linux facilities Swift cannot import directly (futex, CMSG macros, ucred).
+        .target(name: "CMailslotShim"),
+        // The only layer that talks to the kernel.
+        .target(
+            name: "MailslotTransport",
+            dependencies: ["MailslotCore", "CMailslotShim", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The public Swift API.
+        .target(
+            name: "Mailslot",
+            dependencies: ["MailslotCore", "MailslotTransport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "mailslot",
+            dependencies: ["Mailslot", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "mailslot-bench",
+            dependencies: ["Mailslot", "MailslotTransport", "CMailslotShim",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
+        .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore"]),
+        .testTarget(name: "MailslotTests", dependencies: ["Mailslot"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

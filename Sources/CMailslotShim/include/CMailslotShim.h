@@ -1,0 +1,69 @@
+// Linux facilities that Swift cannot import from Glibc directly: variadic syscall(2) (futex),
+// the CMSG_* macros, struct ucred, and _GNU_SOURCE-only calls. Thin wrappers only; no policy here.
+#ifndef CMAILSLOT_SHIM_H
+#define CMAILSLOT_SHIM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/// futex(FUTEX_WAIT) on a shared (not private) word; timeout_ns < 0 waits forever.
+/// Returns 0 when woken, or -1 with errno (EAGAIN: value changed, ETIMEDOUT, EINTR).
+int cms_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns);
+/// futex(FUTEX_WAKE) on a shared word. Returns the number woken or -1.
+int cms_futex_wake(uint32_t *addr, int count);
+
+/// memfd_create with MFD_CLOEXEC.
+int cms_memfd_create(const char *name);
+/// accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK.
+int cms_accept_nonblocking(int fd);
+
+/// The credentials of a connected AF_UNIX peer (SO_PEERCRED).
+int cms_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+/// The supplementary groups of a connected AF_UNIX peer (SO_PEERGROUPS). Returns the count, or -1.
+int cms_peer_groups(int fd, uint32_t *groups, int capacity);
+
+/// sendmsg one data buffer with `count` file descriptors attached (SCM_RIGHTS).
+ssize_t cms_send_fds(int socket, const void *data, size_t length, const int *fds, int count);
+/// recvmsg one data buffer and up to `capacity` attached descriptors (set O_CLOEXEC).
+/// `*received` is set to the number of descriptors. Returns bytes received or -1.
+ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capacity, int *received);
+
+/// sendmsg of a 1-byte header and a payload as one record (MSG_NOSIGNAL | MSG_DONTWAIT).
+ssize_t cms_send_framed(int socket, uint8_t header, const void *payload, size_t length);
+
+/// recvmmsg into `count` buffers of `size` bytes laid out back to back; lengths[i] gets each
+/// record's size and flags[i] its msg_flags. Non-blocking. Returns the number received or -1.
+int cms_recv_batch(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths, int *flags);
+
+/// Pin the calling thread to one CPU. Returns 0 or -1.
+int cms_pin_to_cpu(int cpu);
+
+/// ioctl(SIOCOUTQ): bytes not yet taken by the peer.
+int cms_outq(int fd, int *bytes);
+
+
+
+// Process-shared, robust mutex placed in shared memory (pthread_mutex_t storage of 64 bytes).
+#define CMS_MUTEX_SIZE 64
+int cms_shm_mutex_init(void *storage);
+/// Locks; if the previous owner died holding it, marks it consistent and returns 1. 0 on success, -1 on error.
+int cms_shm_mutex_lock(void *storage);
+void cms_shm_mutex_unlock(void *storage);
+
+uint32_t cms_atomic_load_u32(const uint32_t *p);
+void cms_atomic_store_u32(uint32_t *p, uint32_t v);
+uint32_t cms_atomic_add_u32(uint32_t *p, uint32_t v);
+
+/// fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE).
+int cms_punch_hole(int fd, int64_t offset, int64_t length);
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int cms_epoll_create(void);
+/// epoll_ctl: op 1 add, 2 delete, 3 modify; `token` is returned by cms_epoll_wait.
+int cms_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+/// epoll_wait into an array of tokens. Returns the count, or -1.
+int cms_epoll_wait(int epfd, uint64_t *tokens, int capacity, int timeout_ms);
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
+int cms_eventfd(void);
+#endif

@@ -1,0 +1,196 @@
+#define _GNU_SOURCE
+#include "CMailslotShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/sockios.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int cms_futex_wait(uint32_t *addr, uint32_t expected, int64_t timeout_ns) {
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000LL);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000LL);
+        tsp = &ts;
+    }
+    long r = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tsp, NULL, 0);
+    return r < 0 ? -1 : 0;
+}
+
+int cms_futex_wake(uint32_t *addr, int count) {
+    long r = syscall(SYS_futex, addr, FUTEX_WAKE, count, NULL, NULL, 0);
+    return (int)r;
+}
+
+int cms_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int cms_accept_nonblocking(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+int cms_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int cms_peer_groups(int fd, uint32_t *groups, int capacity) {
+    socklen_t len = (socklen_t)(capacity * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return -1;
+    return (int)(len / sizeof(gid_t));
+}
+
+ssize_t cms_send_fds(int socket, const void *data, size_t length, const int *fds, int count) {
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = length};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+    } control;
+    if (count < 0 || count > 8) { errno = EINVAL; return -1; }
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (count > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
+    }
+    return sendmsg(socket, &msg, MSG_NOSIGNAL);
+}
+
+ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capacity, int *received) {
+    struct iovec iov = {.iov_base = data, .iov_len = length};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    *received = 0;
+    ssize_t n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int n_fds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *in = (int *)CMSG_DATA(c);
+            for (int i = 0; i < n_fds; i++) {
+                if (*received < capacity) fds[(*received)++] = in[i];
+                else close(in[i]);
+            }
+        }
+    }
+    return n;
+}
+
+ssize_t cms_send_framed(int socket, uint8_t header, const void *payload, size_t length) {
+    struct iovec iov[2] = {{.iov_base = &header, .iov_len = 1}, {.iov_base = (void *)payload, .iov_len = length}};
+    struct msghdr msg = {0};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = length > 0 ? 2 : 1;
+    return sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+int cms_recv_batch(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths, int *flags) {
+    struct mmsghdr msgs[64];
+    struct iovec iovs[64];
+    if (count > 64) count = 64;
+    for (int i = 0; i < count; i++) {
+        iovs[i].iov_base = buffers + (size_t)i * size;
+        iovs[i].iov_len = size;
+        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_len = 0;
+    }
+    int n = recvmmsg(socket, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < n; i++) {
+        lengths[i] = msgs[i].msg_len;
+        flags[i] = msgs[i].msg_hdr.msg_flags;
+    }
+    return n;
+}
+
+int cms_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
+int cms_outq(int fd, int *bytes) { return ioctl(fd, SIOCOUTQ, bytes); }
+
+#include <pthread.h>
+_Static_assert(sizeof(pthread_mutex_t) <= CMS_MUTEX_SIZE, "mutex storage too small");
+
+int cms_shm_mutex_init(void *storage) {
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0) return -1;
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int r = pthread_mutex_init((pthread_mutex_t *)storage, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return r == 0 ? 0 : -1;
+}
+
+int cms_shm_mutex_lock(void *storage) {
+    int r = pthread_mutex_lock((pthread_mutex_t *)storage);
+    if (r == 0) return 0;
+    if (r == EOWNERDEAD) {
+        pthread_mutex_consistent((pthread_mutex_t *)storage);
+        return 1;
+    }
+    errno = r;
+    return -1;
+}
+
+void cms_shm_mutex_unlock(void *storage) { pthread_mutex_unlock((pthread_mutex_t *)storage); }
+
+uint32_t cms_atomic_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+void cms_atomic_store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+uint32_t cms_atomic_add_u32(uint32_t *p, uint32_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+
+int cms_punch_hole(int fd, int64_t offset, int64_t length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+}
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+int cms_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cms_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int cms_epoll_wait(int epfd, uint64_t *tokens, int capacity, int timeout_ms) {
+    struct epoll_event events[64];
+    if (capacity > 64) capacity = 64;
+    int n = epoll_wait(epfd, events, capacity, timeout_ms);
+    for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
+    return n;
+}
+
+int cms_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -1,0 +1,152 @@
+/// The small protocol between a local writer and a mailslot server, carried over an
+/// `AF_UNIX SOCK_SEQPACKET` connection to the server's abstract address.
+///
+/// 1. The writer connects. The server checks the writer's credentials and sends one greeting record
+///    (``LocalGreeting``): whether the writer may write, the maximum message size, the quota.
+/// 2. The writer sends one record per message, or several for a message larger than one record
+///    (``LocalFrame``): a one-byte frame kind, then the bytes.
+public enum LocalProtocol {
+    /// The abstract socket address of a mailslot (without the leading NUL byte).
+    ///
+    /// Names whose canonical form fits are used as they are, so that `/proc/net/unix` and `ss -x` show
+    /// them; longer ones are replaced by a 128-bit hash of the canonical name (the server's greeting
+    /// repeats the full name, and writers check it).
+    public static func abstractAddress(forKey key: String) -> [UInt8] {
+        let prefix = Array("mailslot:".utf8)
+        let body = Array(key.utf8)
+        if prefix.count + body.count <= maxAddressBytes { return prefix + body }
+        return Array("mailslot#".utf8) + Array(fnv1a128Hex(body).utf8)
+    }
+
+    /// The prefix every mailslot address starts with (`mailslot:` or `mailslot#`).
+    public static let addressPrefix: [UInt8] = Array("mailslot".utf8)
+
+    /// `sun_path` holds 108 bytes; the abstract name uses the 107 after the leading NUL.
+    public static let maxAddressBytes = 107
+
+    /// The largest record a writer sends; bigger messages travel as several records.
+    public static let maxRecordPayload = 128 * 1024
+
+    static func fnv1a128Hex(_ bytes: [UInt8]) -> String {
+        // Two independent 64-bit FNV-1a lanes (different offset bases) make a 128-bit digest.
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x6c62_272e_07bb_0142
+        for byte in bytes {
+            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            b = (b ^ UInt64(byte &+ 0x5A)) &* 0x0000_0100_0000_01B3
+        }
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(a) + hex(b)
+    }
+}
+
+/// The kind byte in front of every record a writer sends.
+public enum LocalFrame: UInt8, Sendable {
+    /// A whole message.
+    case whole = 0x57 // 'W'
+    /// A part of a larger message; more parts follow.
+    case part = 0x50 // 'P'
+    /// The last part of a larger message.
+    case last = 0x4C // 'L'
+}
+
+/// The first record a server sends on every writer connection.
+public struct LocalGreeting: Sendable, Hashable {
+    public enum Status: UInt16, Sendable {
+        case ok = 0
+        case accessDenied = 5
+    }
+    public var status: Status
+    /// The mailslot's maximum message size (0 = any).
+    public var maxMessageSize: UInt32
+    /// The mailslot's quota in bytes.
+    public var quota: UInt64
+    /// The pid of the server process that answered.
+    public var serverPID: Int32
+    /// The uid that created the mailslot.
+    public var ownerUID: UInt32
+    /// The access rule, for display (`mailslot list`).
+    public var access: WriterAccess
+    /// The mailslot path as its creator wrote it.
+    public var path: String
+
+    public init(status: Status, maxMessageSize: UInt32, quota: UInt64, serverPID: Int32, ownerUID: UInt32,
+                access: WriterAccess, path: String) {
+        self.status = status
+        self.maxMessageSize = maxMessageSize
+        self.quota = quota
+        self.serverPID = serverPID
+        self.ownerUID = ownerUID
+        self.access = access
+        self.path = path
+    }
+
+    static let magic: [UInt8] = Array("MSLT".utf8)
+    static let version: UInt16 = 1
+
+    public func encoded() -> [UInt8] {
+        var out = LocalGreeting.magic
+        out.appendLE(LocalGreeting.version)
+        out.appendLE(status.rawValue)
+        out.appendLE(maxMessageSize)
+        out.appendLE(quota)
+        out.appendLE(UInt32(bitPattern: serverPID))
+        out.appendLE(ownerUID)
+        switch access {
+        case .owner: out.append(0); out.appendLE(UInt32(0))
+        case .group(let gid): out.append(1); out.appendLE(gid)
+        case .everyone: out.append(2); out.appendLE(UInt32(0))
+        }
+        let name = Array(path.utf8.prefix(4096))
+        out.appendLE(UInt16(name.count))
+        out += name
+        return out
+    }
+
+    /// Decodes a greeting; `nil` for anything that is not one (the peer is not a mailslot server).
+    public init?(decoding bytes: [UInt8]) {
+        var r = ByteReader(bytes)
+        guard r.take(4) == LocalGreeting.magic, r.u16() == LocalGreeting.version,
+              let statusRaw = r.u16(), let status = Status(rawValue: statusRaw),
+              let max = r.u32(), let quota = r.u64(), let pid = r.u32(), let owner = r.u32(),
+              let accessKind = r.u8(), let accessArg = r.u32(), let nameLength = r.u16(),
+              let name = r.take(Int(nameLength)), r.isAtEnd
+        else { return nil }
+        let access: WriterAccess
+        switch accessKind {
+        case 0: access = .owner
+        case 1: access = .group(accessArg)
+        case 2: access = .everyone
+        default: return nil
+        }
+        self.init(status: status, maxMessageSize: max, quota: quota, serverPID: Int32(bitPattern: pid),
+                  ownerUID: owner, access: access, path: String(decoding: name, as: UTF8.self))
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLE<T: FixedWidthInteger>(_ value: T) {
+        var v = value.littleEndian
+        Swift.withUnsafeBytes(of: &v) { self.append(contentsOf: $0) }
+    }
+}
+
+/// A bounds-checked little-endian reader.
+struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    var isAtEnd: Bool { offset == bytes.count }
+    mutating func take(_ n: Int) -> [UInt8]? {
+        guard n >= 0, bytes.count - offset >= n else { return nil }
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+    mutating func u8() -> UInt8? { take(1)?[0] }
+    mutating func u16() -> UInt16? { take(2).map { UInt16($0[0]) | UInt16($0[1]) << 8 } }
+    mutating func u32() -> UInt32? { take(4).map { $0.reversed().reduce(0) { $0 << 8 | UInt32($1) } } }
+    mutating func u64() -> UInt64? { take(8).map { $0.reversed().reduce(0) { $0 << 8 | UInt64($1) } } }
+}

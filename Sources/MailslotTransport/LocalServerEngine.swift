@@ -1,0 +1,430 @@
+import Logging
+import MailslotCore
+import Synchronization
+
+/// The server side of a local mailslot in one process: the listening socket that holds the name, the
+/// shared queue, and an I/O thread that accepts writers, checks their credentials and drains their
+/// connections into the queue as fast as messages arrive.
+///
+/// Several processes may hold the same mailslot (a handle inherited across fork/exec or sent over a
+/// Unix socket): each runs its own engine over the same listening socket and the same queue.
+public final class LocalServerEngine: @unchecked Sendable {
+    public let queue: SharedQueue
+    public let listenFD: FD
+    /// Readable while a message waits (maintained only once someone asks for it).
+    public let readyFD: FD
+    let epollFD: FD
+    let stopFD: FD
+    let logger: Logger
+    private let state: Mutex<State>
+    private let closed = Atomic<Bool>(false)
+    private var thread: ThreadHandle?
+
+    /// Counters for this process's engine.
+    public struct Counters: Sendable, Equatable {
+        public var writersAccepted = 0
+        public var writersRefused = 0
+        public var messagesReceived = 0
+        public var protocolViolations = 0
+    }
+
+    private final class Connection {
+        let fd: FD
+        let pid: Int32
+        let uid: UInt32
+        var partial: [UInt8]? = nil
+        var pending: [[UInt8]] = []
+        var reading = true
+        init(fd: FD, pid: Int32, uid: UInt32) {
+            self.fd = fd
+            self.pid = pid
+            self.uid = uid
+        }
+    }
+
+    private struct State {
+        var connections: [FD: Connection] = [:]
+        var blocked: Set<FD> = []
+        var counters = Counters()
+        var scratch = BatchBuffers()
+    }
+
+    static let listenToken: UInt64 = 0
+    static let stopToken: UInt64 = 1
+    static let connectionTokenBase: UInt64 = 16
+
+    // MARK: life cycle
+
+    /// Creates a new mailslot: binds its name and creates its queue.
+    public static func create(name: MailslotName, maxMessageSize: UInt32, readTimeout: MailslotTimeout,
+                              access: WriterAccess, quota: Int, logger: Logger) throws(MailslotError) -> LocalServerEngine {
+        guard name.isLocal else {
+            throw MailslotError(.invalidName, "'\(name)' names another machine; a mailslot can only be created on this machine, as \\\\.\\mailslot\\\(name.path)")
+        }
+        guard quota >= MailslotLimits.smallestQuota, quota <= MailslotLimits.largestQuota else {
+            throw MailslotError(.invalidParameter, "a quota of \(quota) bytes is out of range; use \(MailslotLimits.smallestQuota) to \(MailslotLimits.largestQuota) bytes")
+        }
+        let address = LocalProtocol.abstractAddress(forKey: name.key)
+        let listenFD: FD
+        do throws(Errno) {
+            listenFD = try Sys.unixSocket(seqpacket: true)
+        } catch {
+            throw MailslotError.system("could not create the mailslot's socket", error)
+        }
+        do throws(Errno) {
+            try Sys.bindAbstract(listenFD, address)
+            try Sys.listen(listenFD, backlog: 4096)
+        } catch {
+            Sys.close(listenFD)
+            if error.code == Errno.addressInUse {
+                throw MailslotError(.alreadyExists, "a mailslot named \(name) already exists on this machine (names are case-insensitive); choose another name or close the other server first")
+            }
+            throw MailslotError.system("could not publish the mailslot's name", error)
+        }
+        let queue: SharedQueue
+        let readyFD: FD
+        do throws(Errno) {
+            queue = try SharedQueue(quota: quota, maxMessageSize: maxMessageSize, readTimeout: readTimeout.rawValue,
+                                    ownerUID: Sys.euid, access: access, path: name.path)
+            readyFD = try Sys.eventFD()
+        } catch {
+            Sys.close(listenFD)
+            if error.code == 12 /* ENOMEM */ || error.code == 28 /* ENOSPC */ {
+                throw MailslotError(.notEnoughMemory, "could not reserve \(quota) bytes for the mailslot's queue; use a smaller quota", cause: error.cause)
+            }
+            throw MailslotError.system("could not create the mailslot's queue", error)
+        }
+        return try LocalServerEngine(listenFD: listenFD, queue: queue, readyFD: readyFD, logger: logger)
+    }
+
+    /// Takes over descriptors handed to this process (inherited or received over a Unix socket).
+    public static func adopt(listenFD: FD, queueFD: FD, readyFD: FD, logger: Logger) throws(MailslotError) -> LocalServerEngine {
+        let isListening = (try? Sys.socketIntOption(listenFD, Sys.soAcceptConn)) == 1
+        let type = try? Sys.socketIntOption(listenFD, Sys.soType)
+        guard isListening, type == Sys.sockSeqpacket, let bound = Sys.abstractName(listenFD),
+              bound.starts(with: LocalProtocol.addressPrefix) else {
+            throw MailslotError(.invalidHandle, "descriptor \(listenFD) is not a mailslot server handle")
+        }
+        let queue: SharedQueue
+        do throws(Errno) {
+            queue = try SharedQueue(adopting: queueFD)
+        } catch {
+            throw MailslotError(.invalidHandle, "descriptor \(queueFD) is not a mailslot queue", cause: error.cause)
+        }
+        do throws(Errno) {
+            try Sys.setCloseOnExec(listenFD, true)
+            try Sys.setNonBlocking(listenFD, true)
+            try Sys.setCloseOnExec(readyFD, true)
+        } catch {
+            throw MailslotError.system("could not adopt the mailslot handle", error)
+        }
+        return try LocalServerEngine(listenFD: listenFD, queue: queue, readyFD: readyFD, logger: logger)
+    }
+
+    private init(listenFD: FD, queue: SharedQueue, readyFD: FD, logger: Logger) throws(MailslotError) {
+        self.listenFD = listenFD
+        self.queue = queue
+        self.readyFD = readyFD
+        self.logger = logger
+        self.state = Mutex(State())
+        do throws(Errno) {
+            epollFD = try Sys.epollCreate()
+            stopFD = try Sys.eventFD()
+            try Sys.epollAdd(epollFD, listenFD, events: Sys.epollIn, token: Self.listenToken)
+            try Sys.epollAdd(epollFD, stopFD, events: Sys.epollIn, token: Self.stopToken)
+        } catch {
+            Sys.close(listenFD)
+            throw MailslotError.system("could not start the mailslot's I/O thread", error)
+        }
+        do throws(Errno) {
+            thread = try Sys.startThread { [self] in self.run() }
+        } catch {
+            Sys.close(listenFD)
+            Sys.close(epollFD)
+            Sys.close(stopFD)
+            throw MailslotError.system("could not start the mailslot's I/O thread", error)
+        }
+        logger.debug("mailslot server started", metadata: ["path": "\(queue.path)", "pid": "\(Sys.pid)"])
+    }
+
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Stops the I/O thread and closes this process's descriptors. The name is freed at once unless
+    /// another process still holds the handle. Queued messages go with the last holder.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Sys.signalEventFD(stopFD)
+        if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
+        state.withLock { state in
+            for (fd, _) in state.connections { Sys.close(fd) }
+            state.connections.removeAll()
+        }
+        Sys.close(listenFD)
+        Sys.close(epollFD)
+        Sys.close(stopFD)
+        Sys.close(readyFD)
+        queue.wakeReaders()
+        logger.debug("mailslot server closed", metadata: ["path": "\(queue.path)"])
+    }
+
+    deinit { close() }
+
+    public var counters: Counters { state.withLock { $0.counters } }
+
+    /// Descriptors that make up the handle, for passing to another process.
+    public var handleDescriptors: [FD] { [listenFD, queue.fd, readyFD] }
+
+    // MARK: draining
+
+    /// Takes every message already sent by an open writer into the queue, from the calling thread.
+    /// Info and reads call this so that a message whose write has returned is always seen.
+    @discardableResult
+    public func drainNow() -> Int {
+        guard !isClosed else { return 0 }
+        return state.withLock { state in
+            var moved = 0
+            for (_, connection) in state.connections where connection.reading {
+                moved += service(connection, &state)
+            }
+            return moved
+        }
+    }
+
+    private func run() {
+        var tokens = [UInt64](repeating: 0, count: 64)
+        while !isClosed {
+            let waitMs: Int32 = state.withLock { $0.blocked.isEmpty } ? -1 : 2
+            let n: Int
+            do throws(Errno) {
+                n = try Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)
+            } catch {
+                logger.error("mailslot I/O thread stopped: \(error)")
+                return
+            }
+            if isClosed { return }
+            state.withLock { state in
+                for token in tokens[0..<n] {
+                    switch token {
+                    case Self.stopToken: return
+                    case Self.listenToken: acceptAll(&state)
+                    default:
+                        let fd = FD(truncatingIfNeeded: token - Self.connectionTokenBase)
+                        if let connection = state.connections[fd], connection.reading { _ = service(connection, &state) }
+                    }
+                }
+                if !state.blocked.isEmpty { retryBlocked(&state) }
+            }
+        }
+    }
+
+    private func acceptAll(_ state: inout State) {
+        while let fd = try? Sys.accept(listenFD) {
+            let credentials: Sys.PeerCredentials
+            do throws(Errno) {
+                credentials = try Sys.peerCredentials(fd)
+            } catch {
+                Sys.close(fd)
+                continue
+            }
+            let permitted = queue.access.permits(uid: credentials.uid, groups: credentials.groups, ownerUID: queue.ownerUID)
+            let greeting = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
+                                         quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
+                                         access: queue.access, path: queue.path).encoded()
+            let sent = (try? Sys.send(fd, greeting)) ?? false
+            guard permitted, sent else {
+                if !permitted {
+                    state.counters.writersRefused += 1
+                    logger.debug("mailslot writer refused by the access rule",
+                                 metadata: ["path": "\(queue.path)", "writer_pid": "\(credentials.pid)", "writer_uid": "\(credentials.uid)"])
+                }
+                Sys.close(fd)
+                continue
+            }
+            do throws(Errno) {
+                try Sys.epollAdd(epollFD, fd, events: Sys.epollIn, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: fd)))
+            } catch {
+                Sys.close(fd)
+                continue
+            }
+            state.connections[fd] = Connection(fd: fd, pid: credentials.pid, uid: credentials.uid)
+            state.counters.writersAccepted += 1
+            logger.trace("mailslot writer connected", metadata: ["path": "\(queue.path)", "writer_pid": "\(credentials.pid)"])
+        }
+    }
+
+    private func drop(_ connection: Connection, _ state: inout State, violation: String?) {
+        if let violation {
+            state.counters.protocolViolations += 1
+            logger.debug("mailslot writer dropped: \(violation)", metadata: ["path": "\(queue.path)", "writer_pid": "\(connection.pid)"])
+        }
+        Sys.epollRemove(epollFD, connection.fd)
+        Sys.close(connection.fd)
+        state.connections[connection.fd] = nil
+        state.blocked.remove(connection.fd)
+    }
+
+    /// Reads what a writer has sent into the queue. Returns how many messages were queued.
+    private func service(_ connection: Connection, _ state: inout State) -> Int {
+        var queued = 0
+        let limit = effectiveMessageLimit
+        for _ in 0..<16 { // bounded, so one busy writer cannot starve the others
+            let received: Int
+            do throws(Errno) {
+                received = try state.scratch.receive(connection.fd)
+            } catch {
+                drop(connection, &state, violation: nil) // reset by the writer
+                return queued
+            }
+            if received == 0 { return queued }
+            var ready: [UnsafeRawBufferPointer] = []
+            ready.reserveCapacity(received)
+            var closedAfterBatch = false
+            var violation: String?
+            for i in 0..<received {
+                let record = state.scratch.record(i)
+                if state.scratch.truncated(i) { violation = "a record larger than the protocol allows"; break }
+                guard let kind = record.first.flatMap(LocalFrame.init(rawValue:)) else {
+                    if record.isEmpty { closedAfterBatch = true } else { violation = "an unknown record kind" }
+                    break
+                }
+                let body = UnsafeRawBufferPointer(rebasing: record.dropFirst())
+                switch kind {
+                case .whole:
+                    guard connection.partial == nil else { violation = "a whole message inside a multi-part one"; break }
+                    guard body.count <= limit else { violation = "a message of \(body.count) bytes over the limit"; break }
+                    ready.append(body)
+                case .part, .last:
+                    var partial = connection.partial ?? []
+                    guard partial.count + body.count <= limit else { violation = "a message over the limit"; break }
+                    partial += body
+                    if kind == .part {
+                        connection.partial = partial
+                    } else {
+                        connection.partial = nil
+                        // Keep order: queue what came before, then the assembled message.
+                        queued += enqueue(&ready, connection, &state)
+                        if !connection.reading { connection.pending.append(partial); break }
+                        let ok = partial.withUnsafeBytes { queue.push($0) }
+                        if ok { queued += 1 } else { block(connection, &state, with: [partial]) }
+                    }
+                }
+                if violation != nil || !connection.reading { break }
+            }
+            if connection.reading { queued += enqueue(&ready, connection, &state) }
+            state.counters.messagesReceived += queued
+            if let violation { drop(connection, &state, violation: violation); return queued }
+            if closedAfterBatch {
+                if connection.pending.isEmpty { drop(connection, &state, violation: nil) }
+                return queued
+            }
+            if !connection.reading || received < BatchBuffers.slots { return queued }
+        }
+        return queued
+    }
+
+    /// Pushes `ready` into the queue; what does not fit is kept on the connection, which stops being read.
+    private func enqueue(_ ready: inout [UnsafeRawBufferPointer], _ connection: Connection, _ state: inout State) -> Int {
+        guard !ready.isEmpty else { return 0 }
+        let taken = ready.withUnsafeBufferPointer { queue.push($0) }
+        if taken < ready.count {
+            block(connection, &state, with: ready[taken...].map { Array($0) })
+        }
+        ready.removeAll(keepingCapacity: true)
+        if taken > 0 { signalReady() }
+        return taken
+    }
+
+    private func block(_ connection: Connection, _ state: inout State, with messages: [[UInt8]]) {
+        connection.pending += messages
+        if connection.reading {
+            connection.reading = false
+            try? Sys.epollModify(epollFD, connection.fd, events: 0, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: connection.fd)))
+            state.blocked.insert(connection.fd)
+            logger.trace("mailslot quota reached; writer paused", metadata: ["path": "\(queue.path)", "writer_pid": "\(connection.pid)"])
+        }
+    }
+
+    private func retryBlocked(_ state: inout State) {
+        for fd in state.blocked {
+            guard let connection = state.connections[fd] else { state.blocked.remove(fd); continue }
+            while let first = connection.pending.first {
+                guard first.withUnsafeBytes({ queue.push($0) }) else { break }
+                connection.pending.removeFirst()
+                state.counters.messagesReceived += 1
+            }
+            if connection.pending.isEmpty {
+                signalReady()
+                connection.reading = true
+                state.blocked.remove(fd)
+                try? Sys.epollModify(epollFD, fd, events: Sys.epollIn, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: fd)))
+            }
+        }
+    }
+
+    /// The largest message the server accepts from a writer.
+    var effectiveMessageLimit: Int {
+        let max = Int(queue.maxMessageSize)
+        let byQuota = queue.capacity - 8
+        var limit = min(MailslotLimits.largestMessage, byQuota)
+        if max != 0 { limit = min(limit, max) }
+        return limit
+    }
+
+    // MARK: readiness descriptor
+
+    /// Turns on the readable-while-a-message-waits descriptor (for every holder of the handle).
+    public func enableReadyDescriptor() {
+        queue.readyDescriptorWanted = true
+        updateReady()
+    }
+
+    func signalReady() {
+        if queue.readyDescriptorWanted { updateReady() }
+    }
+
+    /// Makes `readyFD` readable exactly when the queue is not empty (under the queue lock).
+    public func updateReady() {
+        queue.withCount { count in
+            if count > 0 { Sys.signalEventFD(readyFD) } else { Sys.drainEventFD(readyFD) }
+        }
+    }
+}
+
+/// Receive buffers for batched reads: 64 slots, each big enough for the largest record.
+final class BatchBuffers {
+    static let slots = 64
+    static let slotSize = LocalProtocol.maxRecordPayload + 1
+    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: BatchBuffers.slots * BatchBuffers.slotSize)
+    let lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: BatchBuffers.slots)
+    let flags = UnsafeMutablePointer<Int32>.allocate(capacity: BatchBuffers.slots)
+
+    deinit {
+        buffer.deallocate()
+        lengths.deallocate()
+        flags.deallocate()
+    }
+
+    func receive(_ fd: FD) throws(Errno) -> Int {
+        try Sys.receiveBatch(fd, buffers: buffer, slotSize: BatchBuffers.slotSize, count: BatchBuffers.slots,
+                             lengths: lengths, flags: flags)
+    }
+
+    func record(_ i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: buffer + i * BatchBuffers.slotSize, count: Int(lengths[i]))
+    }
+
+    func truncated(_ i: Int) -> Bool { flags[i] & Sys.truncatedFlag != 0 }
+}
+
+extension MailslotError {
+    /// An unexpected system failure, with its errno as the cause.
+    public static func system(_ what: String, _ error: Errno) -> MailslotError {
+        MailslotError(.generalFailure, "\(what): \(error.message)", cause: error.cause)
+    }
+}
+
+extension Errno {
+    public var cause: MailslotError.SystemCause {
+        MailslotError.SystemCause(call: call, errno: code, errnoDescription: message)
+    }
+}

@@ -1,0 +1,229 @@
+import Logging
+import MailslotCore
+import Synchronization
+
+/// A writer's connection to a local mailslot.
+public final class LocalWriter: @unchecked Sendable {
+    public let name: MailslotName
+    public let greeting: LocalGreeting
+    /// How long a write may wait for a full mailslot, in ms (0: fail at once).
+    public let writeTimeoutMilliseconds: UInt32
+    private let address: [UInt8]
+    private let connection: Mutex<FD>
+    private let logger: Logger
+
+    private init(name: MailslotName, address: [UInt8], fd: FD, greeting: LocalGreeting, writeTimeoutMilliseconds: UInt32, logger: Logger) {
+        self.name = name
+        self.address = address
+        self.greeting = greeting
+        self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
+        self.connection = Mutex(fd)
+        self.logger = logger
+    }
+
+    deinit { close() }
+
+    /// Opens a local mailslot for writing.
+    ///
+    /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name, ERROR_ACCESS_DENIED (5) when the
+    ///   server's access rule refuses this process, ERROR_SEM_TIMEOUT (121) when the server does not answer.
+    public static func open(_ name: MailslotName, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
+        let address = LocalProtocol.abstractAddress(forKey: name.key)
+        let (fd, greeting) = try connect(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
+        if greeting.status == .accessDenied {
+            Sys.close(fd)
+            throw MailslotError(.accessDenied, "the server of \(name) (pid \(greeting.serverPID)) does not let this user write to it; its creator must allow it (mailslot listen --allow-everyone, or WriterAccess.group/.everyone)")
+        }
+        logger.trace("mailslot opened for writing", metadata: ["path": "\(name.path)", "server_pid": "\(greeting.serverPID)"])
+        return LocalWriter(name: name, address: address, fd: fd, greeting: greeting,
+                           writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
+    }
+
+    /// Connects and reads the server's greeting. Used by ``open`` and by `mailslot list`.
+    public static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32) throws(MailslotError) -> (FD, LocalGreeting) {
+        let fd: FD
+        do throws(Errno) {
+            fd = try Sys.unixSocket(seqpacket: true)
+        } catch {
+            throw MailslotError.system("could not create a socket", error)
+        }
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        while true {
+            do throws(Errno) {
+                try Sys.connectAbstract(fd, address)
+                break
+            } catch where error.code == Errno.again && !deadline.passed {
+                _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: 1) // the server's backlog is full
+            } catch {
+                Sys.close(fd)
+                switch error.code {
+                case Errno.connectionRefused, Errno.noEntry:
+                    throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine; start its server first (mailslot listen '\(name)')")
+                case Errno.again:
+                    throw MailslotError(.semTimeout, "the server of \(name) did not accept the connection within \(timeoutMilliseconds) ms; it may be stuck")
+                default:
+                    throw MailslotError.system("could not connect to \(name)", error)
+                }
+            }
+        }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let received: Int?
+            do throws(Errno) {
+                received = try Sys.receive(fd, into: &buffer)
+            } catch {
+                Sys.close(fd)
+                throw MailslotError(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
+            }
+            if let received {
+                guard let greeting = LocalGreeting(decoding: Array(buffer[0..<received])) else {
+                    Sys.close(fd)
+                    throw MailslotError(.fileNotFound, "the socket behind \(name) is not a mailslot server of this version")
+                }
+                guard MailslotName.fold(greeting.path) == name.key else {
+                    Sys.close(fd)
+                    throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine (its address is taken by \\\\.\\mailslot\\\(greeting.path))")
+                }
+                return (fd, greeting)
+            }
+            let remaining = deadline.remainingMilliseconds
+            if remaining == 0 {
+                Sys.close(fd)
+                throw MailslotError(.semTimeout, "the server of \(name) did not answer within \(timeoutMilliseconds) ms; it may be stuck")
+            }
+            _ = try? Sys.poll(fd, .readable, timeoutMilliseconds: Int32(clamping: remaining))
+        }
+    }
+
+    /// The largest message this writer may send.
+    public var messageLimit: Int {
+        var limit = min(MailslotLimits.largestMessage, Int(greeting.quota) - 8)
+        if greeting.maxMessageSize != 0 { limit = min(limit, Int(greeting.maxMessageSize)) }
+        return limit
+    }
+
+    /// Sends one message. It is queued at the server once this returns.
+    ///
+    /// - Throws: ERROR_MESSAGE_EXCEEDS_MAX_SIZE (4336) for a message over the server's maximum (nothing is sent);
+    ///   ERROR_SEM_TIMEOUT (121) when the mailslot could not take the message within the write timeout;
+    ///   ERROR_BROKEN_PIPE (109) when the server has closed the mailslot; ERROR_INVALID_HANDLE (6) after close.
+    public func write(_ message: UnsafeRawBufferPointer) throws(MailslotError) {
+        try checkSize(message.count)
+        try connection.withLock { (fd: inout FD) throws(MailslotError) in
+            if fd < 0 {
+                guard fd == LocalWriter.reconnectNeeded else {
+                    throw MailslotError(.invalidHandle, "this mailslot writer has been closed")
+                }
+                fd = try reconnect()
+            }
+            let deadline = Deadline(milliseconds: writeTimeoutMilliseconds)
+            if message.count <= LocalProtocol.maxRecordPayload {
+                try send(fd, LocalFrame.whole, message, deadline, partial: false)
+                return
+            }
+            var offset = 0
+            while offset < message.count {
+                let end = min(offset + LocalProtocol.maxRecordPayload, message.count)
+                let kind: LocalFrame = end == message.count ? .last : .part
+                do throws(MailslotError) {
+                    try send(fd, kind, UnsafeRawBufferPointer(rebasing: message[offset..<end]), deadline, partial: offset > 0)
+                } catch {
+                    // A message cut short must not be delivered: drop the connection (the server discards the
+                    // partial message) and connect again on the next write.
+                    Sys.close(fd)
+                    fd = LocalWriter.reconnectNeeded
+                    throw error
+                }
+                offset = end
+            }
+        }
+    }
+
+    /// Sends one message held in an array.
+    public func write(_ message: [UInt8]) throws(MailslotError) {
+        var failure: MailslotError?
+        message.withUnsafeBytes { buffer in
+            do throws(MailslotError) { try write(buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    func checkSize(_ count: Int) throws(MailslotError) {
+        if greeting.maxMessageSize != 0 && count > Int(greeting.maxMessageSize) {
+            throw MailslotError(.messageExceedsMaxSize, "the message is \(count) bytes; \(name) accepts at most \(greeting.maxMessageSize) bytes per message (its maximum message size). Nothing was sent")
+        }
+        if count > MailslotLimits.largestMessage {
+            throw MailslotError(.messageExceedsMaxSize, "the message is \(count) bytes; the largest message a local mailslot carries is \(MailslotLimits.largestMessage) bytes (64 MiB). Nothing was sent")
+        }
+        if count > Int(greeting.quota) - 8 {
+            throw MailslotError(.notEnoughQuota, "the message is \(count) bytes, more than \(name)'s whole quota of \(greeting.quota) bytes can hold; the server must raise its quota. Nothing was sent")
+        }
+    }
+
+    private func send(_ fd: FD, _ kind: LocalFrame, _ bytes: UnsafeRawBufferPointer, _ deadline: Deadline, partial: Bool) throws(MailslotError) {
+        while true {
+            let sent: Bool
+            do throws(Errno) {
+                sent = try Sys.sendFramed(fd, kind: kind.rawValue, bytes)
+            } catch {
+                switch error.code {
+                case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused:
+                    throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
+                default:
+                    throw MailslotError.system("could not send to \(name)", error)
+                }
+            }
+            if sent { return }
+            let remaining = deadline.remainingMilliseconds
+            if remaining == 0 {
+                throw MailslotError(.semTimeout, "\(name) did not take the message within \(writeTimeoutMilliseconds) ms: its queue is full (quota \(greeting.quota) bytes) or its server is not reading. The message was not delivered; retry later, or raise the write timeout or the server's quota")
+            }
+            _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: Int32(clamping: remaining))
+        }
+    }
+
+    private static let reconnectNeeded: FD = -2
+
+    private func reconnect() throws(MailslotError) -> FD {
+        do throws(MailslotError) {
+            let (fd, greeting) = try LocalWriter.connect(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
+            guard greeting.status == .ok else {
+                Sys.close(fd)
+                throw MailslotError(.accessDenied, "the server of \(name) no longer lets this user write")
+            }
+            return fd
+        } catch where error.code == .fileNotFound {
+            throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered")
+        }
+    }
+
+    /// Closes the connection. Messages already written stay queued at the server.
+    public func close() {
+        connection.withLock { fd in
+            if fd >= 0 { Sys.close(fd) }
+            fd = -1
+        }
+    }
+}
+
+/// A point in CLOCK_MONOTONIC time, `nil` meaning never.
+public struct Deadline: Sendable {
+    let end: UInt64?
+    public init(milliseconds: UInt32?) {
+        guard let milliseconds else { end = nil; return }
+        end = Sys.monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+    }
+    public var passed: Bool { remainingNanoseconds == 0 }
+    /// Remaining time in ns; Int64.max for never.
+    public var remainingNanoseconds: Int64 {
+        guard let end else { return Int64.max }
+        let now = Sys.monotonicNanoseconds()
+        return now >= end ? 0 : Int64(end - now)
+    }
+    /// Remaining time in whole ms, rounded up (so a wait never ends early); UInt32.max for never.
+    public var remainingMilliseconds: UInt32 {
+        let ns = remainingNanoseconds
+        if ns == Int64.max { return UInt32.max }
+        return UInt32(clamping: (ns + 999_999) / 1_000_000)
+    }
+}

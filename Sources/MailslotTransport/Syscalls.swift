@@ -1,0 +1,487 @@
+// The only file in Mailslot that calls into the C library or the kernel. Every wrapper is thin: it
+// turns a -1/errno return into a thrown `Errno` and retries EINTR where the call is restartable.
+// Policy (what an errno means to a mailslot user) lives in the callers.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CMailslotShim
+
+/// A POSIX error number.
+public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
+    public var code: Int32
+    public var call: String
+    public init(_ code: Int32, _ call: String) {
+        self.code = code
+        self.call = call
+    }
+    static func current(_ call: String) -> Errno { Errno(errno, call) }
+    public var description: String { "\(call): \(String(cString: strerror(code))) (errno \(code))" }
+    public var message: String { String(cString: strerror(code)) }
+
+    public static let again = EAGAIN
+    public static let interrupted = EINTR
+    public static let connectionRefused = ECONNREFUSED
+    public static let noEntry = ENOENT
+    public static let addressInUse = EADDRINUSE
+    public static let brokenPipe = EPIPE
+    public static let connectionReset = ECONNRESET
+    public static let timedOut = ETIMEDOUT
+    public static let notConnected = ENOTCONN
+    public static let badFD = EBADF
+}
+
+public typealias FD = Int32
+public typealias ThreadHandle = pthread_t
+
+/// Thin typed wrappers over the system calls the transport uses.
+public enum Sys {
+    // MARK: descriptors
+
+    public static func close(_ fd: FD) { _ = Glibc.close(fd) }
+
+    public static func setCloseOnExec(_ fd: FD, _ on: Bool) throws(Errno) {
+        let flags = fcntl(fd, F_GETFD)
+        guard flags >= 0 else { throw .current("fcntl(F_GETFD)") }
+        let new = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC)
+        guard fcntl(fd, F_SETFD, new) == 0 else { throw .current("fcntl(F_SETFD)") }
+    }
+
+    public static func setNonBlocking(_ fd: FD, _ on: Bool) throws(Errno) {
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0 else { throw .current("fcntl(F_GETFL)") }
+        let new = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK)
+        guard fcntl(fd, F_SETFL, new) == 0 else { throw .current("fcntl(F_SETFL)") }
+    }
+
+    public static func duplicate(_ fd: FD) throws(Errno) -> FD {
+        let r = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        guard r >= 0 else { throw .current("fcntl(F_DUPFD_CLOEXEC)") }
+        return r
+    }
+
+    public static func isValid(_ fd: FD) -> Bool { fcntl(fd, F_GETFD) >= 0 }
+
+    // MARK: identity
+
+    public static var pid: Int32 { getpid() }
+    public static var uid: UInt32 { getuid() }
+    public static var euid: UInt32 { geteuid() }
+
+    // MARK: AF_UNIX sockets
+
+    /// A non-blocking, close-on-exec `AF_UNIX` socket of the given type.
+    public static func unixSocket(seqpacket: Bool) throws(Errno) -> FD {
+        let type = (seqpacket ? Int32(SOCK_SEQPACKET.rawValue) : Int32(SOCK_DGRAM.rawValue))
+            | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        let fd = socket(AF_UNIX, type, 0)
+        guard fd >= 0 else { throw .current("socket(AF_UNIX)") }
+        return fd
+    }
+
+    /// A connected pair of `AF_UNIX` sockets.
+    public static func socketPair(seqpacket: Bool) throws(Errno) -> (FD, FD) {
+        var fds: [Int32] = [-1, -1]
+        let type = (seqpacket ? Int32(SOCK_SEQPACKET.rawValue) : Int32(SOCK_DGRAM.rawValue)) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &fds) == 0 else { throw .current("socketpair") }
+        return (fds[0], fds[1])
+    }
+
+    /// Runs `body` with a `sockaddr_un` for an abstract name and its exact length
+    /// (`offsetof(sun_path) + 1 + name length`: not `sizeof(sockaddr_un)`, which names a different socket).
+    static func withAbstractAddress<R>(_ name: [UInt8], _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let count = min(name.count, 107)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw[0] = 0
+            for i in 0..<count { raw[i + 1] = name[i] }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + count)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    public static func bindAbstract(_ fd: FD, _ name: [UInt8]) throws(Errno) {
+        let r = withAbstractAddress(name) { bind(fd, $0, $1) }
+        guard r == 0 else { throw .current("bind") }
+    }
+
+    public static func connectAbstract(_ fd: FD, _ name: [UInt8]) throws(Errno) {
+        while true {
+            let r = withAbstractAddress(name) { connect(fd, $0, $1) }
+            if r == 0 { return }
+            if errno == EINTR { continue }
+            throw .current("connect")
+        }
+    }
+
+    /// The abstract name a socket is bound to (without the leading NUL), or nil.
+    public static func abstractName(_ fd: FD) -> [UInt8]? {
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let r = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let pathLength = Int(length) - MemoryLayout<sa_family_t>.size
+        guard r == 0, address.sun_family == sa_family_t(AF_UNIX), pathLength > 1 else { return nil }
+        return withUnsafeBytes(of: &address.sun_path) { raw in
+            raw[0] == 0 ? Array(raw[1..<pathLength]) : nil
+        }
+    }
+
+    public static func listen(_ fd: FD, backlog: Int32) throws(Errno) {
+        guard Glibc.listen(fd, backlog) == 0 else { throw .current("listen") }
+    }
+
+    public static func socketIntOption(_ fd: FD, _ option: Int32) throws(Errno) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, option, &value, &length) == 0 else { throw .current("getsockopt") }
+        return value
+    }
+
+    public static func setSocketIntOption(_ fd: FD, _ option: Int32, _ value: Int32) throws(Errno) {
+        var v = value
+        guard setsockopt(fd, SOL_SOCKET, option, &v, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw .current("setsockopt")
+        }
+    }
+
+    public static let soAcceptConn = SO_ACCEPTCONN
+    public static let soType = SO_TYPE
+    public static let soSndBuf = SO_SNDBUF
+    public static let soRcvBuf = SO_RCVBUF
+    public static let sockSeqpacket = Int32(SOCK_SEQPACKET.rawValue)
+
+    /// accept4(SOCK_CLOEXEC | SOCK_NONBLOCK); nil when no connection is pending.
+    public static func accept(_ fd: FD) throws(Errno) -> FD? {
+        while true {
+            let r = cms_accept_nonblocking(fd)
+            if r >= 0 { return r }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, ECONNABORTED: return nil
+            default: throw .current("accept4")
+            }
+        }
+    }
+
+    public struct PeerCredentials: Sendable {
+        public var pid: Int32
+        public var uid: UInt32
+        public var gid: UInt32
+        public var groups: [UInt32]
+    }
+
+    /// The kernel-verified credentials of a connected AF_UNIX peer, with its supplementary groups.
+    public static func peerCredentials(_ fd: FD) throws(Errno) -> PeerCredentials {
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        guard cms_peer_credentials(fd, &pid, &uid, &gid) == 0 else { throw .current("getsockopt(SO_PEERCRED)") }
+        var groups = [UInt32](repeating: 0, count: 256)
+        let n = cms_peer_groups(fd, &groups, Int32(groups.count))
+        var all = [gid]
+        if n > 0 { all += groups[0..<Int(n)] }
+        return PeerCredentials(pid: pid, uid: uid, gid: gid, groups: all)
+    }
+
+    /// Sends one record: a kind byte and a payload (non-blocking, no SIGPIPE). nil on EAGAIN.
+    public static func sendFramed(_ fd: FD, kind: UInt8, _ payload: UnsafeRawBufferPointer) throws(Errno) -> Bool {
+        while true {
+            let r = cms_send_framed(fd, kind, payload.baseAddress, payload.count)
+            if r >= 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return false }
+            throw .current("sendmsg")
+        }
+    }
+
+    /// Sends bytes as one record (non-blocking, no SIGPIPE). false on EAGAIN.
+    public static func send(_ fd: FD, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Bool {
+        while true {
+            let r = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            if r >= 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return false }
+            throw .current("send")
+        }
+    }
+
+    /// Receives one record; nil on EAGAIN; 0 bytes means end of stream for our framed protocol.
+    public static func receive(_ fd: FD, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+        while true {
+            let r = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            if r >= 0 { return r }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return nil }
+            throw .current("recv")
+        }
+    }
+
+    /// Receives one record into an array; nil on EAGAIN.
+    public static func receive(_ fd: FD, into buffer: inout [UInt8]) throws(Errno) -> Int? {
+        while true {
+            let r = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if r >= 0 { return r }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return nil }
+            throw .current("recv")
+        }
+    }
+
+    /// Sends an array as one record (non-blocking, no SIGPIPE). false on EAGAIN.
+    public static func send(_ fd: FD, _ bytes: [UInt8]) throws(Errno) -> Bool {
+        while true {
+            let r = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+            if r >= 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return false }
+            throw .current("send")
+        }
+    }
+
+    /// Receives up to `count` records into `buffers` (slots of `slotSize` bytes). Returns how many;
+    /// 0 when none are waiting.
+    public static func receiveBatch(_ fd: FD, buffers: UnsafeMutablePointer<UInt8>, slotSize: Int, count: Int,
+                                    lengths: UnsafeMutablePointer<UInt32>, flags: UnsafeMutablePointer<Int32>) throws(Errno) -> Int {
+        while true {
+            let r = cms_recv_batch(fd, buffers, slotSize, Int32(count), lengths, flags)
+            if r >= 0 { return Int(r) }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return 0 }
+            throw .current("recvmmsg")
+        }
+    }
+
+    public static let truncatedFlag = Int32(MSG_TRUNC)
+
+    /// Sends a small payload with descriptors attached (SCM_RIGHTS).
+    public static func sendDescriptors(_ socket: FD, _ payload: [UInt8], _ fds: [FD]) throws(Errno) {
+        while true {
+            let r = payload.withUnsafeBytes { p in fds.withUnsafeBufferPointer { f in
+                cms_send_fds(socket, p.baseAddress, p.count, f.baseAddress, Int32(f.count)) } }
+            if r >= 0 { return }
+            if errno == EINTR { continue }
+            throw .current("sendmsg(SCM_RIGHTS)")
+        }
+    }
+
+    /// Receives a small payload and the descriptors attached to it (blocking).
+    public static func receiveDescriptors(_ socket: FD, maxPayload: Int) throws(Errno) -> ([UInt8], [FD]) {
+        var buffer = [UInt8](repeating: 0, count: maxPayload)
+        var fds = [Int32](repeating: -1, count: 8)
+        var received: Int32 = 0
+        while true {
+            let r = buffer.withUnsafeMutableBytes { b in
+                cms_recv_fds(socket, b.baseAddress, b.count, &fds, 8, &received)
+            }
+            if r >= 0 { return (Array(buffer[0..<r]), Array(fds[0..<Int(received)])) }
+            if errno == EINTR { continue }
+            throw .current("recvmsg(SCM_RIGHTS)")
+        }
+    }
+
+    // MARK: waiting
+
+    public struct PollEvents: OptionSet, Sendable {
+        public let rawValue: Int16
+        public init(rawValue: Int16) { self.rawValue = rawValue }
+        public static let readable = PollEvents(rawValue: Int16(POLLIN))
+        public static let writable = PollEvents(rawValue: Int16(POLLOUT))
+        public static let error = PollEvents(rawValue: Int16(POLLERR))
+        public static let hangup = PollEvents(rawValue: Int16(POLLHUP))
+    }
+
+    /// poll(2) on one descriptor; timeout in ms (-1 forever). Returns the events, empty on timeout.
+    public static func poll(_ fd: FD, _ events: PollEvents, timeoutMilliseconds: Int32) throws(Errno) -> PollEvents {
+        var p = pollfd(fd: fd, events: events.rawValue, revents: 0)
+        let r = Glibc.poll(&p, 1, timeoutMilliseconds)
+        if r < 0 {
+            if errno == EINTR { return [] }
+            throw .current("poll")
+        }
+        return PollEvents(rawValue: p.revents)
+    }
+
+    public static func epollCreate() throws(Errno) -> FD {
+        let fd = cms_epoll_create()
+        guard fd >= 0 else { throw .current("epoll_create1") }
+        return fd
+    }
+
+    public static let epollIn: UInt32 = 0x001
+
+    /// Adds a descriptor; `token` comes back from ``epollWait``.
+    public static func epollAdd(_ epfd: FD, _ fd: FD, events: UInt32, token: UInt64) throws(Errno) {
+        guard cms_epoll_ctl(epfd, 1, fd, events, token) == 0 else { throw .current("epoll_ctl(ADD)") }
+    }
+
+    public static func epollModify(_ epfd: FD, _ fd: FD, events: UInt32, token: UInt64) throws(Errno) {
+        guard cms_epoll_ctl(epfd, 3, fd, events, token) == 0 else { throw .current("epoll_ctl(MOD)") }
+    }
+
+    public static func epollRemove(_ epfd: FD, _ fd: FD) {
+        _ = cms_epoll_ctl(epfd, 2, fd, 0, 0)
+    }
+
+    /// Waits for events; fills `tokens` and returns how many (0 on timeout or EINTR).
+    public static func epollWait(_ epfd: FD, tokens: inout [UInt64], timeoutMilliseconds: Int32) throws(Errno) -> Int {
+        let r = cms_epoll_wait(epfd, &tokens, Int32(tokens.count), timeoutMilliseconds)
+        if r < 0 {
+            if errno == EINTR { return 0 }
+            throw .current("epoll_wait")
+        }
+        return Int(r)
+    }
+
+    public static func eventFD() throws(Errno) -> FD {
+        let fd = cms_eventfd()
+        guard fd >= 0 else { throw .current("eventfd") }
+        return fd
+    }
+
+    /// Resets an eventfd counter to zero (it stops polling readable).
+    public static func drainEventFD(_ fd: FD) {
+        var value: UInt64 = 0
+        _ = read(fd, &value, 8)
+    }
+
+    public static func signalEventFD(_ fd: FD) {
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+    }
+
+    // MARK: shared memory
+
+    public static func memfd(name: String) throws(Errno) -> FD {
+        let fd = cms_memfd_create(name)
+        guard fd >= 0 else { throw .current("memfd_create") }
+        return fd
+    }
+
+    public static func truncate(_ fd: FD, size: Int) throws(Errno) {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw .current("ftruncate") }
+    }
+
+    public static func fileSize(_ fd: FD) throws(Errno) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .current("fstat") }
+        return Int(st.st_size)
+    }
+
+    public static func mapShared(_ fd: FD, size: Int) throws(Errno) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let p, p != MAP_FAILED else { throw .current("mmap") }
+        return p
+    }
+
+    public static func unmap(_ p: UnsafeMutableRawPointer, size: Int) { _ = munmap(p, size) }
+
+    /// Gives pages of a shared-memory file back to the system (they read as zero afterwards).
+    public static func punchHole(_ fd: FD, offset: Int, length: Int) {
+        _ = cms_punch_hole(fd, Int64(offset), Int64(length))
+    }
+
+    public static func futexWait(_ word: UnsafeMutablePointer<UInt32>, expected: UInt32, timeoutNanoseconds: Int64) {
+        _ = cms_futex_wait(word, expected, timeoutNanoseconds)
+    }
+
+    public static func futexWakeAll(_ word: UnsafeMutablePointer<UInt32>) {
+        _ = cms_futex_wake(word, Int32.max)
+    }
+
+    public static func atomicLoad(_ word: UnsafeMutablePointer<UInt32>) -> UInt32 { cms_atomic_load_u32(word) }
+    public static func atomicStore(_ word: UnsafeMutablePointer<UInt32>, _ v: UInt32) { cms_atomic_store_u32(word, v) }
+    public static func atomicIncrement(_ word: UnsafeMutablePointer<UInt32>) { _ = cms_atomic_add_u32(word, 1) }
+    public static func atomicAdd(_ word: UnsafeMutablePointer<UInt32>, _ v: UInt32) { _ = cms_atomic_add_u32(word, v) }
+
+    public static let sharedMutexSize = Int(CMS_MUTEX_SIZE)
+    public static func sharedMutexInit(_ p: UnsafeMutableRawPointer) throws(Errno) {
+        guard cms_shm_mutex_init(p) == 0 else { throw .current("pthread_mutex_init") }
+    }
+    /// Returns true when the previous owner died holding the lock.
+    @discardableResult
+    public static func sharedMutexLock(_ p: UnsafeMutableRawPointer) -> Bool { cms_shm_mutex_lock(p) == 1 }
+    public static func sharedMutexUnlock(_ p: UnsafeMutableRawPointer) { cms_shm_mutex_unlock(p) }
+
+    // MARK: time and threads
+
+    /// CLOCK_MONOTONIC in nanoseconds.
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// CLOCK_REALTIME in nanoseconds.
+    public static func realtimeNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    public static func pinToCPU(_ cpu: Int) -> Bool { cms_pin_to_cpu(Int32(cpu)) == 0 }
+
+    /// Starts a detached-joinable pthread running `body`.
+    public static func startThread(_ body: @escaping @Sendable () -> Void) throws(Errno) -> ThreadHandle {
+        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let r = pthread_create(&thread, nil, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            b.body()
+            return nil
+        }, box)
+        guard r == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw Errno(r, "pthread_create")
+        }
+        return thread
+    }
+
+    public static func join(_ thread: ThreadHandle) { _ = pthread_join(thread, nil) }
+    public static func isCurrentThread(_ thread: ThreadHandle) -> Bool { pthread_equal(pthread_self(), thread) != 0 }
+
+    // MARK: /proc
+
+    /// Reads a whole (small) file such as /proc/net/unix; nil when it cannot be read.
+    public static func readFile(_ path: String, limit: Int = 64 << 20) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while out.count < limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            out += chunk[0..<n]
+        }
+        return out
+    }
+
+    /// Entries of a directory (names only), or [] if it cannot be read.
+    public static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The target of a symbolic link, or nil.
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
