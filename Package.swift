@@ -32,9 +32,11 @@ let package = Package(
             name: "mailslot",
             dependencies: ["Mailslot", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Bench-only system calls for the baselines (POSIX mq, raw sockets, CPU pinning).
+        .target(name: "CBenchShim", linkerSettings: [.linkedLibrary("rt")]),
         .executableTarget(
             name: "mailslot-bench",
-            dependencies: ["Mailslot", "MailslotTransport", "CMailslotShim",
+            dependencies: ["Mailslot", "CBenchShim",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
