@@ -156,7 +156,17 @@ public final class LocalServerEngine: @unchecked Sendable {
         Sys.signalEventFD(stopFD)
         if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
         state.withLock { state in
-            for (fd, _) in state.connections { Sys.close(fd) }
+            // What writers have already sent belongs to the mailslot: move it into the queue before this
+            // process lets go, so that other holders of the handle still get it.
+            for (_, connection) in state.connections where connection.reading { _ = service(connection, &state) }
+            retryBlocked(&state)
+            for (fd, connection) in state.connections {
+                if !connection.pending.isEmpty {
+                    logger.debug("mailslot closed with messages its quota could not take",
+                                 metadata: ["path": "\(queue.path)", "messages": "\(connection.pending.count)"])
+                }
+                Sys.close(fd)
+            }
             state.connections.removeAll()
         }
         Sys.close(listenFD)
@@ -294,9 +304,9 @@ public final class LocalServerEngine: @unchecked Sendable {
                     guard body.count <= limit else { violation = "a message of \(body.count) bytes over the limit"; break }
                     ready.append(body)
                 case .part, .last:
-                    var partial = connection.partial ?? []
+                    var partial = connection.partial.take() ?? [] // owned: appends do not copy
                     guard partial.count + body.count <= limit else { violation = "a message over the limit"; break }
-                    partial += body
+                    partial.append(contentsOf: body)
                     if kind == .part {
                         connection.partial = partial
                     } else {

@@ -116,7 +116,7 @@ public final class LocalWriter: @unchecked Sendable {
                 }
                 fd = try reconnect()
             }
-            let deadline = Deadline(milliseconds: writeTimeoutMilliseconds)
+            var deadline = Deadline(milliseconds: writeTimeoutMilliseconds)
             if message.count <= LocalProtocol.maxRecordPayload {
                 try send(fd, LocalFrame.whole, message, deadline, partial: false)
                 return
@@ -135,6 +135,8 @@ public final class LocalWriter: @unchecked Sendable {
                     throw error
                 }
                 offset = end
+                // The timeout bounds a wait without progress, so a large message is not cut short.
+                deadline = Deadline(milliseconds: writeTimeoutMilliseconds)
             }
         }
     }

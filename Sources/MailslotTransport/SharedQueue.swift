@@ -273,16 +273,19 @@ public final class SharedQueue: @unchecked Sendable {
     /// not keep that memory resident.
     private func releasePages(upTo head: UInt64) {
         let chunk = UInt64(SharedQueue.releaseChunk)
-        var released: UInt64 = load(Off.released)
+        guard UInt64(capacity) >= 2 * chunk else { return } // small rings are not worth it
+        // Free ring slots are the positions in [tail - capacity, head): consumed and not yet reused.
+        let tail: UInt64 = load(Off.tail)
+        var from = max(load(Off.released) as UInt64, tail >= UInt64(capacity) ? tail - UInt64(capacity) : 0)
         let limit = head / chunk * chunk
-        guard limit >= released + chunk else { return }
-        while released < limit {
-            let start = offset(released)
-            let length = min(Int(limit - released), capacity - start)
+        guard limit >= from + chunk else { return }
+        while from < limit {
+            let start = offset(from)
+            let length = min(Int(limit - from), capacity - start)
             Sys.punchHole(fd, offset: SharedQueue.headerSize + start, length: length)
-            released += UInt64(length)
+            from += UInt64(length)
         }
-        store(Off.released, released)
+        store(Off.released, limit)
     }
 
     private func append(_ message: UnsafeRawBufferPointer) -> Bool {

@@ -1,0 +1,167 @@
+import Foundation
+import Mailslot
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Helpers shared by the API tests: unique names, the built `mailslot` tool, child processes.
+enum Support {
+    nonisolated(unsafe) static var counter = 0
+    static let lock = NSLock()
+
+    /// A name no other test (or test run) uses.
+    static func uniqueName(_ tag: String) -> String {
+        lock.lock()
+        counter += 1
+        let n = counter
+        lock.unlock()
+        return #"\\.\mailslot\mailslot-tests\"# + "\(tag)-\(getpid())-\(n)"
+    }
+
+    /// The directory holding the built products (next to the test bundle).
+    static var productsDirectory: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    /// The `mailslot` executable built with the package.
+    static var tool: String {
+        let path = productsDirectory.appendingPathComponent("mailslot").path
+        if !FileManager.default.isExecutableFile(atPath: path) {
+            Issue.record("the mailslot tool is not built at \(path); run `swift build` before `swift test`")
+        }
+        return path
+    }
+
+    static var isRoot: Bool { geteuid() == 0 }
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// Whether tests that need root may run; prints a loud notice when they are skipped.
+    static var rootAvailable: Bool {
+        if isRoot || isCI { return true } // under CI a missing prerequisite must fail, not skip
+        FileHandle.standardError.write(Data("""
+            *** SKIPPING tests that need root (running a writer as another user with setpriv). \
+            Run the tests as root to include them; CI=true makes this a failure. ***\n
+            """.utf8))
+        return false
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a command to completion with a bounded wait (killing it if it overruns).
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let collector = OutputCollector(out: out, err: err)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("\(executable) \(arguments) did not finish within \(timeout) s; killed")
+        }
+        process.waitUntilExit()
+        let (o, e) = collector.finish()
+        return Result(status: process.terminationStatus, stdout: o, stderr: e)
+    }
+
+    /// Starts a process that inherits this process's inheritable descriptors (posix_spawn does not close
+    /// them, unlike Foundation's Process). Returns its pid.
+    static func spawn(_ executable: String, _ arguments: [String], stdoutPath: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var pid: pid_t = 0
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let r = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard r == 0 else { throw POSIXError(POSIXErrorCode(rawValue: r) ?? .EINVAL) }
+        return pid
+    }
+
+    /// Waits for a child with a bounded wait; kills it if it overruns. Returns its exit status.
+    static func wait(_ pid: pid_t, timeout: TimeInterval = 60) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            usleep(5_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+        Issue.record("child \(pid) did not exit within \(timeout) s; killed")
+        return -1
+    }
+
+    /// Waits (bounded) until a mailslot accepts writers.
+    static func waitForMailslot(_ name: String, timeout: TimeInterval = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let w = try? MailslotWriter(opening: name) { w.close(); return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// Waits (bounded) until `condition` holds.
+    static func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(5_000)
+        }
+        return condition()
+    }
+}
+
+/// Reads a process's stdout and stderr on background threads so large outputs cannot dead-lock.
+final class OutputCollector: @unchecked Sendable {
+    private var out = Data(), err = Data()
+    private let group = DispatchGroup()
+    init(out: Pipe, err: Pipe) {
+        group.enter()
+        DispatchQueue.global().async {
+            self.out = out.fileHandleForReading.readDataToEndOfFile()
+            self.group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            self.err = err.fileHandleForReading.readDataToEndOfFile()
+            self.group.leave()
+        }
+    }
+    func finish() -> (String, String) {
+        group.wait()
+        return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+}
+
+extension MailslotError {
+    /// The Win32 code a call fails with, or nil when it succeeds.
+    static func code(of body: () throws -> Void) -> MailslotError.Code? {
+        do {
+            try body()
+            return nil
+        } catch let error as MailslotError {
+            return error.code
+        } catch {
+            Issue.record("not a MailslotError: \(error)")
+            return nil
+        }
+    }
+}
