@@ -8,6 +8,7 @@ import Glibc
 import Musl
 #endif
 import CMailslotShim
+import MailslotCore
 
 /// A POSIX error number.
 public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
@@ -106,13 +107,13 @@ public enum Sys {
     }
 
     public static func bindAbstract(_ fd: FD, _ name: [UInt8]) throws(Errno) {
-        let r = withAbstractAddress(name) { bind(fd, $0, $1) }
+        let r = withAbstractAddress(name) { Glibc.bind(fd, $0, $1) }
         guard r == 0 else { throw .current("bind") }
     }
 
     public static func connectAbstract(_ fd: FD, _ name: [UInt8]) throws(Errno) {
         while true {
-            let r = withAbstractAddress(name) { connect(fd, $0, $1) }
+            let r = withAbstractAddress(name) { Glibc.connect(fd, $0, $1) }
             if r == 0 { return }
             if errno == EINTR { continue }
             throw .current("connect")
@@ -444,6 +445,153 @@ public enum Sys {
 
     public static func join(_ thread: ThreadHandle) { _ = pthread_join(thread, nil) }
     public static func isCurrentThread(_ thread: ThreadHandle) -> Bool { pthread_equal(pthread_self(), thread) != 0 }
+
+    // MARK: UDP/IPv4
+
+    /// A non-blocking, close-on-exec UDP socket.
+    public static func udpSocket() throws(Errno) -> FD {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw .current("socket(AF_INET)") }
+        return fd
+    }
+
+    static func withSocketAddress<R>(_ address: IPv4Address, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr = in_addr(s_addr: address.value.bigEndian)
+        return withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+
+    public static func bind(_ fd: FD, _ address: IPv4Address, _ port: UInt16) throws(Errno) {
+        let r = withSocketAddress(address, port) { Glibc.bind(fd, $0, $1) }
+        guard r == 0 else { throw .current("bind(\(address):\(port))") }
+    }
+
+    /// Associates a UDP socket with a peer (to learn the route's source address with ``localAddress``).
+    public static func connect(_ fd: FD, _ address: IPv4Address, _ port: UInt16) throws(Errno) {
+        let r = withSocketAddress(address, port) { Glibc.connect(fd, $0, $1) }
+        guard r == 0 else { throw .current("connect(\(address):\(port))") }
+    }
+
+    public static func localAddress(_ fd: FD) throws(Errno) -> (IPv4Address, UInt16) {
+        var sin = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let r = withUnsafeMutablePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard r == 0 else { throw .current("getsockname") }
+        return (IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port))
+    }
+
+    public static func setBroadcast(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_BROADCAST, 1) }
+    public static func setReuseAddress(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_REUSEADDR, 1) }
+
+    /// Sends one datagram; false when the socket buffer is full (EAGAIN).
+    public static func sendTo(_ fd: FD, _ bytes: [UInt8], _ address: IPv4Address, _ port: UInt16) throws(Errno) -> Bool {
+        while true {
+            let r = bytes.withUnsafeBytes { b in
+                withSocketAddress(address, port) { sendto(fd, b.baseAddress, b.count, Int32(MSG_NOSIGNAL), $0, $1) }
+            }
+            if r >= 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return false }
+            throw .current("sendto(\(address):\(port))")
+        }
+    }
+
+    /// Receives one datagram with its source; nil when none is waiting.
+    public static func receiveFrom(_ fd: FD, into buffer: inout [UInt8]) throws(Errno) -> (count: Int, address: IPv4Address, port: UInt16)? {
+        var sin = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        while true {
+            let r = buffer.withUnsafeMutableBytes { b in
+                withUnsafeMutablePointer(to: &sin) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC), $0, &length)
+                    }
+                }
+            }
+            if r >= 0 {
+                return (r, IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port))
+            }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return nil }
+            throw .current("recvfrom")
+        }
+    }
+
+    public struct Interface: Sendable, Hashable {
+        public var name: String
+        public var address: IPv4Address
+        public var netmask: IPv4Address
+        public var broadcast: IPv4Address?
+        public var isUp: Bool
+        public var isLoopback: Bool
+    }
+
+    /// The IPv4 addresses of this machine's interfaces (getifaddrs).
+    public static func interfaces() -> [Interface] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(list) }
+        var result: [Interface] = []
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let addr = entry.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+            func ipv4(_ p: UnsafeMutablePointer<sockaddr>?) -> IPv4Address? {
+                guard let p else { return nil }
+                return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPv4Address(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+            }
+            let flags = entry.pointee.ifa_flags
+            let isBroadcast = flags & 0x2 != 0 // IFF_BROADCAST
+            result.append(Interface(name: String(cString: entry.pointee.ifa_name), address: ipv4(addr)!,
+                                    netmask: ipv4(entry.pointee.ifa_netmask) ?? .any,
+                                    broadcast: isBroadcast ? ipv4(entry.pointee.ifa_ifu.ifu_broadaddr) : nil,
+                                    isUp: flags & 0x1 != 0, isLoopback: flags & 0x8 != 0))
+        }
+        return result
+    }
+
+    /// IPv4 addresses for a host name from /etc/hosts and DNS (getaddrinfo), or [] when it has none.
+    public static func lookUpHost(_ name: String) -> [IPv4Address] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return [] }
+        defer { freeaddrinfo(result) }
+        var addresses: [IPv4Address] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if let addr = entry.pointee.ai_addr, addr.pointee.sa_family == sa_family_t(AF_INET) {
+                let a = addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPv4Address(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+                if !addresses.contains(a) { addresses.append(a) }
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return addresses
+    }
+
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public static var environment: [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") { result[String(text[..<eq])] = String(text[text.index(after: eq)...]) }
+            cursor += 1
+        }
+        return result
+    }
 
     // MARK: /proc
 
