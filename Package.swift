@@ -8,10 +8,12 @@ let package = Package(
         .library(name: "Mailslot", targets: ["Mailslot"]),
         .executable(name: "mailslot", targets: ["mailslot"]),
         .executable(name: "mailslot-bench", targets: ["mailslot-bench"]),
+        .executable(name: "mailslotd", targets: ["mailslotd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Core: names, errors, info, the wire codec. No I/O.
@@ -28,6 +30,16 @@ let package = Package(
             name: "Mailslot",
             dependencies: ["MailslotCore", "MailslotTransport", .product(name: "Logging", package: "swift-log")]
         ),
+        // The network gateway: Remote Mailslot Protocol datagrams in, local mailslot writes out.
+        .target(
+            name: "MailslotGateway",
+            dependencies: ["Mailslot", "MailslotTransport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "mailslotd",
+            dependencies: ["MailslotGateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .executableTarget(
             name: "mailslot",
             dependencies: ["Mailslot", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -42,6 +54,9 @@ let package = Package(
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot"]),
+        .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot"]),
+        // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).
+        .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -194,3 +194,30 @@ int cms_epoll_wait(int epfd, uint64_t *tokens, int capacity, int timeout_ms) {
 }
 
 int cms_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths,
+                        uint32_t *addresses, uint16_t *ports) {
+    struct mmsghdr msgs[64];
+    struct iovec iovs[64];
+    struct sockaddr_in from[64];
+    if (count > 64) count = 64;
+    for (int i = 0; i < count; i++) {
+        iovs[i].iov_base = buffers + (size_t)i * size;
+        iovs[i].iov_len = size;
+        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    }
+    int n = recvmmsg(socket, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < n; i++) {
+        lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? (uint32_t)size + 1 : msgs[i].msg_len;
+        addresses[i] = ntohl(from[i].sin_addr.s_addr);
+        ports[i] = ntohs(from[i].sin_port);
+    }
+    return n;
+}

@@ -14,17 +14,30 @@ public final class MailslotWriter: Sendable {
         /// its server is not reading), in milliseconds; then it fails with ERROR_SEM_TIMEOUT. 0 fails at once.
         public var writeTimeoutMilliseconds: UInt32
         public var logger: Logger
+        /// Network settings for remote and domain names (computer name, workgroup, interfaces, ports);
+        /// nil loads them from /etc/mailslot.conf and `MAILSLOT_*` variables when first needed.
+        public var configuration: MailslotConfiguration?
         public init(writeTimeoutMilliseconds: UInt32 = MailslotLimits.defaultWriteTimeoutMilliseconds,
+                    configuration: MailslotConfiguration? = nil,
                     logger: Logger = Logger(label: "mailslot", factory: { _ in SwiftLogNoOpLogHandler() })) {
             self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
+            self.configuration = configuration
             self.logger = logger
         }
     }
 
     public let name: MailslotName
-    let local: LocalWriter
+    enum Path {
+        case local(LocalWriter)
+        case network(NetworkWriter)
+    }
+    let path: Path
 
     /// Opens a mailslot for writing.
+    ///
+    /// A local name (`\\.\mailslot\x`) connects to its server. A remote or domain name
+    /// (`\\COMPUTER\mailslot\x`, `\\DOMAIN\mailslot\x`, `\\*\mailslot\x`) always opens, as on
+    /// Windows: there is no handshake, and each write is one datagram.
     ///
     /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves a local name; ERROR_ACCESS_DENIED (5) when the
     ///   server's access rule refuses this user; ERROR_INVALID_NAME (123) for a malformed name.
@@ -36,17 +49,37 @@ public final class MailslotWriter: Sendable {
 
     /// Opens a parsed mailslot name for writing. The corresponding Win32 function is `CreateFile`.
     public init(opening name: MailslotName, options: Options = Options()) throws(MailslotError) {
-        guard name.isLocal else {
-            throw MailslotError(.badNetPath, "\(name) is on another machine; writing to remote and domain mailslots is not available in this version")
-        }
         self.name = name
-        self.local = try LocalWriter.open(name, writeTimeoutMilliseconds: options.writeTimeoutMilliseconds, logger: options.logger)
+        if name.isLocal {
+            path = .local(try LocalWriter.open(name, writeTimeoutMilliseconds: options.writeTimeoutMilliseconds, logger: options.logger))
+        } else {
+            let configuration: MailslotConfiguration
+            if let given = options.configuration { configuration = given } else { configuration = try MailslotConfiguration.load() }
+            path = .network(try NetworkWriter(name, configuration: configuration,
+                                              writeTimeoutMilliseconds: options.writeTimeoutMilliseconds, logger: options.logger))
+        }
     }
 
-    /// The server's maximum message size (0 = any).
-    public var maxMessageSize: UInt32 { local.greeting.maxMessageSize }
-    /// The pid of the server process that accepted this writer.
-    public var serverPID: Int32 { local.greeting.serverPID }
+    /// The largest message a write accepts: the server's maximum for a local mailslot (0 = any), the
+    /// one-datagram limit for a remote or domain one.
+    public var maxMessageSize: UInt32 {
+        switch path {
+        case .local(let w): return w.greeting.maxMessageSize
+        case .network(let w): return UInt32(w.dataLimit)
+        }
+    }
+
+    /// The pid of the local server process that accepted this writer (nil for a remote name).
+    public var serverPID: Int32? {
+        if case .local(let w) = path { return w.greeting.serverPID }
+        return nil
+    }
+
+    /// Where a remote or domain name's datagrams go (nil for a local name).
+    public var destination: MailslotName.Destination? {
+        if case .network(let w) = path { return w.destination }
+        return nil
+    }
 
     /// Writes one message. A zero-length message is a real message.
     ///
@@ -56,7 +89,10 @@ public final class MailslotWriter: Sendable {
     ///
     /// The corresponding Win32 function is `WriteFile`.
     public func write(_ bytes: some Collection<UInt8>) throws(MailslotError) {
-        try local.write(Array(bytes))
+        switch path {
+        case .local(let w): try w.write(Array(bytes))
+        case .network(let w): try w.write(Array(bytes))
+        }
     }
 
     /// Writes a string's UTF-8 bytes as one message.
@@ -66,9 +102,14 @@ public final class MailslotWriter: Sendable {
 
     /// Writes the bytes of a buffer as one message.
     public func write(_ buffer: UnsafeRawBufferPointer) throws(MailslotError) {
-        try local.write(buffer)
+        switch path {
+        case .local(let w): try w.write(buffer)
+        case .network(let w): try w.write(Array(buffer))
+        }
     }
 
     /// Closes the writer. Messages already written stay queued. The corresponding Win32 function is `CloseHandle`.
-    public func close() { local.close() }
+    public func close() {
+        if case .local(let w) = path { w.close() }
+    }
 }

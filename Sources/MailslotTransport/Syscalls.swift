@@ -307,6 +307,14 @@ public enum Sys {
         return PollEvents(rawValue: p.revents)
     }
 
+    /// poll(2) on several descriptors for readability; returns those that are readable (or in error).
+    public static func pollMany(_ fds: [FD], timeoutMilliseconds: Int32) -> [FD] {
+        var set = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let r = Glibc.poll(&set, nfds_t(set.count), timeoutMilliseconds)
+        guard r > 0 else { return [] }
+        return set.filter { $0.revents != 0 }.map(\.fd)
+    }
+
     public static func epollCreate() throws(Errno) -> FD {
         let fd = cms_epoll_create()
         guard fd >= 0 else { throw .current("epoll_create1") }
@@ -486,6 +494,48 @@ public enum Sys {
         return (IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port))
     }
 
+    /// A stream socket bound to an abstract name and listening (for status endpoints).
+    public static func abstractStreamListener(_ name: [UInt8]) throws(Errno) -> FD {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw .current("socket(AF_UNIX)") }
+        do throws(Errno) {
+            try bindAbstract(fd, name)
+            try listen(fd, backlog: 16)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Connects a blocking stream socket to an abstract name and reads until the peer closes.
+    public static func readAbstractStream(_ name: [UInt8], limit: Int = 1 << 20) throws(Errno) -> [UInt8] {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .current("socket(AF_UNIX)") }
+        defer { Glibc.close(fd) }
+        try connectAbstract(fd, name)
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while out.count < limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw .current("read") }
+            if n == 0 { break }
+            out += chunk[0..<n]
+        }
+        return out
+    }
+
+    /// Writes all of `bytes` to a descriptor (blocking briefly on a non-blocking one is avoided: best effort).
+    public static func writeAll(_ fd: FD, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
     public static func setBroadcast(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_BROADCAST, 1) }
     public static func setReuseAddress(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_REUSEADDR, 1) }
 
@@ -520,6 +570,48 @@ public enum Sys {
             if errno == EINTR { continue }
             if errno == EAGAIN { return nil }
             throw .current("recvfrom")
+        }
+    }
+
+    /// Receive buffers for batched UDP reads.
+    public final class DatagramBatch: @unchecked Sendable {
+        public let slots: Int
+        public let slotSize: Int
+        let buffer: UnsafeMutablePointer<UInt8>
+        let lengths: UnsafeMutablePointer<UInt32>
+        let addresses: UnsafeMutablePointer<UInt32>
+        let ports: UnsafeMutablePointer<UInt16>
+        public private(set) var count = 0
+
+        public init(slots: Int = 64, slotSize: Int = 65536) {
+            self.slots = min(slots, 64)
+            self.slotSize = slotSize
+            buffer = .allocate(capacity: self.slots * slotSize)
+            lengths = .allocate(capacity: self.slots)
+            addresses = .allocate(capacity: self.slots)
+            ports = .allocate(capacity: self.slots)
+        }
+
+        deinit {
+            buffer.deallocate(); lengths.deallocate(); addresses.deallocate(); ports.deallocate()
+        }
+
+        /// Receives what is waiting (up to `slots` datagrams); returns how many.
+        public func receive(_ fd: FD) throws(Errno) -> Int {
+            while true {
+                let r = cms_recv_batch_from(fd, buffer, slotSize, Int32(slots), lengths, addresses, ports)
+                if r >= 0 { count = Int(r); return count }
+                if errno == EINTR { continue }
+                if errno == EAGAIN { count = 0; return 0 }
+                throw .current("recvmmsg")
+            }
+        }
+
+        /// Datagram `i`: its bytes (nil when it was larger than a slot), sender address and port.
+        public func datagram(_ i: Int) -> (bytes: UnsafeRawBufferPointer?, address: IPv4Address, port: UInt16) {
+            let length = Int(lengths[i])
+            let bytes = length > slotSize ? nil : UnsafeRawBufferPointer(start: buffer + i * slotSize, count: length)
+            return (bytes, IPv4Address(addresses[i]), ports[i])
         }
     }
 

@@ -15,7 +15,7 @@ struct MailslotCommand: ParsableCommand {
             Every failure prints `error <code> <ERROR_NAME>: <what happened and what to do>` on standard \
             error, with the Win32 error code, and exits non-zero.
             """,
-        subcommands: [Listen.self, Send.self, List.self, Demo.self]
+        subcommands: [Listen.self, Send.self, List.self, Decode.self, Demo.self]
     )
 }
 

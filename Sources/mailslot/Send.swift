@@ -27,6 +27,9 @@ struct Send: ParsableCommand {
     @Option(help: "Milliseconds a write may wait for a full mailslot before failing with 121 (default 5000).")
     var writeTimeout: UInt32 = MailslotLimits.defaultWriteTimeoutMilliseconds
 
+    @OptionGroup(title: "Remote and domain names (\\\\COMPUTER\\mailslot\\x, \\\\DOMAIN\\mailslot\\x, \\\\*\\mailslot\\x)")
+    var network: NetworkOptions
+
     func run() throws {
         var fileBytes: [UInt8]?
         if let file {
@@ -36,7 +39,9 @@ struct Send: ParsableCommand {
             fileBytes = [UInt8](data)
         }
         let writer = runOrFail { () throws(MailslotError) in
-            try MailslotWriter(opening: name, options: .init(writeTimeoutMilliseconds: writeTimeout))
+            let parsed = try MailslotName(parsing: name)
+            let configuration = parsed.isLocal ? nil : try network.configuration()
+            return try MailslotWriter(opening: parsed, options: .init(writeTimeoutMilliseconds: writeTimeout, configuration: configuration))
         }
         for message in messages { runOrFail { () throws(MailslotError) in try writer.write(message) } }
         if let fileBytes { runOrFail { () throws(MailslotError) in try writer.write(fileBytes) } }

@@ -66,4 +66,9 @@ int cms_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 int cms_epoll_wait(int epfd, uint64_t *tokens, int capacity, int timeout_ms);
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
 int cms_eventfd(void);
+
+/// recvmmsg on a UDP socket into `count` slots of `size` bytes; lengths[i] (set to size+1 when the
+/// datagram was truncated), the sender's IPv4 address (host order) and port. Non-blocking.
+int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths,
+                        uint32_t *addresses, uint16_t *ports);
 #endif

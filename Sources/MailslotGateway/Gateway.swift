@@ -1,0 +1,244 @@
+import Logging
+import Mailslot
+import MailslotTransport
+import Synchronization
+
+/// The network gateway: it receives Remote Mailslot Protocol datagrams on UDP (port 138 by default),
+/// keeps those addressed to this machine, and delivers each message into the local mailslot named by
+/// the transaction (`\MAILSLOT\BROWSE` → `\\.\mailslot\BROWSE`, case-insensitive), as an ordinary writer.
+///
+/// Nothing a peer sends can crash it or grow its memory without bound: datagrams are decoded by the
+/// pure codec into a fixed set of buffers, and every datagram not delivered is counted under a reason.
+public final class Gateway: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var port: UInt16
+        /// Addresses to bind; empty binds all IPv4 addresses (0.0.0.0).
+        public var bindAddresses: [IPv4Address]
+        public var computerName: String
+        public var workgroup: String
+        /// Deliver datagrams whatever their destination NetBIOS name (to watch a LAN's browser traffic).
+        public var acceptAnyName: Bool
+
+        public init(port: UInt16 = 138, bindAddresses: [IPv4Address] = [], computerName: String, workgroup: String = "WORKGROUP",
+                    acceptAnyName: Bool = false) {
+            self.port = port
+            self.bindAddresses = bindAddresses
+            self.computerName = MailslotConfiguration.netbiosName(computerName)
+            self.workgroup = MailslotConfiguration.netbiosName(workgroup)
+            self.acceptAnyName = acceptAnyName
+        }
+    }
+
+    /// What the gateway has counted since it started.
+    public struct Counters: Sendable, Equatable {
+        public var received = 0
+        public var delivered = 0
+        /// Datagrams not delivered, by reason (`not_for_us`, `no_such_mailslot`, `mailslot_full`, decode reasons...).
+        public var dropped: [String: Int] = [:]
+        public var droppedTotal: Int { dropped.values.reduce(0, +) }
+
+        /// One JSON object: `{"received":N,"delivered":N,"dropped":{"reason":N,...}}`.
+        public var json: String {
+            let reasons = dropped.keys.sorted().map { "\"\($0)\":\(dropped[$0]!)" }.joined(separator: ",")
+            return "{\"received\":\(received),\"delivered\":\(delivered),\"dropped\":{\(reasons)}}"
+        }
+    }
+
+    /// What happened to one datagram.
+    public enum Outcome: Sendable, Equatable {
+        case delivered(mailslot: String, bytes: Int)
+        case dropped(reason: String)
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let sockets: [FD]
+    private let statsFD: FD?
+    private let stopFD: FD
+    private let state = Mutex(Counters())
+    private let writers = Mutex<[String: LocalWriter]>([:])
+    private let stopped = Atomic<Bool>(false)
+    private let acceptedNames: Set<NetBIOSName>
+
+    /// The abstract socket name where `mailslotd stats` reads the counters for a port.
+    public static func statsAddress(port: UInt16) -> [UInt8] { Array("mailslotd-stats:\(port)".utf8) }
+
+    /// The most writer connections kept open to local mailslots at once.
+    static let writerCacheLimit = 256
+
+    /// Binds the UDP sockets and the stats endpoint. Throws when the port cannot be bound.
+    public init(configuration: Configuration, logger: Logger) throws(MailslotError) {
+        self.configuration = configuration
+        self.logger = logger
+        var names: Set<NetBIOSName> = []
+        for (text, suffix) in [(configuration.computerName, UInt8(0x00)), (configuration.workgroup, UInt8(0x00)), ("*", UInt8(0x00))] {
+            if let n = try? NetBIOSName(text, suffix: suffix) { names.insert(n) }
+        }
+        acceptedNames = names
+        var sockets: [FD] = []
+        do throws(Errno) {
+            for address in configuration.bindAddresses.isEmpty ? [IPv4Address.any] : configuration.bindAddresses {
+                let fd = try Sys.udpSocket()
+                sockets.append(fd)
+                try Sys.setBroadcast(fd)
+                try Sys.bind(fd, address, configuration.port)
+            }
+            stopFD = try Sys.eventFD()
+        } catch {
+            sockets.forEach(Sys.close)
+            let hint = error.code == Errno.addressInUse ? " (is nmbd or another mailslotd running?)" : error.code == 13 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""
+            throw MailslotError(.accessDenied, "cannot listen on UDP port \(configuration.port)\(hint): \(error.message)", cause: error.cause)
+        }
+        self.sockets = sockets
+        statsFD = try? Sys.abstractStreamListener(Gateway.statsAddress(port: configuration.port))
+    }
+
+    deinit {
+        sockets.forEach(Sys.close)
+        if let statsFD { Sys.close(statsFD) }
+        Sys.close(stopFD)
+    }
+
+    public var counters: Counters { state.withLock { $0 } }
+
+    /// Ends ``run()`` (from any thread or a signal handler's task).
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+        Sys.signalEventFD(stopFD)
+    }
+
+    /// Receives and delivers datagrams until ``stop()``. Blocks the calling thread.
+    public func run() {
+        let batch = Sys.DatagramBatch(slots: 32, slotSize: 65536)
+        var fds = sockets + [stopFD]
+        if let statsFD { fds.append(statsFD) }
+        logger.info("mailslotd listening", metadata: [
+            "port": "\(configuration.port)", "bind": "\(configuration.bindAddresses.isEmpty ? "0.0.0.0" : configuration.bindAddresses.map(\.description).joined(separator: ","))",
+            "computer_name": "\(configuration.computerName)", "workgroup": "\(configuration.workgroup)",
+            "accept_any_name": "\(configuration.acceptAnyName)",
+        ])
+        while !stopped.load(ordering: .acquiring) {
+            let ready = Sys.pollMany(fds, timeoutMilliseconds: 1000)
+            for fd in ready {
+                if fd == stopFD { continue }
+                if fd == statsFD { serveStats(); continue }
+                drain(fd, batch)
+            }
+        }
+        writers.withLock { cache in
+            cache.values.forEach { $0.close() }
+            cache.removeAll()
+        }
+        logger.info("mailslotd stopped", metadata: ["counters": "\(counters.json)"])
+    }
+
+    private func drain(_ fd: FD, _ batch: Sys.DatagramBatch) {
+        for _ in 0..<64 { // bounded, so one flooded socket does not starve the others
+            let n: Int
+            do throws(Errno) { n = try batch.receive(fd) } catch {
+                logger.warning("UDP receive failed: \(error)")
+                return
+            }
+            if n == 0 { return }
+            for i in 0..<n {
+                let d = batch.datagram(i)
+                let outcome = d.bytes.map { handle($0, from: d.address) } ?? .dropped(reason: "oversize_udp")
+                record(outcome, from: d.address, port: d.port)
+            }
+            if n < batch.slots { return }
+        }
+    }
+
+    private func record(_ outcome: Outcome, from address: IPv4Address, port: UInt16) {
+        state.withLock { c in
+            c.received += 1
+            switch outcome {
+            case .delivered: c.delivered += 1
+            case .dropped(let reason): c.dropped[reason, default: 0] += 1
+            }
+        }
+        switch outcome {
+        case .delivered(let mailslot, let bytes):
+            logger.debug("datagram delivered", metadata: ["from": "\(address):\(port)", "mailslot": "\(mailslot)", "bytes": "\(bytes)"])
+        case .dropped(let reason):
+            logger.debug("datagram dropped", metadata: ["from": "\(address):\(port)", "reason": "\(reason)"])
+        }
+    }
+
+    /// Decodes one datagram and delivers it. Public so that tests and tools can drive it without sockets.
+    public func handle(_ bytes: UnsafeRawBufferPointer, from address: IPv4Address) -> Outcome {
+        let decoded: NetBIOSMailslotDatagram
+        do throws(DatagramDecodeError) {
+            decoded = try NetBIOSMailslotDatagram.decode(bytes)
+        } catch {
+            return .dropped(reason: error.reason)
+        }
+        guard configuration.acceptAnyName || decoded.messageType == .broadcast || acceptedNames.contains(decoded.destinationName) else {
+            return .dropped(reason: "not_for_us")
+        }
+        let local: MailslotName
+        do throws(MailslotError) {
+            local = try MailslotName(local: decoded.transaction.mailslotNameAfterPrefix)
+        } catch {
+            return .dropped(reason: "bad_mailslot_name")
+        }
+        return deliver(decoded.data, to: local)
+    }
+
+    func deliver(_ data: [UInt8], to name: MailslotName) -> Outcome {
+        let key = name.key
+        for attempt in 0..<2 {
+            let writer: LocalWriter
+            if let cached = writers.withLock({ $0[key] }) {
+                writer = cached
+            } else {
+                do throws(MailslotError) {
+                    writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
+                } catch {
+                    return .dropped(reason: Gateway.reason(error.code))
+                }
+                writers.withLock { cache in
+                    if cache.count >= Gateway.writerCacheLimit, let victim = cache.keys.first { cache.removeValue(forKey: victim)?.close() }
+                    cache[key] = writer
+                }
+            }
+            do throws(MailslotError) {
+                try writer.write(data)
+                return .delivered(mailslot: name.description, bytes: data.count)
+            } catch {
+                writers.withLock { $0.removeValue(forKey: key)?.close() }
+                // The mailslot's server went away (or was replaced): try a fresh connection once.
+                if error.code == .brokenPipe && attempt == 0 { continue }
+                return .dropped(reason: Gateway.reason(error.code))
+            }
+        }
+        return .dropped(reason: "no_such_mailslot")
+    }
+
+    static func reason(_ code: MailslotError.Code) -> String {
+        switch code {
+        case .fileNotFound, .brokenPipe: return "no_such_mailslot"
+        case .semTimeout, .notEnoughQuota: return "mailslot_full"
+        case .messageExceedsMaxSize: return "too_large"
+        case .accessDenied: return "access_denied"
+        default: return "delivery_failed"
+        }
+    }
+
+    private func serveStats() {
+        guard let statsFD else { return }
+        while let client = try? Sys.accept(statsFD) {
+            Sys.writeAll(client, Array((counters.json + "\n").utf8))
+            Sys.close(client)
+        }
+    }
+
+    /// Reads the counters of the gateway on `port` running in this network namespace.
+    public static func readStats(port: UInt16) throws(MailslotError) -> String {
+        do throws(Errno) {
+            return String(decoding: try Sys.readAbstractStream(statsAddress(port: port)), as: UTF8.self)
+        } catch {
+            throw MailslotError(.fileNotFound, "no mailslotd is running for port \(port) in this network namespace", cause: error.cause)
+        }
+    }
+}

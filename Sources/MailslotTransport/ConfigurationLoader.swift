@@ -1,0 +1,14 @@
+import MailslotCore
+
+extension MailslotConfiguration {
+    /// The configuration of this machine: defaults (host name, WORKGROUP, all interfaces, ports 138/137),
+    /// then the file (`MAILSLOT_CONFIG` or /etc/mailslot.conf, if it exists), then `MAILSLOT_*` variables.
+    public static func load(environment: [String: String] = Sys.environment) throws(MailslotError) -> MailslotConfiguration {
+        let path = environment["MAILSLOT_CONFIG"] ?? defaultPath
+        let text = Sys.readFile(path, limit: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
+        if text == nil, environment["MAILSLOT_CONFIG"] != nil {
+            throw MailslotError(.fileNotFound, "the configuration file '\(path)' named by MAILSLOT_CONFIG cannot be read")
+        }
+        return try resolve(hostname: Sys.hostName, fileText: text, filePath: path, environment: environment)
+    }
+}

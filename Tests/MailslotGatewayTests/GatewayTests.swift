@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import Mailslot
+import MailslotGateway
+import MailslotTransport
+import Testing
+
+@Suite("Gateway")
+struct GatewayTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    nonisolated(unsafe) static var next: UInt16 = 0
+    static let lock = NSLock()
+
+    static func port() -> UInt16 {
+        lock.lock(); defer { lock.unlock() }
+        next += 1
+        return 41_000 + UInt16(getpid() % 2000) * 4 + next
+    }
+
+    func makeGateway(acceptAny: Bool = false) throws -> Gateway {
+        try Gateway(configuration: .init(port: Self.port(), bindAddresses: [.loopback], computerName: "GWHOST",
+                                         workgroup: "MSTEST", acceptAnyName: acceptAny), logger: Self.logger)
+    }
+
+    func datagram(_ type: NetBIOSDatagramType = .directUnique, to destination: String, suffix: UInt8 = 0,
+                  mailslot: String, data: [UInt8]) throws -> [UInt8] {
+        try NetBIOSMailslotDatagram(messageType: type, datagramID: 7, sourceIP: IPv4Address.loopback.value,
+                                    sourceName: NetBIOSName("PEER"), destinationName: NetBIOSName(destination, suffix: suffix),
+                                    mailslotName: mailslot, data: data).encoded()
+    }
+
+    func handle(_ g: Gateway, _ bytes: [UInt8]) -> Gateway.Outcome {
+        bytes.withUnsafeBytes { g.handle($0, from: .loopback) }
+    }
+
+    func uniquePath(_ tag: String) -> String { "gateway-test\\\(tag)-\(getpid())" }
+
+    @Test func deliversToItsOwnNamesAndDropsOthers() throws {
+        let g = try makeGateway()
+        let path = uniquePath("own")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        defer { server.close() }
+        let wire = "\\MAILSLOT\\" + path.uppercased() // case-insensitive match
+        #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
+        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", mailslot: wire, data: [2])).isDelivered)
+        #expect(handle(g, try datagram(.broadcast, to: "*", mailslot: wire, data: [3])).isDelivered)
+        #expect(handle(g, try datagram(to: "OTHER", mailslot: wire, data: [4])) == .dropped(reason: "not_for_us"))
+        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: wire, data: [5])) == .dropped(reason: "not_for_us"))
+        #expect(handle(g, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\nobody-\(getpid())", data: [6])) == .dropped(reason: "no_such_mailslot"))
+        var got: [[UInt8]] = []
+        while let m = try? server.read() { got.append(m) }
+        #expect(got == [[1], [2], [3]])
+    }
+
+    @Test func acceptAnyNameWatchesEveryDestination() throws {
+        let g = try makeGateway(acceptAny: true)
+        let path = uniquePath("browse")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        defer { server.close() }
+        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: "\\MAILSLOT\\" + path, data: [0x01, 0x02])).isDelivered)
+        #expect(try server.read() == [0x01, 0x02])
+    }
+
+    @Test func malformedInputIsCountedNeverFatal() throws {
+        let g = try makeGateway()
+        let good = try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\x", data: Array("payload".utf8))
+        var reasons: Set<String> = []
+        for cut in 0..<good.count {
+            if case .dropped(let reason) = handle(g, Array(good[0..<cut])) { reasons.insert(reason) } else { Issue.record("truncated datagram delivered") }
+        }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            var bytes = good
+            for _ in 0..<Int.random(in: 1...8, using: &rng) { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            _ = handle(g, bytes)
+        }
+        #expect(reasons.count >= 2)
+    }
+
+    @Test func runsOverUDPAndCountsAndStops() throws {
+        let g = try makeGateway()
+        let path = uniquePath("udp")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(10_000))
+        defer { server.close() }
+        let thread = Thread { g.run() }
+        thread.start()
+        defer { g.stop() }
+        var configuration = MailslotConfiguration(computerName: "SENDER", workgroup: "MSTEST", interfaces: ["lo"], port: g.configuration.port)
+        configuration.resolveTimeoutMilliseconds = 200
+        let writer = try MailslotWriter(opening: "\\\\127.0.0.1\\mailslot\\" + path, options: .init(configuration: configuration))
+        #expect(writer.maxMessageSize == 432 - UInt32((path.utf8.count + 3) / 4 * 4))
+        try writer.write("over udp")
+        #expect(try server.read() == Array("over udp".utf8))
+        #expect(MailslotError.code { try writer.write([UInt8](repeating: 0, count: Int(writer.maxMessageSize) + 1)) } == .badNetPath)
+        let stats = try Gateway.readStats(port: g.configuration.port)
+        #expect(stats.contains("\"received\":1,\"delivered\":1"), "\(stats)")
+        g.stop()
+        #expect(GatewayTestSupport.eventually { thread.isFinished })
+    }
+
+    @Test func aSecondGatewayOnTheSamePortFailsClearly() throws {
+        let g = try makeGateway()
+        do {
+            _ = try Gateway(configuration: g.configuration, logger: Self.logger)
+            Issue.record("a second gateway bound the same port")
+        } catch {
+            #expect(error.message.contains("port \(g.configuration.port)"))
+            #expect(error.message.contains("another mailslotd"))
+        }
+    }
+}
+
+extension Gateway.Outcome {
+    var isDelivered: Bool { if case .delivered = self { return true }; return false }
+}
+
+enum GatewayTestSupport {
+    static func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline { if condition() { return true }; usleep(5_000) }
+        return condition()
+    }
+}
+
+extension MailslotError {
+    static func code(of body: () throws -> Void) -> MailslotError.Code? {
+        do { try body(); return nil } catch let e as MailslotError { return e.code } catch { return nil }
+    }
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Fuzz the pure wire codec (Sources/MailslotCore/Wire) with libFuzzer + AddressSanitizer.
+#
+# Usage: scripts/fuzz-codec.sh [SECONDS] [extra libFuzzer options...]
+#   SECONDS   how long to fuzz (default 60), passed as -max_total_time
+#   e.g.      scripts/fuzz-codec.sh 300 -jobs=2 -workers=2
+#
+# Paths are relative to the repository root; the script can be started from anywhere.
+# Build products and the growing working corpus live in .build-fuzz/ (not committed):
+#   .build-fuzz/fuzz-decode-datagram   the instrumented binary
+#   .build-fuzz/corpus/                new inputs found by libFuzzer (read + written)
+#   .build-fuzz/artifacts/             crash-*, leak-*, timeout-* reproducers
+# The committed seed corpus Fuzz/corpus/ is only read, never written.
+#
+# Reproduce a finding:   .build-fuzz/fuzz-decode-datagram .build-fuzz/artifacts/crash-<sha1>
+# Add findings (or coverage-increasing inputs) to the committed corpus, minimised, with:
+#   .build-fuzz/fuzz-decode-datagram -merge=1 Fuzz/corpus .build-fuzz/corpus
+# (-merge=1 copies into the FIRST directory only the inputs that add coverage, so the committed
+# corpus stays small.) Environment: SWIFTC (default: swiftc on PATH, else /opt/swift/usr/bin/swiftc).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+seconds="${1:-60}"
+if [[ $# -gt 0 ]]; then
+    shift
+fi
+if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
+    echo "usage: $0 [SECONDS] [libFuzzer options...]" >&2
+    exit 2
+fi
+
+swiftc="${SWIFTC:-}"
+if [[ -z "$swiftc" ]]; then
+    if command -v swiftc >/dev/null 2>&1; then
+        swiftc="$(command -v swiftc)"
+    elif [[ -x /opt/swift/usr/bin/swiftc ]]; then
+        swiftc=/opt/swift/usr/bin/swiftc
+    else
+        echo "error: swiftc not found (set SWIFTC)" >&2
+        exit 1
+    fi
+fi
+
+build_dir=.build-fuzz
+binary="$build_dir/fuzz-decode-datagram"
+work_corpus="$build_dir/corpus"
+artifacts="$build_dir/artifacts"
+mkdir -p "$build_dir" "$work_corpus" "$artifacts"
+
+shopt -s nullglob
+sources=(Sources/MailslotCore/Wire/*.swift)
+shopt -u nullglob
+if [[ ${#sources[@]} -eq 0 ]]; then
+    echo "error: no codec sources in Sources/MailslotCore/Wire" >&2
+    exit 1
+fi
+
+echo "building $binary from ${#sources[@]} codec files + Fuzz/DecodeDatagram.swift" >&2
+# The linker's "Cannot export local symbol" warnings are harmless; drop them to keep the log clean.
+"$swiftc" -sanitize=fuzzer,address -parse-as-library -swift-version 6 -O -g \
+    -module-name MailslotWireFuzz \
+    "${sources[@]}" Fuzz/DecodeDatagram.swift \
+    -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
+
+echo "fuzzing for ${seconds}s (working corpus $work_corpus, seeds Fuzz/corpus)" >&2
+"$binary" \
+    -max_total_time="$seconds" \
+    -max_len=2048 \
+    -timeout=10 \
+    -rss_limit_mb=2048 \
+    -print_final_stats=1 \
+    -artifact_prefix="$artifacts/" \
+    "$@" \
+    "$work_corpus" Fuzz/corpus
