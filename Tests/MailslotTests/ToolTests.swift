@@ -87,3 +87,33 @@ struct ToolTests {
         #expect(!r.stdout.contains("(unexpected)"))
     }
 }
+
+@Suite("The mailslot tool, network side")
+struct ToolNetworkTests {
+    @Test func decodePrintsEveryFieldOfTheWorkedExample() throws {
+        let hex = "100e1234c0a8010a008a009d00002045494550464446454542434143414341434143414341434143414341434141410020454945504644464545434341434143414341434143414341434143414341414100ff534d4225000000001804000000000000000000000000000000fffe00000000110000050002000000000002000000000000000000540005005400030001000000020014005c4d41494c534c4f545c544553540048656c6c6f"
+        let r = try Support.run(Support.tool, ["decode", hex])
+        #expect(r.status == 0, "\(r.stderr)")
+        for field in ["DIRECT_UNIQUE", "HOSTA<00>", "HOSTB<00>", "SMB_COM_TRANSACTION", "DataOffset            84", "TEST", "Hello"] {
+            #expect(r.stdout.contains(field), "decode output lacks \(field)")
+        }
+        let bad = try Support.run(Support.tool, ["decode", String(hex.dropLast(4))])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.hasPrefix("error 87 ERROR_INVALID_PARAMETER: not a valid mailslot datagram (data-out-of-bounds)"), "\(bad.stderr)")
+    }
+
+    @Test func anOversizeDomainWriteFailsWith53AndSendsNothing() throws {
+        let r = try Support.run(Support.tool, ["send", #"\\*\mailslot\t"#, String(repeating: "x", count: 429), "--interface", "lo"])
+        #expect(r.status != 0)
+        #expect(r.stderr.hasPrefix("error 53 ERROR_BAD_NETPATH: the message is 429 bytes"), "\(r.stderr)")
+    }
+
+    @Test func openingARemoteNameAlwaysSucceeds() throws {
+        let w = try MailslotWriter(opening: #"\\NOSUCHHOST\mailslot\t"#,
+                                   options: .init(configuration: MailslotConfiguration(computerName: "ME", interfaces: ["lo"], resolveTimeoutMilliseconds: 100)))
+        #expect(w.destination == .computer("NOSUCHHOST"))
+        #expect(w.maxMessageSize == 428)
+        // Nothing answers for it on loopback: the write says so instead of pretending.
+        #expect(MailslotError.code { try w.write("x") } == .badNetPath)
+    }
+}
