@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Mailslot", targets: ["Mailslot"]),
+        // The Win32 C API (include/mailslot_win32.h) as a shared library: -lMailslotWin32.
+        .library(name: "MailslotWin32", type: .dynamic, targets: ["MailslotWin32"]),
         .executable(name: "mailslot", targets: ["mailslot"]),
         .executable(name: "mailslot-bench", targets: ["mailslot-bench"]),
         .executable(name: "mailslotd", targets: ["mailslotd"]),
@@ -30,6 +32,7 @@ let package = Package(
             name: "Mailslot",
             dependencies: ["MailslotCore", "MailslotTransport", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "MailslotWin32", dependencies: ["Mailslot"]),
         // The network gateway: Remote Mailslot Protocol datagrams in, local mailslot writes out.
         .target(
             name: "MailslotGateway",
@@ -54,6 +57,7 @@ let package = Package(
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot"]),
+        .testTarget(name: "MailslotWin32Tests", exclude: ["Fixtures"]),
         .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).
         .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot"], resources: [.copy("Fixtures")]),
