@@ -81,6 +81,8 @@ public final class Gateway: @unchecked Sendable {
                 let fd = try Sys.udpSocket()
                 sockets.append(fd)
                 try Sys.setBroadcast(fd)
+                // Room for bursts (browser elections, many hosts answering at once): up to rmem_max.
+                try? Sys.setSocketIntOption(fd, Sys.soRcvBuf, 4 << 20)
                 try Sys.bind(fd, address, configuration.port)
             }
             stopFD = try Sys.eventFD()
