@@ -62,7 +62,7 @@ struct WireHexAndDescribeTests {
         #expect(line("DataCount")?.hasSuffix("5") == true)
         #expect(line("Setup[2] Class")?.hasSuffix("2 (unreliable & broadcast)") == true)
         #expect(line("ByteCount")?.hasSuffix("20") == true)
-        #expect(line("MailslotName")?.hasSuffix("\"\\\\MAILSLOT\\\\TEST\"") == true)
+        #expect(line("MailslotName")?.hasSuffix(#" \MAILSLOT\TEST"#) == true)
         #expect(lines.contains { $0.contains("48 65 6c 6c 6f") && $0.hasSuffix("Hello") })
         #expect(lines.contains { $0.contains("NO_RESPONSE") })
     }

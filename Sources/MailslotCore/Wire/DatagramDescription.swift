@@ -83,7 +83,7 @@ extension MailslotTransaction {
         lines.append(wireField("Setup[2] Class", "\(mailslotClass)\(classText)"))
         lines.append(wireField("ByteCount", "\(byteCount)"))
         lines.append("Mailslot")
-        lines.append(wireField("MailslotName", mailslotName.debugDescription))
+        lines.append(wireField("MailslotName", mailslotName))
         lines.append(wireField("Padding", "\(paddingLength) byte(s)"))
         lines.append(wireField("Data length", "\(data.count) byte(s)"))
         let shown = data.prefix(max(0, maxPreviewBytes))
