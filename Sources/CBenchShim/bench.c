@@ -1,2 +1,227 @@
+#define _GNU_SOURCE
 #include "CBenchShim.h"
-int cbench_placeholder(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+// MARK: clocks
+
+static uint64_t clock_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cbench_now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t cbench_realtime_ns(void) { return clock_ns(CLOCK_REALTIME); }
+
+static struct timespec timespec_from_ns(uint64_t ns) {
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL)};
+    return ts;
+}
+
+// MARK: CPUs
+
+static __thread cpu_set_t saved_mask;
+static __thread int saved_mask_valid;
+
+int cbench_pin_to_cpu(int cpu) {
+    if (!saved_mask_valid) {
+        if (sched_getaffinity(0, sizeof(saved_mask), &saved_mask) != 0) return -1;
+        saved_mask_valid = 1;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
+int cbench_unpin(void) {
+    if (!saved_mask_valid) return 0;
+    return sched_setaffinity(0, sizeof(saved_mask), &saved_mask);
+}
+
+int cbench_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return CPU_COUNT(&set);
+}
+
+// MARK: POSIX message queues
+
+int cbench_mq_create(const char *name, long maxmsg, long msgsize) {
+    struct mq_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.mq_maxmsg = maxmsg;
+    attr.mq_msgsize = msgsize;
+    mqd_t q = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
+    return q == (mqd_t)-1 ? -1 : (int)q;
+}
+
+int cbench_mq_open(const char *name, int for_writing) {
+    mqd_t q = mq_open(name, (for_writing ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+    return q == (mqd_t)-1 ? -1 : (int)q;
+}
+
+int cbench_mq_attributes(int mqd, long *maxmsg, long *msgsize) {
+    struct mq_attr attr;
+    if (mq_getattr((mqd_t)mqd, &attr) != 0) return -1;
+    *maxmsg = attr.mq_maxmsg;
+    *msgsize = attr.mq_msgsize;
+    return 0;
+}
+
+int cbench_mq_send(int mqd, const void *buffer, size_t length, uint64_t deadline_realtime_ns) {
+    struct timespec ts = timespec_from_ns(deadline_realtime_ns);
+    int r;
+    do {
+        r = mq_timedsend((mqd_t)mqd, (const char *)buffer, length, 0, &ts);
+    } while (r != 0 && errno == EINTR);
+    return r;
+}
+
+ssize_t cbench_mq_receive(int mqd, void *buffer, size_t capacity, uint64_t deadline_realtime_ns) {
+    struct timespec ts = timespec_from_ns(deadline_realtime_ns);
+    ssize_t r;
+    do {
+        r = mq_timedreceive((mqd_t)mqd, (char *)buffer, capacity, NULL, &ts);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+int cbench_mq_close(int mqd) { return mq_close((mqd_t)mqd); }
+int cbench_mq_unlink(const char *name) { return mq_unlink(name); }
+
+// MARK: AF_UNIX SOCK_DGRAM
+
+static socklen_t abstract_address(struct sockaddr_un *addr, const char *name, size_t length) {
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (length > sizeof(addr->sun_path) - 1) length = sizeof(addr->sun_path) - 1;
+    memcpy(addr->sun_path + 1, name, length); // sun_path[0] = 0: abstract namespace
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
+}
+
+int cbench_udgram_socket(void) { return socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+
+int cbench_udgram_bind(const char *name, size_t length) {
+    int fd = cbench_udgram_socket();
+    if (fd < 0) return -1;
+    struct sockaddr_un addr;
+    socklen_t len = abstract_address(&addr, name, length);
+    if (bind(fd, (struct sockaddr *)&addr, len) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int cbench_udgram_connect(int fd, const char *name, size_t length) {
+    struct sockaddr_un addr;
+    socklen_t len = abstract_address(&addr, name, length);
+    return connect(fd, (struct sockaddr *)&addr, len);
+}
+
+int cbench_set_socket_timeouts(int fd, int milliseconds) {
+    struct timeval tv = {.tv_sec = milliseconds / 1000, .tv_usec = (milliseconds % 1000) * 1000};
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) return -1;
+    return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+ssize_t cbench_send(int fd, const void *buffer, size_t length) {
+    ssize_t r;
+    do {
+        r = send(fd, buffer, length, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+ssize_t cbench_recv(int fd, void *buffer, size_t capacity) {
+    ssize_t r;
+    do {
+        r = recv(fd, buffer, capacity, 0);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+// MARK: processes
+
+pid_t cbench_spawn(const char *path, char *const argv[], const int *sources, const int *targets, int count) {
+    // Move the sources above every target first (close-on-exec copies), so a dup2 to one target can
+    // never clobber the source of another.
+    int high[16];
+    if (count < 0 || count > 16) { errno = EINVAL; return -1; }
+    for (int i = 0; i < count; i++) {
+        high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 64);
+        if (high[i] < 0) {
+            int saved = errno;
+            for (int j = 0; j < i; j++) close(high[j]);
+            errno = saved;
+            return -1;
+        }
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], targets[i]);
+    pid_t pid = -1;
+    int r = posix_spawn(&pid, path, &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    for (int i = 0; i < count; i++) close(high[i]);
+    if (r != 0) { errno = r; return -1; }
+    return pid;
+}
+
+int cbench_wait(pid_t pid, int timeout_ms, int *status) {
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : cbench_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+    for (;;) {
+        pid_t r = waitpid(pid, status, timeout_ms < 0 ? 0 : WNOHANG);
+        if (r == pid) return 1;
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (cbench_now_ns() >= deadline) return 0;
+        struct timespec nap = {.tv_sec = 0, .tv_nsec = 2000000}; // 2 ms
+        nanosleep(&nap, NULL);
+    }
+}
+
+int cbench_exit_code(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return -WTERMSIG(status);
+    return -1000;
+}
+
+int cbench_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int cbench_wait_readable(int fd, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    for (;;) {
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0 && errno == EINTR) continue;
+        return r;
+    }
+}
+
+void cbench_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
+void cbench_alarm(unsigned seconds) {
+    signal(SIGALRM, SIG_DFL);
+    alarm(seconds);
+}

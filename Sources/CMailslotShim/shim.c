@@ -101,20 +101,20 @@ ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capaci
     return n;
 }
 
-ssize_t cms_send_framed(int socket, uint8_t header, const void *payload, size_t length) {
-    struct iovec iov[2] = {{.iov_base = &header, .iov_len = 1}, {.iov_base = (void *)payload, .iov_len = length}};
+ssize_t cms_send_framed(int socket, uint8_t kind, const void *payload, size_t length) {
+    struct iovec iov[2] = {{.iov_base = (void *)payload, .iov_len = length}, {.iov_base = &kind, .iov_len = 1}};
     struct msghdr msg = {0};
-    msg.msg_iov = iov;
+    msg.msg_iov = length > 0 ? iov : iov + 1;
     msg.msg_iovlen = length > 0 ? 2 : 1;
     return sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-int cms_recv_batch(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths, int *flags) {
+int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags) {
     struct mmsghdr msgs[64];
     struct iovec iovs[64];
     if (count > 64) count = 64;
     for (int i = 0; i < count; i++) {
-        iovs[i].iov_base = buffers + (size_t)i * size;
+        iovs[i].iov_base = buffers + (size_t)i * stride;
         iovs[i].iov_len = size;
         memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
         msgs[i].msg_hdr.msg_iov = &iovs[i];

@@ -229,11 +229,13 @@ public final class MailslotServer: Sendable {
         while true {
             let seen = engine.queue.sequence
             if let value = try attempt() { afterRead(); return value }
-            if engine.drainNow() > 0 { continue }
             if engine.isClosed { throw MailslotError(.operationAborted, "the mailslot \(name) was closed while a read was waiting") }
             if cancelled?.isSet == true { throw MailslotError(.operationAborted, "the read was cancelled") }
             let remaining = deadline.remainingNanoseconds
             if remaining == 0 {
+                // Before timing out, take what writers have already sent, so that a message whose write has
+                // returned is always seen; otherwise the I/O thread delivers and wakes this reader.
+                if engine.drainNow() > 0 { continue }
                 throw MailslotError(.semTimeout, "no message arrived in \(name) within \(timeout)")
             }
             engine.queue.wait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)

@@ -4,7 +4,7 @@
 /// 1. The writer connects. The server checks the writer's credentials and sends one greeting record
 ///    (``LocalGreeting``): whether the writer may write, the maximum message size, the quota.
 /// 2. The writer sends one record per message, or several for a message larger than one record
-///    (``LocalFrame``): a one-byte frame kind, then the bytes.
+///    (``LocalFrame``): the bytes, then a one-byte frame kind (last, so the bytes stay aligned).
 public enum LocalProtocol {
     /// The abstract socket address of a mailslot (without the leading NUL byte).
     ///
@@ -85,7 +85,7 @@ public struct LocalGreeting: Sendable, Hashable {
     }
 
     static let magic: [UInt8] = Array("MSLT".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
 
     public func encoded() -> [UInt8] {
         var out = LocalGreeting.magic

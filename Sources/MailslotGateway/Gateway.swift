@@ -18,14 +18,20 @@ public final class Gateway: @unchecked Sendable {
         public var workgroup: String
         /// Deliver datagrams whatever their destination NetBIOS name (to watch a LAN's browser traffic).
         public var acceptAnyName: Bool
+        /// The UDP port on which to answer NetBIOS name queries for `COMPUTER<00>` and `WORKGROUP<00>`, as
+        /// a B-node does, so that other Mailslot hosts can resolve `\\COMPUTER` and `\\WORKGROUP` names
+        /// without DNS. nil: do not answer. When the port is taken (Samba's nmbd runs here), the gateway
+        /// runs without it and says so in its log.
+        public var nameServicePort: UInt16?
 
         public init(port: UInt16 = 138, bindAddresses: [IPv4Address] = [], computerName: String, workgroup: String = "WORKGROUP",
-                    acceptAnyName: Bool = false) {
+                    acceptAnyName: Bool = false, nameServicePort: UInt16? = nil) {
             self.port = port
             self.bindAddresses = bindAddresses
             self.computerName = MailslotConfiguration.netbiosName(computerName)
             self.workgroup = MailslotConfiguration.netbiosName(workgroup)
             self.acceptAnyName = acceptAnyName
+            self.nameServicePort = nameServicePort
         }
     }
 
@@ -33,6 +39,8 @@ public final class Gateway: @unchecked Sendable {
     public struct Counters: Sendable, Equatable {
         public var received = 0
         public var delivered = 0
+        /// NetBIOS name queries for this machine's names that were answered.
+        public var nameQueriesAnswered = 0
         /// Datagrams not delivered, by reason (`not_for_us`, `no_such_mailslot`, `mailslot_full`, decode reasons...).
         public var dropped: [String: Int] = [:]
         public var droppedTotal: Int { dropped.values.reduce(0, +) }
@@ -40,7 +48,7 @@ public final class Gateway: @unchecked Sendable {
         /// One JSON object: `{"received":N,"delivered":N,"dropped":{"reason":N,...}}`.
         public var json: String {
             let reasons = dropped.keys.sorted().map { "\"\($0)\":\(dropped[$0]!)" }.joined(separator: ",")
-            return "{\"received\":\(received),\"delivered\":\(delivered),\"dropped\":{\(reasons)}}"
+            return "{\"received\":\(received),\"delivered\":\(delivered),\"dropped\":{\(reasons)},\"name_queries_answered\":\(nameQueriesAnswered)}"
         }
     }
 
@@ -53,6 +61,7 @@ public final class Gateway: @unchecked Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let sockets: [FD]
+    private let nameFD: FD?
     private let statsFD: FD?
     private let stopFD: FD
     private let state = Mutex(Counters())
@@ -76,8 +85,14 @@ public final class Gateway: @unchecked Sendable {
         }
         acceptedNames = names
         var sockets: [FD] = []
+        // A socket bound to one unicast address does not see broadcasts: bind each bound address's
+        // subnet broadcast address too.
+        var addresses = configuration.bindAddresses
+        for address in configuration.bindAddresses {
+            if let b = Sys.interfaces().first(where: { $0.address == address })?.broadcast, !addresses.contains(b) { addresses.append(b) }
+        }
         do throws(Errno) {
-            for address in configuration.bindAddresses.isEmpty ? [IPv4Address.any] : configuration.bindAddresses {
+            for address in addresses.isEmpty ? [IPv4Address.any] : addresses {
                 let fd = try Sys.udpSocket()
                 sockets.append(fd)
                 try Sys.setBroadcast(fd)
@@ -93,10 +108,29 @@ public final class Gateway: @unchecked Sendable {
         }
         self.sockets = sockets
         statsFD = try? Sys.abstractStreamListener(Gateway.statsAddress(port: configuration.port))
+        nameFD = configuration.nameServicePort.flatMap { Gateway.openNameService(port: $0, logger: logger) }
+    }
+
+    private static func openNameService(port: UInt16, logger: Logger) -> FD? {
+        do throws(Errno) {
+            let fd = try Sys.udpSocket()
+            do throws(Errno) {
+                try Sys.setBroadcast(fd)
+                try Sys.bind(fd, .any, port)
+            } catch {
+                Sys.close(fd)
+                throw error
+            }
+            return fd
+        } catch {
+            logger.warning("not answering NetBIOS name queries: UDP port \(port) is not available (\(error.message)); another name server such as nmbd may own it")
+            return nil
+        }
     }
 
     deinit {
         sockets.forEach(Sys.close)
+        if let nameFD { Sys.close(nameFD) }
         if let statsFD { Sys.close(statsFD) }
         Sys.close(stopFD)
     }
@@ -114,7 +148,9 @@ public final class Gateway: @unchecked Sendable {
         let batch = Sys.DatagramBatch(slots: 32, slotSize: 65536)
         var fds = sockets + [stopFD]
         if let statsFD { fds.append(statsFD) }
+        if let nameFD { fds.append(nameFD) }
         logger.info("mailslotd listening", metadata: [
+            "name_service": "\(nameFD != nil ? "\(configuration.nameServicePort ?? 0)" : "off")",
             "port": "\(configuration.port)", "bind": "\(configuration.bindAddresses.isEmpty ? "0.0.0.0" : configuration.bindAddresses.map(\.description).joined(separator: ","))",
             "computer_name": "\(configuration.computerName)", "workgroup": "\(configuration.workgroup)",
             "accept_any_name": "\(configuration.acceptAnyName)",
@@ -124,6 +160,7 @@ public final class Gateway: @unchecked Sendable {
             for fd in ready {
                 if fd == stopFD { continue }
                 if fd == statsFD { serveStats(); continue }
+                if fd == nameFD { answerNameQueries(fd); continue }
                 drain(fd, batch)
             }
         }
@@ -225,6 +262,38 @@ public final class Gateway: @unchecked Sendable {
         case .accessDenied: return "access_denied"
         default: return "delivery_failed"
         }
+    }
+
+    /// Answers name queries for `COMPUTER<00>` (unique) and `WORKGROUP<00>` (group) with the address of
+    /// the interface on the querier's subnet. Other queries are ignored, as a B-node ignores them.
+    private func answerNameQueries(_ fd: FD) {
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        for _ in 0..<64 {
+            guard let received = try? Sys.receiveFrom(fd, into: &buffer) else { return }
+            guard received.count <= buffer.count,
+                  let query = try? NameQueryRequest.decode(buffer[0..<received.count]) else { continue }
+            guard let reply = nameQueryReply(query, from: received.address) else { continue }
+            _ = try? Sys.sendTo(fd, reply, received.address, received.port)
+            state.withLock { $0.nameQueriesAnswered += 1 }
+            logger.debug("answered a NetBIOS name query", metadata: ["name": "\(query.name)", "from": "\(received.address):\(received.port)"])
+        }
+    }
+
+    /// The positive response to a query for one of this machine's names, or nil.
+    public func nameQueryReply(_ query: NameQueryRequest, from querier: IPv4Address) -> [UInt8]? {
+        guard query.name.suffix == 0x00, query.name.scope.isEmpty else { return nil }
+        let isGroup: Bool
+        switch query.name.name {
+        case configuration.computerName: isGroup = false
+        case configuration.workgroup: isGroup = true
+        default: return nil
+        }
+        let interfaces = Sys.interfaces().filter { $0.isUp }
+        let mine = interfaces.first { $0.address.value & $0.netmask.value == querier.value & $0.netmask.value && $0.netmask.value != 0 }
+            ?? interfaces.first { !$0.isLoopback }
+        guard let address = mine?.address else { return nil }
+        let entry = NameQueryAddressEntry(nbFlags: isGroup ? 0x8000 : 0x0000, address: address.value)
+        return NameQueryResponse(transactionID: query.transactionID, answerName: query.name, ttl: 0, entries: [entry]).encoded()
     }
 
     private func serveStats() {

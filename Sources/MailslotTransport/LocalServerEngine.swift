@@ -293,11 +293,11 @@ public final class LocalServerEngine: @unchecked Sendable {
             for i in 0..<received {
                 let record = state.scratch.record(i)
                 if state.scratch.truncated(i) { violation = "a record larger than the protocol allows"; break }
-                guard let kind = record.first.flatMap(LocalFrame.init(rawValue:)) else {
+                guard let kind = record.last.flatMap(LocalFrame.init(rawValue:)) else {
                     if record.isEmpty { closedAfterBatch = true } else { violation = "an unknown record kind" }
                     break
                 }
-                let body = UnsafeRawBufferPointer(rebasing: record.dropFirst())
+                let body = UnsafeRawBufferPointer(rebasing: record.dropLast())
                 switch kind {
                 case .whole:
                     guard connection.partial == nil else { violation = "a whole message inside a multi-part one"; break }
@@ -404,7 +404,10 @@ public final class LocalServerEngine: @unchecked Sendable {
 final class BatchBuffers {
     static let slots = 64
     static let slotSize = LocalProtocol.maxRecordPayload + 1
-    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: BatchBuffers.slots * BatchBuffers.slotSize)
+    /// Slots start on page boundaries: the kernel's copy into a misaligned destination is about 2x slower.
+    static let slotStride = (slotSize + 4095) & ~4095
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: BatchBuffers.slots * BatchBuffers.slotStride, alignment: 4096)
+        .bindMemory(to: UInt8.self, capacity: BatchBuffers.slots * BatchBuffers.slotStride)
     let lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: BatchBuffers.slots)
     let flags = UnsafeMutablePointer<Int32>.allocate(capacity: BatchBuffers.slots)
 
@@ -415,12 +418,12 @@ final class BatchBuffers {
     }
 
     func receive(_ fd: FD) throws(Errno) -> Int {
-        try Sys.receiveBatch(fd, buffers: buffer, slotSize: BatchBuffers.slotSize, count: BatchBuffers.slots,
+        try Sys.receiveBatch(fd, buffers: buffer, slotSize: BatchBuffers.slotSize, stride: BatchBuffers.slotStride, count: BatchBuffers.slots,
                              lengths: lengths, flags: flags)
     }
 
     func record(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: buffer + i * BatchBuffers.slotSize, count: Int(lengths[i]))
+        UnsafeRawBufferPointer(start: buffer + i * BatchBuffers.slotStride, count: Int(lengths[i]))
     }
 
     func truncated(_ i: Int) -> Bool { flags[i] & Sys.truncatedFlag != 0 }

@@ -189,7 +189,7 @@ public enum Sys {
         return PeerCredentials(pid: pid, uid: uid, gid: gid, groups: all)
     }
 
-    /// Sends one record: a kind byte and a payload (non-blocking, no SIGPIPE). nil on EAGAIN.
+    /// Sends one record: a payload and its kind byte last (non-blocking, no SIGPIPE). false on EAGAIN.
     public static func sendFramed(_ fd: FD, kind: UInt8, _ payload: UnsafeRawBufferPointer) throws(Errno) -> Bool {
         while true {
             let r = cms_send_framed(fd, kind, payload.baseAddress, payload.count)
@@ -244,12 +244,12 @@ public enum Sys {
         }
     }
 
-    /// Receives up to `count` records into `buffers` (slots of `slotSize` bytes). Returns how many;
-    /// 0 when none are waiting.
-    public static func receiveBatch(_ fd: FD, buffers: UnsafeMutablePointer<UInt8>, slotSize: Int, count: Int,
+    /// Receives up to `count` records into `buffers` (slots of `slotSize` bytes, `stride` bytes apart).
+    /// Returns how many; 0 when none are waiting.
+    public static func receiveBatch(_ fd: FD, buffers: UnsafeMutablePointer<UInt8>, slotSize: Int, stride: Int, count: Int,
                                     lengths: UnsafeMutablePointer<UInt32>, flags: UnsafeMutablePointer<Int32>) throws(Errno) -> Int {
         while true {
-            let r = cms_recv_batch(fd, buffers, slotSize, Int32(count), lengths, flags)
+            let r = cms_recv_batch(fd, buffers, slotSize, stride, Int32(count), lengths, flags)
             if r >= 0 { return Int(r) }
             if errno == EINTR { continue }
             if errno == EAGAIN { return 0 }

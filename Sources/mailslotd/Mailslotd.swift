@@ -45,6 +45,12 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Deliver datagrams whatever NetBIOS name they are addressed to (watch a LAN's browser traffic on \\\\.\\mailslot\\browse).")
     var acceptAnyName = false
 
+    @Option(help: "UDP port on which to answer NetBIOS name queries for this machine's names (default: 137, or the configured name port).")
+    var namePort: UInt16?
+
+    @Flag(help: "Do not answer NetBIOS name queries (leave UDP 137 to another name server).")
+    var noNameService = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -65,7 +71,8 @@ struct Run: AsyncParsableCommand {
         }
         let configuration = Gateway.Configuration(port: port ?? settings.port, bindAddresses: addresses,
                                                   computerName: name ?? settings.computerName,
-                                                  workgroup: workgroup ?? settings.workgroup, acceptAnyName: acceptAnyName)
+                                                  workgroup: workgroup ?? settings.workgroup, acceptAnyName: acceptAnyName,
+                                                  nameServicePort: noNameService ? nil : (namePort ?? settings.namePort))
         let gateway: Gateway
         do throws(MailslotError) { gateway = try Gateway(configuration: configuration, logger: logger) } catch { fail(error) }
         let group = ServiceGroup(configuration: .init(

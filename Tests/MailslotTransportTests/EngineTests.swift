@@ -33,13 +33,14 @@ struct EngineTests {
         let address = LocalProtocol.abstractAddress(forKey: name.key)
         // 1: unknown record kind; 2: a message over the maximum sent without the writer-side check;
         // 3: a whole message in the middle of a multi-part one.
-        let bad: [[UInt8]] = [[0x99, 1], [LocalFrame.whole.rawValue] + [UInt8](repeating: 0, count: 11),
-                              [LocalFrame.part.rawValue, 1], ]
+        // Records are the bytes followed by the frame kind.
+        let bad: [[UInt8]] = [[1, 0x99], [UInt8](repeating: 0, count: 11) + [LocalFrame.whole.rawValue],
+                              [1, LocalFrame.part.rawValue], ]
         for (i, record) in bad.enumerated() {
             let (fd, _) = try LocalWriter.connect(name, address, timeoutMilliseconds: 1000)
             if i == 2 {
                 #expect(try Sys.send(fd, record))
-                #expect(try Sys.send(fd, [LocalFrame.whole.rawValue, 2]))
+                #expect(try Sys.send(fd, [2, LocalFrame.whole.rawValue]))
             } else {
                 #expect(try Sys.send(fd, record))
             }

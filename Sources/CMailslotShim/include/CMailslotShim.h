@@ -29,12 +29,13 @@ ssize_t cms_send_fds(int socket, const void *data, size_t length, const int *fds
 /// `*received` is set to the number of descriptors. Returns bytes received or -1.
 ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capacity, int *received);
 
-/// sendmsg of a 1-byte header and a payload as one record (MSG_NOSIGNAL | MSG_DONTWAIT).
-ssize_t cms_send_framed(int socket, uint8_t header, const void *payload, size_t length);
+/// sendmsg of a payload followed by a 1-byte kind as one record (MSG_NOSIGNAL | MSG_DONTWAIT). The kind goes
+/// last so the payload starts the kernel buffer aligned (a misaligned copy is about 2x slower).
+ssize_t cms_send_framed(int socket, uint8_t kind, const void *payload, size_t length);
 
-/// recvmmsg into `count` buffers of `size` bytes laid out back to back; lengths[i] gets each
-/// record's size and flags[i] its msg_flags. Non-blocking. Returns the number received or -1.
-int cms_recv_batch(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths, int *flags);
+/// recvmmsg into `count` buffers of `size` bytes, `stride` bytes apart; lengths[i] gets each record's
+/// size and flags[i] its msg_flags. Non-blocking. Returns the number received or -1.
+int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags);
 
 /// Pin the calling thread to one CPU. Returns 0 or -1.
 int cms_pin_to_cpu(int cpu);
