@@ -7,9 +7,9 @@ import Glibc
 /// Hosts of one workgroup (and one host of another) on one bridge, each running `mailslotd` and a
 /// listener on `\\.\mailslot\t`.
 ///
-/// How `\\HOSTB\mailslot\t` is resolved here: there is no NetBIOS name server on this LAN (mailslotd does
-/// not answer name queries), so the sender gets the peers' addresses from its own /etc/hosts. Each
-/// namespace has a private one: `ip netns exec` runs the command in a new mount namespace and bind-mounts
+/// How `\\HOSTB\mailslot\t` is resolved here: mostly from the sender's own /etc/hosts (the first step of
+/// resolution); one test empties the hosts files so that names are found by NetBIOS name queries, which
+/// each host's mailslotd answers for its computer and workgroup names. Each namespace has a private hosts file: `ip netns exec` runs the command in a new mount namespace and bind-mounts
 /// /etc/netns/NAMESPACE/hosts over /etc/hosts (ip-netns(8)), so the machine's real /etc/hosts is never
 /// touched. The resolver of each namespace points at its own loopback, so no lookup leaves the lab. The
 /// IP-literal form (`\\10.71.0.3\mailslot\t`) is tested too. NetBIOS name resolution against a real name
@@ -90,11 +90,12 @@ extension NetworkTests {
             // 3. \\MSTEST: the workgroup by name.
             try await Self.sendOK(lab, a, #"\\\#(Self.workgroup)\mailslot\t"#, group)
             await Self.expectDelivery(m, ["b", "c"], group, after: #"\\MSTEST\mailslot\t"#)
-            // 4a. \\OTHERWG from a host of MSTEST: not its workgroup, so the name is looked up as a computer (or a
-            // group that answers a NetBIOS query). No Mailslot host answers name queries, so the write fails
-            // with 53 and sends no datagram (the exact counters below show D received nothing from it).
-            let unresolved = try await lab.send(a, #"\\\#(Self.otherWorkgroup)\mailslot\t"#, ["unresolved \(token)"])
-            #expect(unresolved.status != 0 && unresolved.stderr.hasPrefix("error 53 ERROR_BAD_NETPATH"), "\(unresolved)")
+            // 4a. \\OTHERWG from a host of MSTEST: not its workgroup, so the name is looked up: not in the
+            // hosts file, so by a NetBIOS name query, which D's mailslotd answers as a group name; the write
+            // then goes as a DIRECT_GROUP broadcast to OTHERWG<00>, which only D accepts.
+            let queried = "queried \(token)"
+            try await Self.sendOK(lab, a, #"\\\#(Self.otherWorkgroup)\mailslot\t"#, queried)
+            await Self.expectDelivery(m, ["d"], queried, after: #"\\OTHERWG\mailslot\t (resolved by a name query)"#)
             // 4b. The same name as the sender's configured workgroup: a DIRECT_GROUP broadcast to OTHERWG<00>, which
             // only D accepts (the positive control for D; B and C drop it as not for them).
             let r4 = try await lab.send(a, #"\\\#(Self.otherWorkgroup)\mailslot\t"#, [other], extraArguments: ["--workgroup", Self.otherWorkgroup])
@@ -108,21 +109,40 @@ extension NetworkTests {
             try await Self.sendOK(lab, a, #"\\*\mailslot\t"#, barrier)
             await Self.expectDelivery(m, ["b", "c"], barrier, after: "the barrier broadcast")
 
-            let b = try await lab.waitForStats(m["b"]!.host, received: 5)
-            let c = try await lab.waitForStats(m["c"]!.host, received: 5)
-            let d = try await lab.waitForStats(m["d"]!.host, received: 4)
+            let b = try await lab.waitForStats(m["b"]!.host, received: 6)
+            let c = try await lab.waitForStats(m["c"]!.host, received: 6)
+            let d = try await lab.waitForStats(m["d"]!.host, received: 5)
             let context = Self.tails(m)
-            // B: star, unique, group, barrier delivered; OTHERWG's datagram is not for it.
+            // B: star, unique, group, barrier delivered; the two OTHERWG broadcasts are not for it.
             #expect(Listener.texts(m["b"]!.listener) == [star, unique, group, barrier], "\(context)")
-            #expect(b == GatewayStats(received: 5, delivered: 4, dropped: ["not_for_us": 1]), "HOSTB: \(b)")
+            #expect(b == GatewayStats(received: 6, delivered: 4, dropped: ["not_for_us": 2]), "HOSTB: \(b)")
             // C: star, group, literal, barrier; not HOSTB's unique datagram (never even received).
             #expect(Listener.texts(m["c"]!.listener) == [star, group, literal, barrier], "\(context)")
-            #expect(c == GatewayStats(received: 5, delivered: 4, dropped: ["not_for_us": 1]), "HOSTC: \(c)")
-            // D, of another workgroup: nothing from \\*, \\MSTEST or the barrier; only its own workgroup's message.
-            #expect(Listener.texts(m["d"]!.listener) == [other], "\(context)")
-            #expect(d == GatewayStats(received: 4, delivered: 1, dropped: ["not_for_us": 3]), "HOSTD: \(d)")
+            #expect(c == GatewayStats(received: 6, delivered: 4, dropped: ["not_for_us": 2]), "HOSTC: \(c)")
+            // D, of another workgroup: nothing from \\*, \\MSTEST or the barrier; only its own workgroup's messages.
+            #expect(Listener.texts(m["d"]!.listener) == [queried, other], "\(context)")
+            #expect(d == GatewayStats(received: 5, delivered: 2, dropped: ["not_for_us": 3]), "HOSTD: \(d)")
             // Every message arrived whole: the listeners saw exactly the text, byte for byte.
             for message in Listener.messages(m["b"]!.listener) { #expect(message.size == message.data.count) }
+        }
+
+        @Test("\\\\HOSTB is found by a NetBIOS name query that the peer's mailslotd answers (no hosts entry, no DNS)",
+              .enabled(if: Prerequisites.available(.root, .netns, test: "name service")), .timeLimit(.minutes(1)))
+        func computerNamesResolveThroughMailslotdsNameService() async throws {
+            try Prerequisites.require(.root, .netns)
+            let lab = try Lab(tag: "nbns", subnet: "10.71.2")
+            defer { lab.shutdown() }
+            let m = try await Self.build(lab, [("a", 1, "HOSTA", Self.workgroup), ("b", 2, "HOSTB", Self.workgroup),
+                                              ("c", 3, "HOSTC", Self.workgroup)])
+            for label in ["a", "b", "c"] { try lab.setNameFiles(m[label]!.host, hostsEntries: []) }
+            let token = "\(getpid())-\(lab.number)"
+            try await Self.sendOK(lab, m["a"]!.host, #"\\HOSTB\mailslot\t"#, "by query \(token)")
+            await Self.expectDelivery(m, ["b"], "by query \(token)", after: #"\\HOSTB\mailslot\t"#)
+            let unknown = try await lab.send(m["a"]!.host, #"\\NOBODY\mailslot\t"#, ["x"])
+            #expect(unknown.status != 0 && unknown.stderr.hasPrefix("error 53 ERROR_BAD_NETPATH: cannot find the computer 'NOBODY'"), "\(unknown)")
+            let b = try await lab.waitForStats(m["b"]!.host, received: 1)
+            #expect(b == GatewayStats(received: 1, delivered: 1, dropped: [:]), "HOSTB: \(b)")
+            #expect(Listener.texts(m["c"]!.listener).isEmpty)
         }
 
         @Test("A host receives its own domain broadcast (\\\\* and \\\\WORKGROUP)",
