@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "CBenchShim", linkerSettings: [.linkedLibrary("rt")]),
         .executableTarget(
             name: "mailslot-bench",
-            dependencies: ["Mailslot", "CBenchShim",
+            dependencies: ["Mailslot", "MailslotGateway", "CBenchShim",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),

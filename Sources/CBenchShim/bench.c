@@ -225,3 +225,58 @@ void cbench_alarm(unsigned seconds) {
     signal(SIGALRM, SIG_DFL);
     alarm(seconds);
 }
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+
+int cbench_udp_socket(uint16_t port, int rcvbuf) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return -1; }
+    return fd;
+}
+
+long cbench_udp_blast(int fd, const void *datagram, size_t length, uint16_t port, long count) {
+    struct sockaddr_in to = {0};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct mmsghdr msgs[32];
+    struct iovec iov = {.iov_base = (void *)datagram, .iov_len = length};
+    for (int i = 0; i < 32; i++) {
+        memset(&msgs[i], 0, sizeof msgs[i]);
+        msgs[i].msg_hdr.msg_iov = &iov;
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &to;
+        msgs[i].msg_hdr.msg_namelen = sizeof to;
+    }
+    long sent = 0;
+    while (sent < count) {
+        int batch = count - sent < 32 ? (int)(count - sent) : 32;
+        int n = sendmmsg(fd, msgs, (unsigned)batch, 0);
+        if (n < 0) {
+            if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN) continue;
+            return sent;
+        }
+        sent += n;
+    }
+    return sent;
+}
+
+ssize_t cbench_udp_receive(int fd, void *buffer, size_t capacity, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    for (;;) {
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return r;
+        ssize_t n = recv(fd, buffer, capacity, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        return n;
+    }
+}

@@ -74,6 +74,12 @@ public final class Gateway: @unchecked Sendable {
 
     /// The most writer connections kept open to local mailslots at once.
     static let writerCacheLimit = 256
+    /// How long a delivery may wait for a local mailslot that is momentarily full (its server is behind).
+    static let deliveryWaitMilliseconds: UInt32 = 50
+    /// After a mailslot made a delivery wait in vain, later deliveries to it do not wait for this long,
+    /// so that one stuck server cannot stall the gateway.
+    static let congestionNanoseconds: UInt64 = 1_000_000_000
+    private let congested = Mutex<[String: UInt64]>([:])
 
     /// Binds the UDP sockets and the stats endpoint. Throws when the port cannot be bound.
     public init(configuration: Configuration, logger: Logger) throws(MailslotError) {
@@ -179,10 +185,22 @@ public final class Gateway: @unchecked Sendable {
                 return
             }
             if n == 0 { return }
+            // Decode the whole batch, then deliver runs of messages for the same mailslot together.
+            var pending: [(name: MailslotName, data: [UInt8], address: IPv4Address, port: UInt16)] = []
             for i in 0..<n {
                 let d = batch.datagram(i)
-                let outcome = d.bytes.map { handle($0, from: d.address) } ?? .dropped(reason: "oversize_udp")
-                record(outcome, from: d.address, port: d.port)
+                switch d.bytes.map({ accept($0) }) ?? .failure(.init(reason: "oversize_udp")) {
+                case .success(let (name, data)): pending.append((name, data, d.address, d.port))
+                case .failure(let drop): record(.dropped(reason: drop.reason), from: d.address, port: d.port)
+                }
+            }
+            var start = 0
+            while start < pending.count {
+                var end = start + 1
+                while end < pending.count, pending[end].name.key == pending[start].name.key { end += 1 }
+                let outcomes = deliver(pending[start..<end].map(\.data), to: pending[start].name)
+                for (item, outcome) in zip(pending[start..<end], outcomes) { record(outcome, from: item.address, port: item.port) }
+                start = end
             }
             if n < batch.slots { return }
         }
@@ -206,27 +224,54 @@ public final class Gateway: @unchecked Sendable {
 
     /// Decodes one datagram and delivers it. Public so that tests and tools can drive it without sockets.
     public func handle(_ bytes: UnsafeRawBufferPointer, from address: IPv4Address) -> Outcome {
+        switch accept(bytes) {
+        case .success(let (name, data)): return deliver([data], to: name)[0]
+        case .failure(let drop): return .dropped(reason: drop.reason)
+        }
+    }
+
+    struct Drop: Error { var reason: String }
+
+    /// Decodes a datagram and decides whether it is for this machine: the local mailslot and the message.
+    private func accept(_ bytes: UnsafeRawBufferPointer) -> Result<(MailslotName, [UInt8]), Drop> {
         let decoded: NetBIOSMailslotDatagram
         do throws(DatagramDecodeError) {
             decoded = try NetBIOSMailslotDatagram.decode(bytes)
         } catch {
-            return .dropped(reason: error.reason)
+            return .failure(Drop(reason: error.reason))
         }
         guard configuration.acceptAnyName || decoded.messageType == .broadcast || acceptedNames.contains(decoded.destinationName) else {
-            return .dropped(reason: "not_for_us")
+            return .failure(Drop(reason: "not_for_us"))
         }
-        let local: MailslotName
-        do throws(MailslotError) {
-            local = try MailslotName(local: decoded.transaction.mailslotNameAfterPrefix)
-        } catch {
-            return .dropped(reason: "bad_mailslot_name")
-        }
-        return deliver(decoded.data, to: local)
+        guard let local = localName(decoded.transaction) else { return .failure(Drop(reason: "bad_mailslot_name")) }
+        return .success((local, decoded.data))
     }
 
-    func deliver(_ data: [UInt8], to name: MailslotName) -> Outcome {
+    /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
+    /// the datagram, and a LAN uses few mailslot names. Bounded like the writer cache.
+    private let names = Mutex<[[UInt8]: MailslotName]>([:])
+
+    private func localName(_ transaction: MailslotTransaction) -> MailslotName? {
+        let wire = transaction.mailslotNameBytes
+        if let cached = names.withLock({ $0[wire] }) { return cached }
+        // The decoder has checked the `\MAILSLOT\` prefix; names travel one byte per character.
+        guard let name = try? MailslotName(local: transaction.mailslotNameAfterPrefix) else { return nil }
+        names.withLock { cache in
+            if cache.count >= Gateway.writerCacheLimit { cache.removeAll() }
+            cache[wire] = name
+        }
+        return name
+    }
+
+    /// Writes messages into one local mailslot as an ordinary writer, reusing a cached connection;
+    /// returns one outcome per message, in order.
+    func deliver(_ messages: [[UInt8]], to name: MailslotName) -> [Outcome] {
         let key = name.key
-        for attempt in 0..<2 {
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(messages.count)
+        var index = 0
+        var reopened = false
+        while index < messages.count {
             let writer: LocalWriter
             if let cached = writers.withLock({ $0[key] }) {
                 writer = cached
@@ -234,24 +279,40 @@ public final class Gateway: @unchecked Sendable {
                 do throws(MailslotError) {
                     writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
                 } catch {
-                    return .dropped(reason: Gateway.reason(error.code))
+                    outcomes += messages[index...].map { _ in .dropped(reason: Gateway.reason(error.code)) }
+                    break
                 }
                 writers.withLock { cache in
                     if cache.count >= Gateway.writerCacheLimit, let victim = cache.keys.first { cache.removeValue(forKey: victim)?.close() }
                     cache[key] = writer
                 }
             }
+            var sent = 0
+            let now = Sys.monotonicNanoseconds()
+            let wait = congested.withLock { ($0[key] ?? 0) > now } ? 0 : Gateway.deliveryWaitMilliseconds
             do throws(MailslotError) {
-                try writer.write(data)
-                return .delivered(mailslot: name.description, bytes: data.count)
+                try writer.write(batch: messages[index...], sent: &sent, timeoutMilliseconds: wait)
+                outcomes += messages[index...].map { .delivered(mailslot: name.description, bytes: $0.count) }
+                index = messages.count
             } catch {
-                writers.withLock { $0.removeValue(forKey: key)?.close() }
-                // The mailslot's server went away (or was replaced): try a fresh connection once.
-                if error.code == .brokenPipe && attempt == 0 { continue }
-                return .dropped(reason: Gateway.reason(error.code))
+                outcomes += messages[index..<index + sent].map { .delivered(mailslot: name.description, bytes: $0.count) }
+                index += sent
+                if error.code == .brokenPipe || error.code == .invalidHandle {
+                    writers.withLock { $0.removeValue(forKey: key)?.close() }
+                    // The mailslot's server went away (or was replaced): connect afresh once.
+                    if !reopened { reopened = true; continue }
+                }
+                if error.code == .semTimeout {
+                    congested.withLock { cache in
+                        if cache.count >= Gateway.writerCacheLimit { cache.removeAll() }
+                        cache[key] = Sys.monotonicNanoseconds() + Gateway.congestionNanoseconds
+                    }
+                }
+                outcomes.append(.dropped(reason: Gateway.reason(error.code)))
+                index += 1
             }
         }
-        return .dropped(reason: "no_such_mailslot")
+        return outcomes
     }
 
     static func reason(_ code: MailslotError.Code) -> String {

@@ -158,7 +158,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         state.withLock { state in
             // What writers have already sent belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
-            for (_, connection) in state.connections where connection.reading { _ = service(connection, &state) }
+            _ = drainRound(Array(state.connections.values), &state)
             retryBlocked(&state)
             for (fd, connection) in state.connections {
                 if !connection.pending.isEmpty {
@@ -191,13 +191,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     @discardableResult
     public func drainNow() -> Int {
         guard !isClosed else { return 0 }
-        return state.withLock { state in
-            var moved = 0
-            for (_, connection) in state.connections where connection.reading {
-                moved += service(connection, &state)
-            }
-            return moved
-        }
+        return state.withLock { state in drainRound(Array(state.connections.values), &state) }
     }
 
     private func run() {
@@ -213,16 +207,21 @@ public final class LocalServerEngine: @unchecked Sendable {
             }
             if isClosed { return }
             state.withLock { state in
+                var ready: [Connection] = []
                 for token in tokens[0..<n] {
                     switch token {
                     case Self.stopToken: return
                     case Self.listenToken: acceptAll(&state)
                     default:
                         let fd = FD(truncatingIfNeeded: token - Self.connectionTokenBase)
-                        if let connection = state.connections[fd], connection.reading { _ = service(connection, &state) }
+                        if let connection = state.connections[fd] { ready.append(connection) }
                     }
                 }
+                // With as many events as fit, others may be waiting unreported: take every connection, so that
+                // messages of different writers still go into the queue in the order they were written.
+                if n == tokens.count { ready = Array(state.connections.values) }
                 if !state.blocked.isEmpty { retryBlocked(&state) }
+                if !ready.isEmpty { _ = drainRound(ready, &state) }
             }
         }
     }
@@ -240,7 +239,9 @@ public final class LocalServerEngine: @unchecked Sendable {
             let greeting = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
                                          quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
                                          access: queue.access, path: queue.path).encoded()
-            let sent = (try? Sys.send(fd, greeting)) ?? false
+            // Stamp every record the writer sends (it sends only after this greeting), for ordering across writers.
+            let stamped = (try? Sys.enableTimestamps(fd)) != nil
+            let sent = stamped && ((try? Sys.send(fd, greeting)) ?? false)
             guard permitted, sent else {
                 if !permitted {
                     state.counters.writersRefused += 1
@@ -273,10 +274,60 @@ public final class LocalServerEngine: @unchecked Sendable {
         state.blocked.remove(connection.fd)
     }
 
-    /// Reads what a writer has sent into the queue. Returns how many messages were queued.
-    private func service(_ connection: Connection, _ state: inout State) -> Int {
+    /// One message taken from a writer during a round of several writers: where its bytes are in the
+    /// round's arena, and the kernel's timestamp of its send.
+    private struct Taken {
+        var stamp: Int64
+        var order: Int
+        var connection: Connection
+        var offset: Int
+        var count: Int
+    }
+
+    /// Reads what writers have sent and queues it. Returns how many messages were queued.
+    ///
+    /// With one writer the messages go from the receive buffers straight into the queue. With several,
+    /// they are copied into an arena and queued in the order the kernel stamped their sends, so one FIFO
+    /// holds the messages of all writers in write order (any write that returned before another began is
+    /// queued before it).
+    private func drainRound(_ connections: [Connection], _ state: inout State) -> Int {
+        let readable = connections.filter(\.reading)
+        if readable.count <= 1 { return readable.first.map { service($0, &state, merging: nil) } ?? 0 }
+        var arena: [UInt8] = []
+        var taken: [Taken] = []
+        for connection in readable {
+            _ = service(connection, &state, merging: { stamp, body in
+                taken.append(Taken(stamp: stamp, order: taken.count, connection: connection, offset: arena.count, count: body.count))
+                arena.append(contentsOf: body)
+            })
+        }
+        guard !taken.isEmpty else { return 0 }
+        taken.sort { ($0.stamp, $0.order) < ($1.stamp, $1.order) }
+        let pushed = arena.withUnsafeBytes { base in
+            let pointers = taken.map { UnsafeRawBufferPointer(rebasing: base[$0.offset..<$0.offset + $0.count]) }
+            return pointers.withUnsafeBufferPointer { queue.push($0) }
+        }
+        // What the quota could not take stays with its writer, which stops being read until there is room.
+        for item in taken[pushed...] {
+            block(item.connection, &state, with: [Array(arena[item.offset..<item.offset + item.count])])
+        }
+        state.counters.messagesReceived += pushed
+        if pushed > 0 { signalReady() }
+        return pushed
+    }
+
+    /// Reads what one writer has sent. Without `merging`, messages go straight into the queue (returns how
+    /// many); with it, each complete message is handed to `merging` with its kernel timestamp instead.
+    private func service(_ connection: Connection, _ state: inout State,
+                         merging: ((Int64, UnsafeRawBufferPointer) -> Void)?) -> Int {
         var queued = 0
         let limit = effectiveMessageLimit
+        var ready: [UnsafeRawBufferPointer] = []
+        // Hands one complete message on: to the round, to the queue's next batch, or, once this writer is
+        // blocked by the quota, to its pending list (nothing received is ever dropped).
+        func emit(_ stamp: Int64, _ body: UnsafeRawBufferPointer) {
+            if let merging { merging(stamp, body) } else if connection.reading { ready.append(body) } else { connection.pending.append(Array(body)) }
+        }
         for _ in 0..<16 { // bounded, so one busy writer cannot starve the others
             let received: Int
             do throws(Errno) {
@@ -286,15 +337,15 @@ public final class LocalServerEngine: @unchecked Sendable {
                 return queued
             }
             if received == 0 { return queued }
-            var ready: [UnsafeRawBufferPointer] = []
-            ready.reserveCapacity(received)
-            var closedAfterBatch = false
+            ready.removeAll(keepingCapacity: true)
+            var endOfStream = false
             var violation: String?
             for i in 0..<received {
                 let record = state.scratch.record(i)
+                let stamp = state.scratch.stamp(i)
                 if state.scratch.truncated(i) { violation = "a record larger than the protocol allows"; break }
                 guard let kind = record.last.flatMap(LocalFrame.init(rawValue:)) else {
-                    if record.isEmpty { closedAfterBatch = true } else { violation = "an unknown record kind" }
+                    if record.isEmpty { endOfStream = true } else { violation = "an unknown record kind" }
                     break
                 }
                 let body = UnsafeRawBufferPointer(rebasing: record.dropLast())
@@ -302,32 +353,38 @@ public final class LocalServerEngine: @unchecked Sendable {
                 case .whole:
                     guard connection.partial == nil else { violation = "a whole message inside a multi-part one"; break }
                     guard body.count <= limit else { violation = "a message of \(body.count) bytes over the limit"; break }
-                    ready.append(body)
+                    emit(stamp, body)
                 case .part, .last:
                     var partial = connection.partial.take() ?? [] // owned: appends do not copy
                     guard partial.count + body.count <= limit else { violation = "a message over the limit"; break }
                     partial.append(contentsOf: body)
                     if kind == .part {
                         connection.partial = partial
-                    } else {
-                        connection.partial = nil
+                    } else if merging == nil && connection.reading {
                         // Keep order: queue what came before, then the assembled message.
                         queued += enqueue(&ready, connection, &state)
-                        if !connection.reading { connection.pending.append(partial); break }
-                        let ok = partial.withUnsafeBytes { queue.push($0) }
-                        if ok { queued += 1 } else { block(connection, &state, with: [partial]) }
+                        if connection.reading, partial.withUnsafeBytes({ queue.push($0) }) {
+                            queued += 1
+                        } else {
+                            block(connection, &state, with: [partial])
+                        }
+                    } else {
+                        partial.withUnsafeBytes { emit(stamp, $0) }
                     }
                 }
-                if violation != nil || !connection.reading { break }
+                if violation != nil { break }
             }
-            if connection.reading { queued += enqueue(&ready, connection, &state) }
-            state.counters.messagesReceived += queued
-            if let violation { drop(connection, &state, violation: violation); return queued }
-            if closedAfterBatch {
+            if merging == nil { queued += enqueue(&ready, connection, &state) }
+            if let violation { drop(connection, &state, violation: violation); break }
+            if endOfStream {
                 if connection.pending.isEmpty { drop(connection, &state, violation: nil) }
-                return queued
+                break
             }
-            if !connection.reading || received < BatchBuffers.slots { return queued }
+            if !connection.reading || received < BatchBuffers.slots { break }
+        }
+        if merging == nil {
+            state.counters.messagesReceived += queued
+            if queued > 0 { signalReady() }
         }
         return queued
     }
@@ -340,7 +397,6 @@ public final class LocalServerEngine: @unchecked Sendable {
             block(connection, &state, with: ready[taken...].map { Array($0) })
         }
         ready.removeAll(keepingCapacity: true)
-        if taken > 0 { signalReady() }
         return taken
     }
 
@@ -410,16 +466,18 @@ final class BatchBuffers {
         .bindMemory(to: UInt8.self, capacity: BatchBuffers.slots * BatchBuffers.slotStride)
     let lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: BatchBuffers.slots)
     let flags = UnsafeMutablePointer<Int32>.allocate(capacity: BatchBuffers.slots)
+    let stamps = UnsafeMutablePointer<Int64>.allocate(capacity: BatchBuffers.slots)
 
     deinit {
         buffer.deallocate()
         lengths.deallocate()
         flags.deallocate()
+        stamps.deallocate()
     }
 
     func receive(_ fd: FD) throws(Errno) -> Int {
         try Sys.receiveBatch(fd, buffers: buffer, slotSize: BatchBuffers.slotSize, stride: BatchBuffers.slotStride, count: BatchBuffers.slots,
-                             lengths: lengths, flags: flags)
+                             lengths: lengths, flags: flags, stamps: stamps)
     }
 
     func record(_ i: Int) -> UnsafeRawBufferPointer {
@@ -427,6 +485,9 @@ final class BatchBuffers {
     }
 
     func truncated(_ i: Int) -> Bool { flags[i] & Sys.truncatedFlag != 0 }
+
+    /// When the writer sent record `i` (the kernel's clock, ns).
+    func stamp(_ i: Int) -> Int64 { stamps[i] }
 }
 
 extension MailslotError {

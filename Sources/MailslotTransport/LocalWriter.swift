@@ -107,7 +107,8 @@ public final class LocalWriter: @unchecked Sendable {
     /// - Throws: ERROR_MESSAGE_EXCEEDS_MAX_SIZE (4336) for a message over the server's maximum (nothing is sent);
     ///   ERROR_SEM_TIMEOUT (121) when the mailslot could not take the message within the write timeout;
     ///   ERROR_BROKEN_PIPE (109) when the server has closed the mailslot; ERROR_INVALID_HANDLE (6) after close.
-    public func write(_ message: UnsafeRawBufferPointer) throws(MailslotError) {
+    public func write(_ message: UnsafeRawBufferPointer, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
+        let wait = timeoutMilliseconds ?? writeTimeoutMilliseconds
         try checkSize(message.count)
         try connection.withLock { (fd: inout FD) throws(MailslotError) in
             if fd < 0 {
@@ -116,9 +117,9 @@ public final class LocalWriter: @unchecked Sendable {
                 }
                 fd = try reconnect()
             }
-            var deadline = Deadline(milliseconds: writeTimeoutMilliseconds)
+            var deadline = Deadline(milliseconds: wait)
             if message.count <= LocalProtocol.maxRecordPayload {
-                try send(fd, LocalFrame.whole, message, deadline, partial: false)
+                try send(fd, LocalFrame.whole, message, deadline, waited: wait)
                 return
             }
             var offset = 0
@@ -126,7 +127,7 @@ public final class LocalWriter: @unchecked Sendable {
                 let end = min(offset + LocalProtocol.maxRecordPayload, message.count)
                 let kind: LocalFrame = end == message.count ? .last : .part
                 do throws(MailslotError) {
-                    try send(fd, kind, UnsafeRawBufferPointer(rebasing: message[offset..<end]), deadline, partial: offset > 0)
+                    try send(fd, kind, UnsafeRawBufferPointer(rebasing: message[offset..<end]), deadline, waited: wait)
                 } catch {
                     // A message cut short must not be delivered: drop the connection (the server discards the
                     // partial message) and connect again on the next write.
@@ -136,18 +137,62 @@ public final class LocalWriter: @unchecked Sendable {
                 }
                 offset = end
                 // The timeout bounds a wait without progress, so a large message is not cut short.
-                deadline = Deadline(milliseconds: writeTimeoutMilliseconds)
+                deadline = Deadline(milliseconds: wait)
             }
         }
     }
 
     /// Sends one message held in an array.
-    public func write(_ message: [UInt8]) throws(MailslotError) {
+    public func write(_ message: [UInt8], timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
         var failure: MailslotError?
         message.withUnsafeBytes { buffer in
-            do throws(MailslotError) { try write(buffer) } catch { failure = error }
+            do throws(MailslotError) { try write(buffer, timeoutMilliseconds: timeoutMilliseconds) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+
+    /// Sends several messages, in order, with as few system calls as the socket buffer allows. Each is
+    /// one message, exactly as with ``write(_:)-(UnsafeRawBufferPointer)``; on an error, the messages before
+    /// the failing one have been sent and `sent` says how many.
+    public func write(batch messages: ArraySlice<[UInt8]>, sent: inout Int, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
+        sent = 0
+        var index = messages.startIndex
+        while index < messages.endIndex {
+            // Runs of small messages go together; a large one goes alone through the multi-part path.
+            // A message that fails the size checks ends the run and is written alone, so that it throws
+            // with `sent` counting exactly the messages before it.
+            var end = index
+            while end < messages.endIndex, end - index < 64, messages[end].count <= LocalProtocol.maxRecordPayload,
+                  (try? checkSize(messages[end].count)) != nil { end += 1 }
+            if end == index {
+                try write(messages[index], timeoutMilliseconds: timeoutMilliseconds)
+                index += 1
+                sent += 1
+                continue
+            }
+            let went = try connection.withLock { (fd: inout FD) throws(MailslotError) -> Int in
+                guard fd >= 0 else { return 0 } // closed or reconnecting: the single-message path handles it
+                do throws(Errno) {
+                    return try Sys.sendFramedBatch(fd, kind: LocalFrame.whole.rawValue, messages[index..<end])
+                } catch {
+                    switch error.code {
+                    case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused:
+                        throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
+                    default:
+                        throw MailslotError.system("could not send to \(name)", error)
+                    }
+                }
+            }
+            if went == 0 {
+                // Full (or not connected): one message through the waiting path, then batch again.
+                try write(messages[index], timeoutMilliseconds: timeoutMilliseconds)
+                index += 1
+                sent += 1
+            } else {
+                index += went
+                sent += went
+            }
+        }
     }
 
     func checkSize(_ count: Int) throws(MailslotError) {
@@ -162,7 +207,7 @@ public final class LocalWriter: @unchecked Sendable {
         }
     }
 
-    private func send(_ fd: FD, _ kind: LocalFrame, _ bytes: UnsafeRawBufferPointer, _ deadline: Deadline, partial: Bool) throws(MailslotError) {
+    private func send(_ fd: FD, _ kind: LocalFrame, _ bytes: UnsafeRawBufferPointer, _ deadline: Deadline, waited: UInt32) throws(MailslotError) {
         while true {
             let sent: Bool
             do throws(Errno) {
@@ -178,7 +223,7 @@ public final class LocalWriter: @unchecked Sendable {
             if sent { return }
             let remaining = deadline.remainingMilliseconds
             if remaining == 0 {
-                throw MailslotError(.semTimeout, "\(name) did not take the message within \(writeTimeoutMilliseconds) ms: its queue is full (quota \(greeting.quota) bytes) or its server is not reading. The message was not delivered; retry later, or raise the write timeout or the server's quota")
+                throw MailslotError(.semTimeout, "\(name) did not take the message within \(waited) ms: its queue is full (quota \(greeting.quota) bytes) or its server is not reading. The message was not delivered; retry later, or raise the write timeout or the server's quota")
             }
             _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: Int32(clamping: remaining))
         }

@@ -200,6 +200,31 @@ public enum Sys {
         }
     }
 
+    /// Sends up to 64 small messages as framed records with one system call; returns how many went
+    /// (0 when the socket buffer is full).
+    public static func sendFramedBatch(_ fd: FD, kind: UInt8, _ messages: ArraySlice<[UInt8]>) throws(Errno) -> Int {
+        let count = min(messages.count, 64)
+        guard count > 0 else { return 0 }
+        var pointers = [UnsafeRawPointer?](repeating: nil, count: count)
+        var lengths = [Int](repeating: 0, count: count)
+        // The arrays' storage stays alive and unmoved for the duration of this call.
+        let base = messages.startIndex
+        return try withExtendedLifetime(messages) { () -> Result<Int, Errno> in
+            for i in 0..<count {
+                messages[base + i].withUnsafeBytes { pointers[i] = $0.baseAddress }
+                lengths[i] = messages[base + i].count
+            }
+            while true {
+                let r = pointers.withUnsafeBufferPointer { p in lengths.withUnsafeBufferPointer { l in
+                    cms_send_framed_batch(fd, kind, p.baseAddress, l.baseAddress, Int32(count)) } }
+                if r >= 0 { return .success(Int(r)) }
+                if errno == EINTR { continue }
+                if errno == EAGAIN { return .success(0) }
+                return .failure(.current("sendmmsg"))
+            }
+        }.get()
+    }
+
     /// Sends bytes as one record (non-blocking, no SIGPIPE). false on EAGAIN.
     public static func send(_ fd: FD, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Bool {
         while true {
@@ -247,9 +272,10 @@ public enum Sys {
     /// Receives up to `count` records into `buffers` (slots of `slotSize` bytes, `stride` bytes apart).
     /// Returns how many; 0 when none are waiting.
     public static func receiveBatch(_ fd: FD, buffers: UnsafeMutablePointer<UInt8>, slotSize: Int, stride: Int, count: Int,
-                                    lengths: UnsafeMutablePointer<UInt32>, flags: UnsafeMutablePointer<Int32>) throws(Errno) -> Int {
+                                    lengths: UnsafeMutablePointer<UInt32>, flags: UnsafeMutablePointer<Int32>,
+                                    stamps: UnsafeMutablePointer<Int64>) throws(Errno) -> Int {
         while true {
-            let r = cms_recv_batch(fd, buffers, slotSize, stride, Int32(count), lengths, flags)
+            let r = cms_recv_batch(fd, buffers, slotSize, stride, Int32(count), lengths, flags, stamps)
             if r >= 0 { return Int(r) }
             if errno == EINTR { continue }
             if errno == EAGAIN { return 0 }
@@ -258,6 +284,11 @@ public enum Sys {
     }
 
     public static let truncatedFlag = Int32(MSG_TRUNC)
+
+    /// Asks the kernel to stamp every record sent to this socket (SO_TIMESTAMPNS).
+    public static func enableTimestamps(_ fd: FD) throws(Errno) {
+        guard cms_enable_timestamps(fd) == 0 else { throw .current("setsockopt(SO_TIMESTAMPNS)") }
+    }
 
     /// Sends a small payload with descriptors attached (SCM_RIGHTS).
     public static func sendDescriptors(_ socket: FD, _ payload: [UInt8], _ fds: [FD]) throws(Errno) {

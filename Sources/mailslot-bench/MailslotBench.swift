@@ -6,10 +6,10 @@ import ArgumentParser
 @main
 struct MailslotBench: ParsableCommand {
     /// The benchmarks, in the order `--help` lists them. A new benchmark adds its type here.
-    static let benchmarks: [ParsableCommand.Type] = [Local.self]
+    static let benchmarks: [ParsableCommand.Type] = [Local.self, Network.self]
 
     /// What the benchmarks run in child processes (this binary, re-executed); hidden from `--help`.
-    static let internalCommands: [ParsableCommand.Type] = [WriterChild.self, EchoChild.self, MemoryServerChild.self]
+    static let internalCommands: [ParsableCommand.Type] = [WriterChild.self, EchoChild.self, MemoryServerChild.self, UDPSenderChild.self]
 
     static let configuration = CommandConfiguration(
         commandName: "mailslot-bench",

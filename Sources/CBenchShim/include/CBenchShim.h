@@ -77,4 +77,12 @@ void cbench_set_thread_name(const char *name);
 /// Kills the calling process with SIGALRM after `seconds`, so a stuck child can never outlive a run.
 void cbench_alarm(unsigned seconds);
 
+// UDP on loopback, for the network benchmark.
+/// A UDP socket bound to 127.0.0.1:port (0 = any port) with a receive buffer of rcvbuf bytes; -1 on error.
+int cbench_udp_socket(uint16_t port, int rcvbuf);
+/// Sends `count` copies of one datagram to 127.0.0.1:port with sendmmsg, in batches; returns how many went.
+long cbench_udp_blast(int fd, const void *datagram, size_t length, uint16_t port, long count);
+/// Receives one datagram with a timeout (ms); returns its length, 0 on timeout, -1 on error.
+ssize_t cbench_udp_receive(int fd, void *buffer, size_t capacity, int timeout_ms);
+
 #endif

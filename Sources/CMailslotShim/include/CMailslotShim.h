@@ -33,9 +33,17 @@ ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capaci
 /// last so the payload starts the kernel buffer aligned (a misaligned copy is about 2x slower).
 ssize_t cms_send_framed(int socket, uint8_t kind, const void *payload, size_t length);
 
+/// sendmmsg of up to 64 framed records (payload then kind byte), non-blocking, no SIGPIPE. Returns how
+/// many records were sent (possibly fewer than `count`), or -1 with errno when none was.
+int cms_send_framed_batch(int socket, uint8_t kind, const void *const *payloads, const size_t *lengths, int count);
+
 /// recvmmsg into `count` buffers of `size` bytes, `stride` bytes apart; lengths[i] gets each record's
-/// size and flags[i] its msg_flags. Non-blocking. Returns the number received or -1.
-int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags);
+/// size, flags[i] its msg_flags and stamps[i] its kernel timestamp (SO_TIMESTAMPNS, ns since the epoch;
+/// 0 without one). Non-blocking. Returns the number received or -1.
+int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags,
+                   int64_t *stamps);
+/// setsockopt(SO_TIMESTAMPNS, 1): the kernel stamps each record when it is sent.
+int cms_enable_timestamps(int socket);
 
 /// Pin the calling thread to one CPU. Returns 0 or -1.
 int cms_pin_to_cpu(int cpu);
