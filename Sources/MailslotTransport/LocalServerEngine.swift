@@ -47,10 +47,25 @@ public final class LocalServerEngine: @unchecked Sendable {
         var blocked: Set<FD> = []
         var counters = Counters()
         var scratch = BatchBuffers()
+        /// Messages read from writers that may not go into the queue yet: another writer could still
+        /// have an older one unread (see ``drainRound(_:watermark:_:)``). Oldest first.
+        var held: [Taken] = []
+        var nextOrder: UInt64 = 0
+    }
+
+    /// One message read from a writer while several write: its kernel timestamp and arrival order.
+    private struct Taken {
+        var stamp: Int64
+        var order: UInt64
+        var connection: Connection
+        var bytes: [UInt8]
     }
 
     static let listenToken: UInt64 = 0
     static let stopToken: UInt64 = 1
+    static let wakeToken: UInt64 = 2
+    /// Wakes the I/O thread to queue held messages.
+    let wakeFD: FD
     static let connectionTokenBase: UInt64 = 16
 
     // MARK: life cycle
@@ -130,8 +145,10 @@ public final class LocalServerEngine: @unchecked Sendable {
         do throws(Errno) {
             epollFD = try Sys.epollCreate()
             stopFD = try Sys.eventFD()
+            wakeFD = try Sys.eventFD()
             try Sys.epollAdd(epollFD, listenFD, events: Sys.epollIn, token: Self.listenToken)
             try Sys.epollAdd(epollFD, stopFD, events: Sys.epollIn, token: Self.stopToken)
+            try Sys.epollAdd(epollFD, wakeFD, events: Sys.epollIn, token: Self.wakeToken)
         } catch {
             Sys.close(listenFD)
             throw MailslotError.system("could not start the mailslot's I/O thread", error)
@@ -142,6 +159,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             Sys.close(listenFD)
             Sys.close(epollFD)
             Sys.close(stopFD)
+            Sys.close(wakeFD)
             throw MailslotError.system("could not start the mailslot's I/O thread", error)
         }
         logger.debug("mailslot server started", metadata: ["path": "\(queue.path)", "pid": "\(Sys.pid)"])
@@ -158,8 +176,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         state.withLock { state in
             // What writers have already sent belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
-            _ = drainRound(Array(state.connections.values), &state)
             retryBlocked(&state)
+            _ = drainRound(Array(state.connections.values), watermark: Int64.max, &state)
             for (fd, connection) in state.connections {
                 if !connection.pending.isEmpty {
                     logger.debug("mailslot closed with messages its quota could not take",
@@ -172,6 +190,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         Sys.close(listenFD)
         Sys.close(epollFD)
         Sys.close(stopFD)
+        Sys.close(wakeFD)
         Sys.close(readyFD)
         queue.wakeReaders()
         logger.debug("mailslot server closed", metadata: ["path": "\(queue.path)"])
@@ -191,13 +210,22 @@ public final class LocalServerEngine: @unchecked Sendable {
     @discardableResult
     public func drainNow() -> Int {
         guard !isClosed else { return 0 }
-        return state.withLock { state in drainRound(Array(state.connections.values), &state) }
+        // Every writer is read after this instant, so every message sent before it is taken now.
+        let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
+        return state.withLock { state in
+            let moved = drainRound(Array(state.connections.values), watermark: watermark, &state)
+            if !state.held.isEmpty { Sys.signalEventFD(wakeFD) } // the I/O thread queues them in a moment
+            return moved
+        }
     }
 
     private func run() {
         var tokens = [UInt64](repeating: 0, count: 64)
         while !isClosed {
-            let waitMs: Int32 = state.withLock { $0.blocked.isEmpty } ? -1 : 2
+            let waitMs: Int32 = state.withLock { !$0.held.isEmpty ? 0 : $0.blocked.isEmpty ? -1 : 2 }
+            // A writer that epoll does not report as readable had nothing unread at some instant after this
+            // one, so any message it sends later is stamped later: messages stamped before it are all taken.
+            let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
             let n: Int
             do throws(Errno) {
                 n = try Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)
@@ -212,6 +240,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                     switch token {
                     case Self.stopToken: return
                     case Self.listenToken: acceptAll(&state)
+                    case Self.wakeToken: Sys.drainEventFD(wakeFD)
                     default:
                         let fd = FD(truncatingIfNeeded: token - Self.connectionTokenBase)
                         if let connection = state.connections[fd] { ready.append(connection) }
@@ -221,7 +250,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 // messages of different writers still go into the queue in the order they were written.
                 if n == tokens.count { ready = Array(state.connections.values) }
                 if !state.blocked.isEmpty { retryBlocked(&state) }
-                if !ready.isEmpty { _ = drainRound(ready, &state) }
+                if !ready.isEmpty || !state.held.isEmpty { _ = drainRound(ready, watermark: watermark, &state) }
             }
         }
     }
@@ -274,42 +303,48 @@ public final class LocalServerEngine: @unchecked Sendable {
         state.blocked.remove(connection.fd)
     }
 
-    /// One message taken from a writer during a round of several writers: where its bytes are in the
-    /// round's arena, and the kernel's timestamp of its send.
-    private struct Taken {
-        var stamp: Int64
-        var order: Int
-        var connection: Connection
-        var offset: Int
-        var count: Int
-    }
-
     /// Reads what writers have sent and queues it. Returns how many messages were queued.
     ///
     /// With one writer the messages go from the receive buffers straight into the queue. With several,
-    /// they are copied into an arena and queued in the order the kernel stamped their sends, so one FIFO
-    /// holds the messages of all writers in write order (any write that returned before another began is
-    /// queued before it).
-    private func drainRound(_ connections: [Connection], _ state: inout State) -> Int {
+    /// each message is stamped by the kernel when it is sent; the messages read are queued in stamp order,
+    /// but only those stamped before `watermark`, an instant after which every writer has been read or
+    /// seen empty: an older message cannot still be unread anywhere. Later ones are held for the next
+    /// round (the I/O thread's next turn, a few microseconds later). So one FIFO holds every writer's
+    /// messages in write order: a write that returned before another began is read before it.
+    private func drainRound(_ connections: [Connection], watermark: Int64, _ state: inout State) -> Int {
         let readable = connections.filter(\.reading)
-        if readable.count <= 1 { return readable.first.map { service($0, &state, merging: nil) } ?? 0 }
-        var arena: [UInt8] = []
-        var taken: [Taken] = []
+        if readable.count == 1, state.connections.count == 1, state.held.isEmpty {
+            return service(readable[0], &state, merging: nil)
+        }
+        var items = state.held
+        state.held = []
+        var order = state.nextOrder
         for connection in readable {
             _ = service(connection, &state, merging: { stamp, body in
-                taken.append(Taken(stamp: stamp, order: taken.count, connection: connection, offset: arena.count, count: body.count))
-                arena.append(contentsOf: body)
+                items.append(Taken(stamp: stamp, order: order, connection: connection, bytes: Array(body)))
+                order &+= 1
             })
         }
-        guard !taken.isEmpty else { return 0 }
-        taken.sort { ($0.stamp, $0.order) < ($1.stamp, $1.order) }
-        let pushed = arena.withUnsafeBytes { base in
-            let pointers = taken.map { UnsafeRawBufferPointer(rebasing: base[$0.offset..<$0.offset + $0.count]) }
-            return pointers.withUnsafeBufferPointer { queue.push($0) }
+        state.nextOrder = order
+        guard !items.isEmpty else { return 0 }
+        items.sort { ($0.stamp, $0.order) < ($1.stamp, $1.order) }
+        // A stamp far ahead of the watermark means the clock was set back: hold nothing for that.
+        let skew: Int64 = 1_000_000_000
+        var pushed = 0
+        var index = 0
+        while index < items.count {
+            let item = items[index]
+            if item.stamp >= watermark && item.stamp < watermark &+ skew { break }
+            guard item.connection.reading, item.bytes.withUnsafeBytes({ queue.push($0) }) else { break }
+            pushed += 1
+            index += 1
         }
-        // What the quota could not take stays with its writer, which stops being read until there is room.
-        for item in taken[pushed...] {
-            block(item.connection, &state, with: [Array(arena[item.offset..<item.offset + item.count])])
+        if index < items.count, items[index].stamp >= watermark, items[index].stamp < watermark &+ skew {
+            state.held = Array(items[index...])
+        } else {
+            // The quota is full (or the writer is paused): what is left stays with its writer, in order,
+            // and that writer is not read again until there is room.
+            for item in items[index...] { block(item.connection, &state, with: [item.bytes]) }
         }
         state.counters.messagesReceived += pushed
         if pushed > 0 { signalReady() }

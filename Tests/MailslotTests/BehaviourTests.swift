@@ -77,6 +77,19 @@ struct BehaviourTests {
         #expect(try s.read(timeout: .milliseconds(5_000)) == Array("after".utf8))
     }
 
+    @Test("W32: messages of several writers form one FIFO in write order")
+    func oneFIFOAcrossWriters() throws {
+        let name = Support.uniqueName("fifo")
+        let s = try MailslotServer(name: name, readTimeout: .milliseconds(10_000))
+        defer { s.close() }
+        let writers = try (0..<5).map { _ in try MailslotWriter(opening: name) }
+        // Each write returns before the next begins, through a different writer each time.
+        for i in 0..<3_000 { try writers[i % writers.count].write("\(i)") }
+        var got: [Int] = []
+        for _ in 0..<3_000 { got.append(Int(String(decoding: try s.read(), as: UTF8.self)) ?? -1) }
+        #expect(got == Array(0..<3_000), "first out of order at \(got.indices.first { got[$0] != $0 } ?? -1)")
+    }
+
     @Test func writeAfterTheServerHasGoneFailsWith109() throws {
         let name = Support.uniqueName("gone")
         let s = try MailslotServer(name: name)
