@@ -80,7 +80,8 @@ struct GatewayTests {
     @Test func runsOverUDPAndCountsAndStops() throws {
         let g = try makeGateway()
         let path = uniquePath("udp")
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(10_000))
+        // Generous: the whole suite runs in parallel on two cores, with load tests beside this one.
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(60_000))
         defer { server.close() }
         let thread = Thread { g.run() }
         thread.start()
@@ -96,6 +97,21 @@ struct GatewayTests {
         #expect(stats.contains("\"received\":1,\"delivered\":1"), "\(stats)")
         g.stop()
         #expect(GatewayTestSupport.eventually { thread.isFinished })
+    }
+
+    @Test func answersNameQueriesForItsOwnNamesOnly() throws {
+        let g = try makeGateway()
+        func reply(_ name: String, _ suffix: UInt8 = 0) throws -> NameQueryResponse? {
+            let query = NameQueryRequest(transactionID: 0x4242, name: try NetBIOSName(name, suffix: suffix))
+            return try g.nameQueryReply(query, from: .loopback).map { try NameQueryResponse.decode($0, matching: query) }
+        }
+        let computer = try reply("gwhost")
+        #expect(computer?.entries.count == 1)
+        #expect(computer?.entries.first?.isGroup == false)
+        #expect(computer?.entries.first.map { IPv4Address($0.address) } == .loopback)
+        #expect(try reply("MSTEST")?.entries.first?.isGroup == true)
+        #expect(try reply("OTHER") == nil)
+        #expect(try reply("GWHOST", 0x20) == nil)
     }
 
     @Test func aSecondGatewayOnTheSamePortFailsClearly() throws {
