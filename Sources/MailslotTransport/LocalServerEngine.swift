@@ -316,35 +316,43 @@ public final class LocalServerEngine: @unchecked Sendable {
         if readable.count == 1, state.connections.count == 1, state.held.isEmpty {
             return service(readable[0], &state, merging: nil)
         }
-        var items = state.held
+        // Held messages and new ones go into one arena, so that the queue takes them in one batch.
+        var arena: [UInt8] = []
+        var items: [(stamp: Int64, order: UInt64, connection: Connection, offset: Int, count: Int)] = []
+        for held in state.held {
+            items.append((held.stamp, held.order, held.connection, arena.count, held.bytes.count))
+            arena.append(contentsOf: held.bytes)
+        }
         state.held = []
         var order = state.nextOrder
         for connection in readable {
             _ = service(connection, &state, merging: { stamp, body in
-                items.append(Taken(stamp: stamp, order: order, connection: connection, bytes: Array(body)))
+                items.append((stamp, order, connection, arena.count, body.count))
+                arena.append(contentsOf: body)
                 order &+= 1
             })
         }
         state.nextOrder = order
         guard !items.isEmpty else { return 0 }
         items.sort { ($0.stamp, $0.order) < ($1.stamp, $1.order) }
-        // A stamp far ahead of the watermark means the clock was set back: hold nothing for that.
+        // Queue what is older than the watermark (a stamp far ahead of it means the clock was set back:
+        // hold nothing for that), and only from writers that are not paused by the quota.
         let skew: Int64 = 1_000_000_000
-        var pushed = 0
-        var index = 0
-        while index < items.count {
-            let item = items[index]
-            if item.stamp >= watermark && item.stamp < watermark &+ skew { break }
-            guard item.connection.reading, item.bytes.withUnsafeBytes({ queue.push($0) }) else { break }
-            pushed += 1
-            index += 1
+        func holds(_ stamp: Int64) -> Bool { stamp >= watermark && stamp < watermark &+ skew }
+        var ready = 0
+        while ready < items.count, !holds(items[ready].stamp), items[ready].connection.reading { ready += 1 }
+        let pushed = arena.withUnsafeBytes { base in
+            let pointers = items[0..<ready].map { UnsafeRawBufferPointer(rebasing: base[$0.offset..<$0.offset + $0.count]) }
+            return pointers.withUnsafeBufferPointer { queue.push($0) }
         }
-        if index < items.count, items[index].stamp >= watermark, items[index].stamp < watermark &+ skew {
-            state.held = Array(items[index...])
+        if pushed == ready, ready < items.count, holds(items[ready].stamp) {
+            state.held = items[ready...].map {
+                Taken(stamp: $0.stamp, order: $0.order, connection: $0.connection, bytes: Array(arena[$0.offset..<$0.offset + $0.count]))
+            }
         } else {
             // The quota is full (or the writer is paused): what is left stays with its writer, in order,
             // and that writer is not read again until there is room.
-            for item in items[index...] { block(item.connection, &state, with: [item.bytes]) }
+            for item in items[pushed...] { block(item.connection, &state, with: [Array(arena[item.offset..<item.offset + item.count])]) }
         }
         state.counters.messagesReceived += pushed
         if pushed > 0 { signalReady() }
