@@ -233,9 +233,10 @@ public final class MailslotServer: Sendable {
             if cancelled?.isSet == true { throw MailslotError(.operationAborted, "the read was cancelled") }
             let remaining = deadline.remainingNanoseconds
             if remaining == 0 {
-                // Before timing out, take what writers have already sent, so that a message whose write has
-                // returned is always seen; otherwise the I/O thread delivers and wakes this reader.
-                if engine.drainNow() > 0 { continue }
+                // Before timing out, take what writers have already sent (the I/O thread may also have queued
+                // it meanwhile), so that a message whose write has returned is always seen.
+                engine.drainNow()
+                if let value = try attempt() { afterRead(); return value }
                 throw MailslotError(.semTimeout, "no message arrived in \(name) within \(timeout)")
             }
             engine.queue.wait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)

@@ -87,7 +87,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             throw MailslotError.system("could not create the mailslot's socket", error)
         }
         do throws(Errno) {
-            try Sys.bindAbstract(listenFD, address)
+            try bindName(listenFD, address, name)
             try Sys.listen(listenFD, backlog: 4096)
         } catch {
             Sys.close(listenFD)
@@ -110,6 +110,25 @@ public final class LocalServerEngine: @unchecked Sendable {
             throw MailslotError.system("could not create the mailslot's queue", error)
         }
         return try LocalServerEngine(listenFD: listenFD, queue: queue, readyFD: readyFD, logger: logger)
+    }
+
+    /// Binds the mailslot's name. A name still held only by a process between fork and exec (which keeps
+    /// a copy of every descriptor for a moment, even close-on-exec ones) does not answer writers: wait
+    /// for it briefly rather than report a mailslot that no longer exists.
+    private static func bindName(_ fd: FD, _ address: [UInt8], _ name: MailslotName) throws(Errno) {
+        let deadline = Deadline(milliseconds: 250)
+        while true {
+            do throws(Errno) {
+                try Sys.bindAbstract(fd, address)
+                return
+            } catch where error.code == Errno.addressInUse && !deadline.passed {
+                if let (probe, _) = try? LocalWriter.connect(name, address, timeoutMilliseconds: 50, checkName: false) {
+                    Sys.close(probe)
+                    throw error // a live server answered: the name is taken
+                }
+                _ = try? Sys.poll(fd, [], timeoutMilliseconds: 2) // a short pause before trying again
+            }
+        }
     }
 
     /// Takes over descriptors handed to this process (inherited or received over a Unix socket).
