@@ -24,10 +24,10 @@ struct Send: ParsableCommand {
     @Flag(help: "Send a zero-length message.")
     var empty = false
 
-    @Option(help: "Milliseconds a write may wait for a full mailslot before failing with 121 (default 5000).")
+    @Option(help: "Milliseconds a write may wait for a full mailslot before failing with 121.")
     var writeTimeout: UInt32 = MailslotLimits.defaultWriteTimeoutMilliseconds
 
-    @OptionGroup(title: "Remote and domain names (\\\\COMPUTER\\mailslot\\x, \\\\DOMAIN\\mailslot\\x, \\\\*\\mailslot\\x)")
+    @OptionGroup(title: "Remote and domain names")
     var network: NetworkOptions
 
     func run() throws {
