@@ -175,12 +175,7 @@ public final class LocalWriter: @unchecked Sendable {
                 do throws(Errno) {
                     return try Sys.sendFramedBatch(fd, kind: LocalFrame.whole.rawValue, messages[index..<end])
                 } catch {
-                    switch error.code {
-                    case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused:
-                        throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
-                    default:
-                        throw MailslotError.system("could not send to \(name)", error)
-                    }
+                    throw sendFailure(error)
                 }
             }
             if went == 0 {
@@ -213,12 +208,7 @@ public final class LocalWriter: @unchecked Sendable {
             do throws(Errno) {
                 sent = try Sys.sendFramed(fd, kind: kind.rawValue, bytes)
             } catch {
-                switch error.code {
-                case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused:
-                    throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
-                default:
-                    throw MailslotError.system("could not send to \(name)", error)
-                }
+                throw sendFailure(error)
             }
             if sent { return }
             let remaining = deadline.remainingMilliseconds
@@ -226,6 +216,16 @@ public final class LocalWriter: @unchecked Sendable {
                 throw MailslotError(.semTimeout, "\(name) did not take the message within \(waited) ms: its queue is full (quota \(greeting.quota) bytes) or its server is not reading. The message was not delivered; retry later, or raise the write timeout or the server's quota")
             }
             _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: Int32(clamping: remaining))
+        }
+    }
+
+    /// What a failed send means to the writer: the server has gone (109), or an unexpected failure.
+    private func sendFailure(_ error: Errno) -> MailslotError {
+        switch error.code {
+        case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused:
+            return MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
+        default:
+            return MailslotError.system("could not send to \(name)", error)
         }
     }
 

@@ -90,6 +90,14 @@ struct Network: ParsableCommand {
 
     var mailslotPath: String { "bench\\net-\(getpid())" }
 
+    /// The local port a UDP socket is bound to.
+    func boundPort(_ fd: Int32) -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
     /// Starts the sender child for `port` and returns it once it is ready; `release` starts it.
     func startSender(_ bytes: [UInt8], port: UInt16) throws -> (ChildProcess, StartBarrier) {
         var barrier = try StartBarrier()
@@ -104,10 +112,7 @@ struct Network: ParsableCommand {
         let fd = cbench_udp_socket(0, 4 << 20)
         guard fd >= 0 else { throw BenchError.system("udp socket") }
         defer { close(fd) }
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
+        let port = boundPort(fd)
         var (sender, barrier) = try startSender(try datagram(size, mailslot: mailslotPath), port: port)
         defer { barrier.close(); sender.kill() }
         barrier.release()
@@ -135,11 +140,8 @@ struct Network: ParsableCommand {
         defer { server.close() }
         // Find a free port: bind the gateway to 127.0.0.1 on a port picked by the kernel for a probe socket.
         let probe = cbench_udp_socket(0, 0)
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) } }
+        let port = boundPort(probe)
         close(probe)
-        let port = UInt16(bigEndian: address.sin_port)
         let gateway = try Gateway(configuration: .init(port: port, bindAddresses: [.loopback], computerName: "GWBENCH",
                                                        workgroup: "BENCH", acceptAnyName: false), logger: logger)
         let thread = Thread { gateway.run() }
