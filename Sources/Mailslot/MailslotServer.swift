@@ -128,6 +128,7 @@ public final class MailslotServer: Sendable {
         } onCancel: {
             cancelled.set()
             engine.queue.wakeReaders()
+            engine.kickReaders()
         }
         return try result.get()
     }
@@ -239,7 +240,7 @@ public final class MailslotServer: Sendable {
                 if let value = try attempt() { afterRead(); return value }
                 throw MailslotError(.semTimeout, "no message arrived in \(name) within \(timeout)")
             }
-            engine.queue.wait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)
+            engine.readerWait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)
         }
     }
 }

@@ -161,6 +161,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         self.readyFD = readyFD
         self.logger = logger
         self.state = Mutex(State())
+        parkWord.initialize(to: 0)
         do throws(Errno) {
             epollFD = try Sys.epollCreate()
             stopFD = try Sys.eventFD()
@@ -192,6 +193,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         Sys.signalEventFD(stopFD)
         if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
+        // A reader polling in epoll wakes on the stop signal and lets go before the descriptors close.
+        while readerPolling.load(ordering: .acquiring) { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
         state.withLock { state in
             // What writers have already sent belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
@@ -215,7 +218,10 @@ public final class LocalServerEngine: @unchecked Sendable {
         logger.debug("mailslot server closed", metadata: ["path": "\(queue.path)"])
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        parkWord.deallocate()
+    }
 
     public var counters: Counters { state.withLock { $0.counters } }
 
@@ -238,39 +244,92 @@ public final class LocalServerEngine: @unchecked Sendable {
         }
     }
 
+    // MARK: who waits on the writers' connections
+    //
+    // Normally the I/O thread waits in epoll for writers and queues what they send. While a reader is
+    // waiting for a message, that reader waits in epoll itself and queues the message it then reads, so
+    // a message costs one wake-up (writer to reader) instead of two (writer to I/O thread to reader);
+    // the I/O thread parks meanwhile.
+
+    private let readersWaiting = Atomic<Int>(0)
+    /// A reader is inside ``pollOnce``.
+    private let readerPolling = Atomic<Bool>(false)
+    /// The I/O thread is inside epoll_wait.
+    private let ioThreadPolling = Atomic<Bool>(false)
+    private let parkWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+
+    /// Waits up to `timeoutNanoseconds` (<0: a slice of 10 ms) for writers and queues what they send, as the
+    /// I/O thread would. Returns at once when another reader is already doing it (the caller then sleeps on
+    /// the queue's futex). Messages queued by other processes holding the handle, and cancellations, are
+    /// noticed within the 10 ms slice at the latest.
+    public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
+        readersWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
+        defer { readersWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
+        guard readerPolling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds)
+            return
+        }
+        defer {
+            readerPolling.store(false, ordering: .releasing)
+            if readersWaiting.load(ordering: .acquiring) > 1 { queue.wakeReaders() } // another may take over
+        }
+        guard !isClosed, queue.sequence == seen else { return }
+        // Move the I/O thread out of epoll (it parks while readers wait), so that the writer wakes us.
+        if ioThreadPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
+        let slice: Int64 = 10_000_000
+        let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
+        var tokens = [UInt64](repeating: 0, count: 64)
+        pollOnce(&tokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000))
+    }
+
+    /// Wakes a reader that waits in epoll (after a cancellation, for example).
+    public func kickReaders() {
+        if readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
+    }
+
+    /// One turn of waiting for writers and queueing what they sent.
+    private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32) {
+        // A writer that epoll does not report as readable had nothing unread at some instant after this
+        // one, so any message it sends later is stamped later: messages stamped before it are all taken.
+        let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
+        let waitMs = state.withLock { !$0.held.isEmpty ? 0 : $0.blocked.isEmpty ? timeoutMilliseconds : min(timeoutMilliseconds, 2) }
+        let n = (try? Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)) ?? 0
+        if isClosed { return }
+        let pushed = state.withLock { state -> Int in
+            var ready: [Connection] = []
+            for token in tokens[0..<n] {
+                switch token {
+                case Self.stopToken: return 0
+                case Self.listenToken: acceptAll(&state)
+                case Self.wakeToken: Sys.drainEventFD(wakeFD)
+                default:
+                    let fd = FD(truncatingIfNeeded: token - Self.connectionTokenBase)
+                    if let connection = state.connections[fd] { ready.append(connection) }
+                }
+            }
+            // With as many events as fit, others may be waiting unreported: take every connection, so that
+            // messages of different writers still go into the queue in the order they were written.
+            if n == tokens.count { ready = Array(state.connections.values) }
+            var pushed = 0
+            if !state.blocked.isEmpty { pushed += retryBlocked(&state) }
+            if !ready.isEmpty || !state.held.isEmpty { pushed += drainRound(ready, watermark: watermark, &state) }
+            return pushed
+        }
+        // A reader waiting in epoll does not see the queue's futex: tell it.
+        if pushed > 0, readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
+    }
+
     private func run() {
         var tokens = [UInt64](repeating: 0, count: 64)
         while !isClosed {
-            let waitMs: Int32 = state.withLock { !$0.held.isEmpty ? 0 : $0.blocked.isEmpty ? -1 : 2 }
-            // A writer that epoll does not report as readable had nothing unread at some instant after this
-            // one, so any message it sends later is stamped later: messages stamped before it are all taken.
-            let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
-            let n: Int
-            do throws(Errno) {
-                n = try Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)
-            } catch {
-                logger.error("mailslot I/O thread stopped: \(error)")
-                return
+            if readersWaiting.load(ordering: .acquiring) > 0 {
+                // A reader waits on the writers itself; look again in a moment.
+                Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 2_000_000)
+                continue
             }
-            if isClosed { return }
-            state.withLock { state in
-                var ready: [Connection] = []
-                for token in tokens[0..<n] {
-                    switch token {
-                    case Self.stopToken: return
-                    case Self.listenToken: acceptAll(&state)
-                    case Self.wakeToken: Sys.drainEventFD(wakeFD)
-                    default:
-                        let fd = FD(truncatingIfNeeded: token - Self.connectionTokenBase)
-                        if let connection = state.connections[fd] { ready.append(connection) }
-                    }
-                }
-                // With as many events as fit, others may be waiting unreported: take every connection, so that
-                // messages of different writers still go into the queue in the order they were written.
-                if n == tokens.count { ready = Array(state.connections.values) }
-                if !state.blocked.isEmpty { retryBlocked(&state) }
-                if !ready.isEmpty || !state.held.isEmpty { _ = drainRound(ready, watermark: watermark, &state) }
-            }
+            ioThreadPolling.store(true, ordering: .releasing)
+            pollOnce(&tokens, timeoutMilliseconds: 1_000)
+            ioThreadPolling.store(false, ordering: .releasing)
         }
     }
 
@@ -472,13 +531,16 @@ public final class LocalServerEngine: @unchecked Sendable {
         }
     }
 
-    private func retryBlocked(_ state: inout State) {
+    @discardableResult
+    private func retryBlocked(_ state: inout State) -> Int {
+        var pushed = 0
         for fd in state.blocked {
             guard let connection = state.connections[fd] else { state.blocked.remove(fd); continue }
             while let first = connection.pending.first {
                 guard first.withUnsafeBytes({ queue.push($0) }) else { break }
                 connection.pending.removeFirst()
                 state.counters.messagesReceived += 1
+                pushed += 1
             }
             if connection.pending.isEmpty {
                 signalReady()
@@ -487,6 +549,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 try? Sys.epollModify(epollFD, fd, events: Sys.epollIn, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: fd)))
             }
         }
+        return pushed
     }
 
     /// The largest message the server accepts from a writer.
