@@ -90,6 +90,26 @@ struct Network: ParsableCommand {
 
     var mailslotPath: String { "bench\\net-\(getpid())" }
 
+    /// Counts what `receive` takes (true: one message; false: nothing within its own short wait) until all
+    /// messages arrived or the sender has finished and nothing more comes, and returns the count and the
+    /// rate from the first arrival to the last. Bounded to 60 s.
+    func countArrivals(_ sender: ChildProcess, _ receive: () throws -> Bool) throws -> (count: Int, rate: Double) {
+        var count = 0
+        var first: UInt64 = 0, last: UInt64 = 0
+        let deadline = Clock.deadline(seconds: 60)
+        while count < messages && Clock.now < deadline {
+            guard try receive() else {
+                if sender.hasExited { break } else { continue }
+            }
+            last = Clock.now
+            if count == 0 { first = last }
+            count += 1
+        }
+        try sender.finish(timeoutMilliseconds: 10_000)
+        let seconds = Clock.seconds(last - first)
+        return (count, count > 1 && seconds > 0 ? Double(count - 1) / seconds : 0)
+    }
+
     /// The local port a UDP socket is bound to.
     func boundPort(_ fd: Int32) -> UInt16 {
         var address = sockaddr_in()
@@ -117,20 +137,12 @@ struct Network: ParsableCommand {
         defer { barrier.close(); sender.kill() }
         barrier.release()
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var count = 0
-        var first: UInt64 = 0, last: UInt64 = 0
-        let deadline = Clock.deadline(seconds: 60)
-        while count < messages && Clock.now < deadline {
+        let (count, rate) = try countArrivals(sender) {
             let n = buffer.withUnsafeMutableBytes { cbench_udp_receive(fd, $0.baseAddress, $0.count, 300) }
             if n < 0 { throw BenchError.system("recv") }
-            if n == 0 { if sender.hasExited { break } else { continue } }
-            last = Clock.now
-            if count == 0 { first = last }
-            count += 1
+            return n > 0
         }
-        try sender.finish(timeoutMilliseconds: 10_000)
-        let seconds = Clock.seconds(last - first)
-        return Sample(received: count > 1 && seconds > 0 ? Double(count - 1) / seconds : 0, delivered: 0, lost: messages - count)
+        return Sample(received: rate, delivered: 0, lost: messages - count)
     }
 
     func measureGateway(_ size: Int) throws -> Sample {
@@ -155,23 +167,15 @@ struct Network: ParsableCommand {
         defer { barrier.close(); sender.kill() }
         barrier.release()
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var count = 0
-        var first: UInt64 = 0, last: UInt64 = 0
-        let deadline = Clock.deadline(seconds: 60)
-        while count < messages && Clock.now < deadline {
+        let (count, rate) = try countArrivals(sender) {
             do {
                 _ = try buffer.withUnsafeMutableBytes { try server.read(into: $0) }
+                return true
             } catch let error as MailslotError where error.code == .semTimeout {
-                if sender.hasExited { break } else { continue }
+                return false
             }
-            last = Clock.now
-            if count == 0 { first = last }
-            count += 1
         }
-        try sender.finish(timeoutMilliseconds: 10_000)
         let counters = gateway.counters
-        let seconds = Clock.seconds(last - first)
-        let rate = count > 1 && seconds > 0 ? Double(count - 1) / seconds : 0
         let receivedRate = count > 0 ? rate * Double(counters.received) / Double(count) : 0
         return Sample(received: receivedRate, delivered: rate, lost: messages - count)
     }
