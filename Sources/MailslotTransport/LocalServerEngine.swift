@@ -162,6 +162,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         self.logger = logger
         self.state = Mutex(State())
         parkWord.initialize(to: 0)
+        queue.addHolder()
         do throws(Errno) {
             epollFD = try Sys.epollCreate()
             stopFD = try Sys.eventFD()
@@ -214,6 +215,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         Sys.close(stopFD)
         Sys.close(wakeFD)
         Sys.close(readyFD)
+        queue.removeHolder()
         queue.wakeReaders()
         logger.debug("mailslot server closed", metadata: ["path": "\(queue.path)"])
     }
@@ -258,10 +260,10 @@ public final class LocalServerEngine: @unchecked Sendable {
     private let ioThreadPolling = Atomic<Bool>(false)
     private let parkWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
 
-    /// Waits up to `timeoutNanoseconds` (<0: a slice of 10 ms) for writers and queues what they send, as the
-    /// I/O thread would. Returns at once when another reader is already doing it (the caller then sleeps on
-    /// the queue's futex). Messages queued by other processes holding the handle, and cancellations, are
-    /// noticed within the 10 ms slice at the latest.
+    /// Waits up to `timeoutNanoseconds` (<0: forever) for writers and queues what they send, as the I/O
+    /// thread would, in slices. Returns at once when another reader is already doing it (the caller then
+    /// sleeps on the queue's futex). Messages queued by other processes holding the handle are noticed
+    /// within a 10 ms slice; with no other holder, a slice is a second (an idle reader wakes once a second).
     public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
         readersWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
         defer { readersWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
@@ -276,7 +278,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         guard !isClosed, queue.sequence == seen else { return }
         // Move the I/O thread out of epoll (it parks while readers wait), so that the writer wakes us.
         if ioThreadPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
-        let slice: Int64 = 10_000_000
+        let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
         let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
         var tokens = [UInt64](repeating: 0, count: 64)
         pollOnce(&tokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000))

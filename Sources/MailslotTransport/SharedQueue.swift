@@ -29,7 +29,7 @@ public final class SharedQueue: @unchecked Sendable {
         static let magic = 0, version = 8, capacity = 16, head = 24, tail = 32, count = 40
         static let maxMessage = 48, readTimeout = 52, seq = 56, waiters = 60
         static let ownerUID = 64, accessKind = 68, accessArg = 72, readyWanted = 76, released = 80, created = 88
-        static let pathLength = 96, mutex = 256, path = 512
+        static let pathLength = 96, holders = 100, mutex = 256, path = 512
     }
 
     // MARK: creation and adoption
@@ -205,6 +205,12 @@ public final class SharedQueue: @unchecked Sendable {
         body(Int(load(Off.count) as UInt64))
         unlock()
     }
+
+    /// How many processes hold the mailslot (each engine counts itself in and out; a process that died
+    /// without closing leaves the count too high, which only costs a little polling).
+    public var holders: UInt32 { Sys.atomicLoad(word(Off.holders)) }
+    public func addHolder() { Sys.atomicIncrement(word(Off.holders)) }
+    public func removeHolder() { Sys.atomicAdd(word(Off.holders), UInt32.max) }
 
     // MARK: waiting
 
