@@ -271,9 +271,16 @@ public final class LocalServerEngine: @unchecked Sendable {
             queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds)
             return
         }
+        let started = Sys.monotonicNanoseconds()
         defer {
             readerPolling.store(false, ordering: .releasing)
-            if readersWaiting.load(ordering: .acquiring) > 1 { queue.wakeReaders() } // another may take over
+            if readersWaiting.load(ordering: .acquiring) > 1 {
+                queue.wakeReaders() // another reader may take over
+            } else if Sys.monotonicNanoseconds() - started > 1_000_000 {
+                // After a long wait, hand the writers back to the I/O thread at once (after a short one, as
+                // in a busy exchange, the reader is likely to wait again soon; the I/O thread looks by itself).
+                Sys.futexWakeAll(parkWord)
+            }
         }
         guard !isClosed, queue.sequence == seen else { return }
         // Move the I/O thread out of epoll (it parks while readers wait), so that the writer wakes us.
@@ -325,8 +332,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: 64)
         while !isClosed {
             if readersWaiting.load(ordering: .acquiring) > 0 {
-                // A reader waits on the writers itself; look again in a moment.
-                Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 2_000_000)
+                // A reader waits on the writers itself; look again in a moment (or when it says so).
+                Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 20_000_000)
                 continue
             }
             ioThreadPolling.store(true, ordering: .releasing)
