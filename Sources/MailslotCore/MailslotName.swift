@@ -36,7 +36,8 @@ public struct MailslotName: Sendable, Hashable, CustomStringConvertible {
     public var path: String { components.joined(separator: "\\") }
 
     /// The path in canonical (upper-case) form: two names that differ only in case have the same key.
-    public var key: String { MailslotName.fold(path) }
+    /// Computed once: case folding is the costliest part of handling a name.
+    public let key: String
 
     /// The name as it travels in a Remote Mailslot Protocol datagram: `\MAILSLOT\app\events`.
     public var wireName: String { "\\MAILSLOT\\" + path }
@@ -117,6 +118,7 @@ public struct MailslotName: Sendable, Hashable, CustomStringConvertible {
         }
         self.scope = scope
         self.components = components
+        self.key = MailslotName.fold(components.joined(separator: "\\"))
     }
 
     /// A local name from its path: `MailslotName(local: "app\\events")` is `\\.\mailslot\app\events`.
