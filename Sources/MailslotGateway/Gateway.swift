@@ -67,7 +67,8 @@ public final class Gateway: @unchecked Sendable {
     private let state = Mutex(Counters())
     private let writers = Mutex<[String: LocalWriter]>([:])
     private let stopped = Atomic<Bool>(false)
-    private let acceptedNames: Set<NetBIOSName>
+    /// This machine's names (three at most: a linear search beats hashing each datagram's name).
+    private let acceptedNames: [NetBIOSName]
 
     /// The abstract socket name where `mailslotd stats` reads the counters for a port.
     public static func statsAddress(port: UInt16) -> [UInt8] { Array("mailslotd-stats:\(port)".utf8) }
@@ -89,7 +90,7 @@ public final class Gateway: @unchecked Sendable {
         for (text, suffix) in [(configuration.computerName, UInt8(0x00)), (configuration.workgroup, UInt8(0x00)), ("*", UInt8(0x00))] {
             if let n = try? NetBIOSName(text, suffix: suffix) { names.insert(n) }
         }
-        acceptedNames = names
+        acceptedNames = Array(names)
         var sockets: [FD] = []
         // A socket bound to one unicast address does not see broadcasts: bind each bound address's
         // subnet broadcast address too.
@@ -151,7 +152,9 @@ public final class Gateway: @unchecked Sendable {
 
     /// Receives and delivers datagrams until ``stop()``. Blocks the calling thread.
     public func run() {
-        let batch = Sys.DatagramBatch(slots: 32, slotSize: 65536)
+        // Mailslot datagrams are at most about 600 bytes (a 512-byte SMB part); 8 KiB slots leave room for any
+        // real peer, and a larger datagram is counted as "oversize_udp" rather than read whole.
+        let batch = Sys.DatagramBatch(slots: 64, slotSize: 8192)
         var fds = sockets + [stopFD]
         if let statsFD { fds.append(statsFD) }
         if let nameFD { fds.append(nameFD) }
@@ -250,10 +253,16 @@ public final class Gateway: @unchecked Sendable {
     /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
     /// the datagram, and a LAN uses few mailslot names. Bounded like the writer cache.
     private let names = Mutex<[[UInt8]: MailslotName]>([:])
+    private let lastName = Mutex<(wire: [UInt8], name: MailslotName)?>(nil)
 
     private func localName(_ transaction: MailslotTransaction) -> MailslotName? {
         let wire = transaction.mailslotNameBytes
-        if let cached = names.withLock({ $0[wire] }) { return cached }
+        // Most traffic goes to one mailslot: the last name answers without hashing.
+        if let last = lastName.withLock({ $0 }), last.wire == wire { return last.name }
+        if let cached = names.withLock({ $0[wire] }) {
+            lastName.withLock { $0 = (wire, cached) }
+            return cached
+        }
         // The decoder has checked the `\MAILSLOT\` prefix; names travel one byte per character.
         guard let name = try? MailslotName(local: transaction.mailslotNameAfterPrefix) else { return nil }
         names.withLock { cache in

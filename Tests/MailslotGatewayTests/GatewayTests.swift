@@ -93,8 +93,13 @@ struct GatewayTests {
         try writer.write("over udp")
         #expect(try server.read() == Array("over udp".utf8))
         #expect(MailslotError.code { try writer.write([UInt8](repeating: 0, count: Int(writer.maxMessageSize) + 1)) } == .badNetPath)
+        // A datagram larger than any mailslot datagram is counted, not read whole.
+        let raw = try Sys.udpSocket()
+        defer { Sys.close(raw) }
+        #expect(try Sys.sendTo(raw, [UInt8](repeating: 0x10, count: 9_000), .loopback, g.configuration.port))
+        #expect(GatewayTestSupport.eventually { g.counters.received == 2 })
         let stats = try Gateway.readStats(port: g.configuration.port)
-        #expect(stats.contains("\"received\":1,\"delivered\":1"), "\(stats)")
+        #expect(stats.contains("\"received\":2,\"delivered\":1,\"dropped\":{\"oversize_udp\":1}"), "\(stats)")
         g.stop()
         #expect(GatewayTestSupport.eventually { thread.isFinished })
     }
