@@ -288,7 +288,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
         let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
         var tokens = [UInt64](repeating: 0, count: 64)
-        pollOnce(&tokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000))
+        pollOnce(&tokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000), byReader: true)
     }
 
     /// Wakes a reader that waits in epoll (after a cancellation, for example).
@@ -296,8 +296,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         if readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
     }
 
-    /// One turn of waiting for writers and queueing what they sent.
-    private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32) {
+    /// One turn of waiting for writers and queueing what they sent, by the I/O thread or a waiting reader.
+    private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32, byReader: Bool) {
         // A writer that epoll does not report as readable had nothing unread at some instant after this
         // one, so any message it sends later is stamped later: messages stamped before it are all taken.
         let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
@@ -324,8 +324,8 @@ public final class LocalServerEngine: @unchecked Sendable {
             if !ready.isEmpty || !state.held.isEmpty { pushed += drainRound(ready, watermark: watermark, &state) }
             return pushed
         }
-        // A reader waiting in epoll does not see the queue's futex: tell it.
-        if pushed > 0, readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
+        // A reader waiting in epoll does not see the queue's futex: the I/O thread tells it.
+        if pushed > 0, !byReader, readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
     }
 
     private func run() {
@@ -337,7 +337,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 continue
             }
             ioThreadPolling.store(true, ordering: .releasing)
-            pollOnce(&tokens, timeoutMilliseconds: 1_000)
+            pollOnce(&tokens, timeoutMilliseconds: 1_000, byReader: false)
             ioThreadPolling.store(false, ordering: .releasing)
         }
     }
