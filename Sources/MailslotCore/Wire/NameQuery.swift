@@ -40,12 +40,7 @@ public struct NameQueryRequest: Sendable, Hashable {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(NameQueryRequest.headerLength + name.encodedLength + 4)
-        WireBytes.appendUInt16BE(transactionID, to: &out)
-        WireBytes.appendUInt16BE(flags, to: &out)
-        WireBytes.appendUInt16BE(1, to: &out)  // QDCOUNT
-        WireBytes.appendUInt16BE(0, to: &out)  // ANCOUNT
-        WireBytes.appendUInt16BE(0, to: &out)  // NSCOUNT
-        WireBytes.appendUInt16BE(0, to: &out)  // ARCOUNT
+        WireNameServiceHeader(transactionID: transactionID, flags: flags, questionCount: 1, answerCount: 0).encode(into: &out)
         name.encode(into: &out)
         WireBytes.appendUInt16BE(NameQueryRequest.typeNB, to: &out)
         WireBytes.appendUInt16BE(NameQueryRequest.classIN, to: &out)
@@ -127,12 +122,7 @@ public struct NameQueryResponse: Sendable, Hashable {
     /// (as Samba's nmbd does). Intended for test responders.
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        WireBytes.appendUInt16BE(transactionID, to: &out)
-        WireBytes.appendUInt16BE(flags, to: &out)
-        WireBytes.appendUInt16BE(0, to: &out)  // QDCOUNT
-        WireBytes.appendUInt16BE(1, to: &out)  // ANCOUNT
-        WireBytes.appendUInt16BE(0, to: &out)  // NSCOUNT
-        WireBytes.appendUInt16BE(0, to: &out)  // ARCOUNT
+        WireNameServiceHeader(transactionID: transactionID, flags: flags, questionCount: 0, answerCount: 1).encode(into: &out)
         answerName.encode(into: &out)
         WireBytes.appendUInt16BE(NameQueryRequest.typeNB, to: &out)
         WireBytes.appendUInt16BE(NameQueryRequest.classIN, to: &out)
@@ -285,6 +275,11 @@ struct WireNameServiceHeader {
     var isResponse: Bool { flags & 0x8000 != 0 }
     var opcode: UInt8 { UInt8((flags >> 11) & 0x0F) }
     var rcode: UInt8 { UInt8(flags & 0x000F) }
+
+    /// Writes the 12-byte header (NSCOUNT and ARCOUNT 0).
+    func encode(into out: inout [UInt8]) {
+        for word in [transactionID, flags, questionCount, answerCount, 0, 0] { WireBytes.appendUInt16BE(word, to: &out) }
+    }
 
     static func decode(_ packet: [UInt8]) throws(NameQueryDecodeError) -> WireNameServiceHeader {
         var reader = WireReader(packet)
