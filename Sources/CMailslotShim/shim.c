@@ -125,6 +125,16 @@ int cms_send_framed_batch(int socket, uint8_t kind, const void *const *payloads,
     return sendmmsg(socket, msgs, (unsigned)count, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* Points message i of a receive batch at its slot: `size` bytes at buffers + i * stride. */
+static void cms_batch_slot(struct mmsghdr *msg, struct iovec *iov, uint8_t *buffers, size_t size, size_t stride, int i) {
+    iov->iov_base = buffers + (size_t)i * stride;
+    iov->iov_len = size;
+    memset(&msg->msg_hdr, 0, sizeof(msg->msg_hdr));
+    msg->msg_hdr.msg_iov = iov;
+    msg->msg_hdr.msg_iovlen = 1;
+    msg->msg_len = 0;
+}
+
 int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags,
                    int64_t *stamps) {
     struct mmsghdr msgs[64];
@@ -135,14 +145,9 @@ int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int
     } control[64];
     if (count > 64) count = 64;
     for (int i = 0; i < count; i++) {
-        iovs[i].iov_base = buffers + (size_t)i * stride;
-        iovs[i].iov_len = size;
-        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
+        cms_batch_slot(&msgs[i], &iovs[i], buffers, size, stride, i);
         msgs[i].msg_hdr.msg_control = control[i].buf;
         msgs[i].msg_hdr.msg_controllen = sizeof(control[i].buf);
-        msgs[i].msg_len = 0;
     }
     int n = recvmmsg(socket, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
     for (int i = 0; i < n; i++) {
@@ -241,11 +246,7 @@ int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, ui
     struct sockaddr_in from[64];
     if (count > 64) count = 64;
     for (int i = 0; i < count; i++) {
-        iovs[i].iov_base = buffers + (size_t)i * size;
-        iovs[i].iov_len = size;
-        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
+        cms_batch_slot(&msgs[i], &iovs[i], buffers, size, size, i);
         msgs[i].msg_hdr.msg_name = &from[i];
         msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
     }
