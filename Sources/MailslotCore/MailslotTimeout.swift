@@ -77,8 +77,17 @@ public enum MailslotLimits {
     public static let smallestQuota = 64 << 10
     /// The largest quota accepted: 16 GiB.
     public static let largestQuota = 16 << 30
-    /// Bytes of bookkeeping per queued message that count against the quota.
+    /// Bytes of bookkeeping per queued message that count against the quota (the record header; records
+    /// are also padded to 8 bytes).
     public static let perMessageOverhead = 8
+    /// The largest message a mailslot with this maximum (0 = any) and quota takes: the 8-byte record
+    /// header counts against the quota. Writers check the same bounds one by one, to say which was hit.
+    public static func largestAccepted(maxMessageSize: UInt32, quota: Int) -> Int {
+        var limit = min(largestMessage, quota - perMessageOverhead)
+        if maxMessageSize != 0 { limit = min(limit, Int(maxMessageSize)) }
+        return limit
+    }
+
     /// How long a write waits, by default, for a full mailslot to take the message: 5 s.
     public static let defaultWriteTimeoutMilliseconds: UInt32 = 5_000
 }

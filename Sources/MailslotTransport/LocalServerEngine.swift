@@ -563,11 +563,7 @@ public final class LocalServerEngine: @unchecked Sendable {
 
     /// The largest message the server accepts from a writer.
     var effectiveMessageLimit: Int {
-        let max = Int(queue.maxMessageSize)
-        let byQuota = queue.capacity - 8
-        var limit = min(MailslotLimits.largestMessage, byQuota)
-        if max != 0 { limit = min(limit, max) }
-        return limit
+        MailslotLimits.largestAccepted(maxMessageSize: queue.maxMessageSize, quota: queue.capacity)
     }
 
     // MARK: readiness descriptor

@@ -95,13 +95,6 @@ public final class LocalWriter: @unchecked Sendable {
         }
     }
 
-    /// The largest message this writer may send.
-    public var messageLimit: Int {
-        var limit = min(MailslotLimits.largestMessage, Int(greeting.quota) - 8)
-        if greeting.maxMessageSize != 0 { limit = min(limit, Int(greeting.maxMessageSize)) }
-        return limit
-    }
-
     /// Sends one message. It is queued at the server once this returns.
     ///
     /// - Throws: ERROR_MESSAGE_EXCEEDS_MAX_SIZE (4336) for a message over the server's maximum (nothing is sent);
@@ -197,7 +190,7 @@ public final class LocalWriter: @unchecked Sendable {
         if count > MailslotLimits.largestMessage {
             throw MailslotError(.messageExceedsMaxSize, "the message is \(count) bytes; the largest message a local mailslot carries is \(MailslotLimits.largestMessage) bytes (64 MiB). Nothing was sent")
         }
-        if count > Int(greeting.quota) - 8 {
+        if count > Int(greeting.quota) - MailslotLimits.perMessageOverhead {
             throw MailslotError(.notEnoughQuota, "the message is \(count) bytes, more than \(name)'s whole quota of \(greeting.quota) bytes can hold; the server must raise its quota. Nothing was sent")
         }
     }
