@@ -259,6 +259,8 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// The I/O thread is inside epoll_wait.
     private let ioThreadPolling = Atomic<Bool>(false)
     private let parkWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    /// The event buffer of the reader that polls; only the holder of ``readerPolling`` touches it.
+    nonisolated(unsafe) private var readerTokens = [UInt64](repeating: 0, count: 64)
 
     /// Waits up to `timeoutNanoseconds` (<0: forever) for writers and queues what they send, as the I/O
     /// thread would, in slices. Returns at once when another reader is already doing it (the caller then
@@ -287,8 +289,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         if ioThreadPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
         let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
         let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
-        var tokens = [UInt64](repeating: 0, count: 64)
-        pollOnce(&tokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000), byReader: true)
+        pollOnce(&readerTokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000), byReader: true)
     }
 
     /// Wakes a reader that waits in epoll (after a cancellation, for example).
