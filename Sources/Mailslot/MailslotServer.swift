@@ -97,13 +97,7 @@ public final class MailslotServer: Sendable {
     /// Reads the oldest message into `buffer` and returns its length.
     /// The corresponding Win32 function is `ReadFile`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, timeout: MailslotTimeout? = nil) throws(MailslotError) -> Int {
-        try waitLoop(timeout: timeout, cancelled: CancelFlag?.none) { () throws(MailslotError) -> Int? in
-            switch engine.queue.pop(into: buffer) {
-            case .message(let n): return n
-            case .tooSmall(let n): throw tooSmall(n, buffer.count)
-            case .empty: return nil
-            }
-        }
+        try read(into: buffer, timeout: timeout, cancellation: CancelFlag())
     }
 
     /// Reads the oldest message without blocking a Swift concurrency thread: the wait runs on a thread
@@ -202,7 +196,7 @@ public final class MailslotServer: Sendable {
         if engine.isClosed { throw MailslotError(.invalidHandle, "the mailslot \(name) has been closed in this process") }
     }
 
-    private func tooSmall(_ size: Int, _ capacity: Int) -> MailslotError {
+    fileprivate func tooSmall(_ size: Int, _ capacity: Int) -> MailslotError {
         MailslotError(.insufficientBuffer, "the next message is \(size) bytes but the buffer holds \(capacity); the message stays queued, read it with a larger buffer")
     }
 
@@ -223,7 +217,7 @@ public final class MailslotServer: Sendable {
 
     /// The wait shared by every read: try, drain writers' connections, try again, then sleep on the
     /// queue's futex until a message, the deadline, a close or a cancellation.
-    private func waitLoop<T>(timeout: MailslotTimeout?, cancelled: CancelFlag?, attempt: () throws(MailslotError) -> T?) throws(MailslotError) -> T {
+    fileprivate func waitLoop<T>(timeout: MailslotTimeout?, cancelled: CancelFlag?, attempt: () throws(MailslotError) -> T?) throws(MailslotError) -> T {
         try checkOpen()
         let timeout = timeout ?? MailslotTimeout(rawValue: engine.queue.readTimeout)
         let deadline = Deadline(milliseconds: timeout.milliseconds)
@@ -246,8 +240,31 @@ public final class MailslotServer: Sendable {
 }
 
 /// Set when the task waiting for a read is cancelled.
-final class CancelFlag: Sendable {
+package final class CancelFlag: Sendable {
     private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .releasing) }
-    var isSet: Bool { flag.load(ordering: .acquiring) }
+    package init() {}
+    package func set() { flag.store(true, ordering: .releasing) }
+    package var isSet: Bool { flag.load(ordering: .acquiring) }
+}
+
+extension MailslotServer {
+    /// A blocking read that another thread can cancel with ``cancelRead(_:)`` (the C API's `CancelIo`):
+    /// it then fails with ERROR_OPERATION_ABORTED, and a message it had not taken stays queued.
+    package func read(into buffer: UnsafeMutableRawBufferPointer, timeout: MailslotTimeout?,
+                      cancellation: CancelFlag) throws(MailslotError) -> Int {
+        try waitLoop(timeout: timeout, cancelled: cancellation) { () throws(MailslotError) -> Int? in
+            switch engine.queue.pop(into: buffer) {
+            case .message(let n): return n
+            case .tooSmall(let n): throw tooSmall(n, buffer.count)
+            case .empty: return nil
+            }
+        }
+    }
+
+    /// Ends a read started with ``read(into:timeout:cancellation:)`` and `cancellation`.
+    package func cancelRead(_ cancellation: CancelFlag) {
+        cancellation.set()
+        engine.queue.wakeReaders()
+        engine.kickReaders()
+    }
 }

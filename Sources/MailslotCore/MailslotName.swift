@@ -71,6 +71,12 @@ public struct MailslotName: Sendable, Hashable, CustomStringConvertible {
     ///   for an empty string, ERROR_FILENAME_EXCED_RANGE (206) for a name longer than
     ///   ``MailslotLimits/longestName``.
     public init(parsing text: String) throws(MailslotError) {
+        try self.init(parsing: text, longestName: MailslotLimits.longestName)
+    }
+
+    /// Parses a name with another length limit: the NT layer's `NtCreateMailslotFile` takes names up to
+    /// the 32,766 UTF-16 units a `UNICODE_STRING` holds, where Win32 stops at MAX_PATH.
+    package init(parsing text: String, longestName: Int) throws(MailslotError) {
         if text.isEmpty {
             throw MailslotError(.pathNotFound, "no mailslot name was given; use \\\\.\\mailslot\\NAME")
         }
@@ -111,10 +117,10 @@ public struct MailslotName: Sendable, Hashable, CustomStringConvertible {
             }
         }
         let length = components.reduce(components.count - 1) { $0 + $1.utf16.count }
-        if length > MailslotLimits.longestName {
+        if length > longestName {
             throw MailslotError(
                 .filenameExceedsRange,
-                "the mailslot name is \(length) characters after 'mailslot\\'; at most \(MailslotLimits.longestName) are accepted (the whole name must stay under 260 characters, as on Windows)")
+                "the mailslot name is \(length) characters after 'mailslot\\'; at most \(longestName) are accepted (the whole name must stay under 260 characters, as on Windows)")
         }
         self.scope = scope
         self.components = components

@@ -15,7 +15,7 @@ struct Win32Tests {
         let source = root.appendingPathComponent("Tests/MailslotWin32Tests/Fixtures/win32_sample.c").path
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("win32_sample-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let compile = try run("/usr/bin/cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-I", root.appendingPathComponent("Sources/MailslotWin32/include").path,
+        let compile = try run("/usr/bin/cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-I", root.appendingPathComponent("Sources/CMailslotWin32/include").path,
                                               source, "-L", products.path, "-lMailslotWin32", "-Wl,-rpath," + products.path, "-o", output])
         #expect(compile.status == 0, "cc failed: \(compile.output)")
         guard compile.status == 0 else { return }
