@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot"]),
-        .testTarget(name: "MailslotWin32Tests", exclude: ["Fixtures"]),
+        .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot"], exclude: ["Fixtures"]),
         .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).
         .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot"], resources: [.copy("Fixtures")]),

@@ -108,6 +108,23 @@ public final class MailslotWriter: Sendable {
         }
     }
 
+    /// The mailslot's state as its server reports it now: maximum message size, next message size, message
+    /// count and read timeout. Every message whose write returned before this call is counted.
+    ///
+    /// Windows 8 and later answer `GetMailslotInfo` on a client handle the same way (conformance W38).
+    /// - Throws: ERROR_NOT_SUPPORTED (50) for a remote or domain name (no protocol carries the query),
+    ///   ERROR_FILE_NOT_FOUND (2) when the server has gone.
+    public func info() throws(MailslotError) -> MailslotInfo {
+        guard case .local = path else {
+            throw MailslotError(.notSupported, "\(name) is on another machine; only a local mailslot's state can be queried")
+        }
+        let greeting = try LocalWriter.query(name)
+        let state = greeting.state! // query() checked it
+        return MailslotInfo(maxMessageSize: greeting.maxMessageSize, nextMessageSize: state.nextMessageSize.map(Int.init),
+                            messageCount: Int(state.messageCount), readTimeout: MailslotTimeout(rawValue: state.readTimeout),
+                            queuedBytes: Int(state.queuedBytes), quota: Int(greeting.quota))
+    }
+
     /// Closes the writer. Messages already written stay queued. The corresponding Win32 function is `CloseHandle`.
     public func close() {
         if case .local(let w) = path { w.close() }

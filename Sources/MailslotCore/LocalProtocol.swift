@@ -24,6 +24,10 @@ public enum LocalProtocol {
     /// `sun_path` holds 108 bytes; the abstract name uses the 107 after the leading NUL.
     public static let maxAddressBytes = 107
 
+    /// A client that binds its socket to an abstract name starting with this before it connects asks for
+    /// the mailslot's state instead of opening it for writing (`GetMailslotInfo` on a client handle): the
+    /// server answers with one greeting that carries ``LocalGreeting/state`` and closes the connection.
+    public static let queryPrefix: [UInt8] = Array("msquery:".utf8)
     /// The largest record a writer sends; bigger messages travel as several records.
     public static let maxRecordPayload = 128 * 1024
 
@@ -72,9 +76,27 @@ public struct LocalGreeting: Sendable, Hashable {
     public var access: WriterAccess
     /// The mailslot path as its creator wrote it.
     public var path: String
+    /// The queue's state, in the answer to a query (``LocalProtocol/queryPrefix``); nil for writers.
+    public var state: QueueState?
+
+    /// What a query learns: every message whose write returned before the query is counted.
+    public struct QueueState: Sendable, Hashable {
+        public var messageCount: UInt32
+        /// The size of the next message; nil when the mailslot is empty.
+        public var nextMessageSize: UInt32?
+        public var readTimeout: UInt32
+        public var queuedBytes: UInt64
+        public init(messageCount: UInt32, nextMessageSize: UInt32?, readTimeout: UInt32, queuedBytes: UInt64) {
+            self.messageCount = messageCount
+            self.nextMessageSize = nextMessageSize
+            self.readTimeout = readTimeout
+            self.queuedBytes = queuedBytes
+        }
+    }
 
     public init(status: Status, maxMessageSize: UInt32, quota: UInt64, serverPID: Int32, ownerUID: UInt32,
-                access: WriterAccess, path: String) {
+                access: WriterAccess, path: String, state: QueueState? = nil) {
+        self.state = state
         self.status = status
         self.maxMessageSize = maxMessageSize
         self.quota = quota
@@ -85,7 +107,7 @@ public struct LocalGreeting: Sendable, Hashable {
     }
 
     static let magic: [UInt8] = Array("MSLT".utf8)
-    static let version: UInt16 = 2
+    static let version: UInt16 = 3
 
     public func encoded() -> [UInt8] {
         var out = LocalGreeting.magic
@@ -100,6 +122,16 @@ public struct LocalGreeting: Sendable, Hashable {
         case .group(let gid): out.append(1); out.appendLE(gid)
         case .everyone: out.append(2); out.appendLE(UInt32(0))
         }
+        if let state {
+            out.append(1)
+            out.appendLE(state.messageCount)
+            out.appendLE(state.nextMessageSize ?? UInt32.max)
+            out.append(state.nextMessageSize == nil ? 0 : 1)
+            out.appendLE(state.readTimeout)
+            out.appendLE(state.queuedBytes)
+        } else {
+            out.append(0)
+        }
         let name = Array(path.utf8.prefix(4096))
         out.appendLE(UInt16(name.count))
         out += name
@@ -112,9 +144,15 @@ public struct LocalGreeting: Sendable, Hashable {
         guard r.take(4) == LocalGreeting.magic, r.u16() == LocalGreeting.version,
               let statusRaw = r.u16(), let status = Status(rawValue: statusRaw),
               let max = r.u32(), let quota = r.u64(), let pid = r.u32(), let owner = r.u32(),
-              let accessKind = r.u8(), let accessArg = r.u32(), let nameLength = r.u16(),
-              let name = r.take(Int(nameLength)), r.isAtEnd
+              let accessKind = r.u8(), let accessArg = r.u32(), let hasState = r.u8(), hasState <= 1
         else { return nil }
+        var state: QueueState?
+        if hasState == 1 {
+            guard let count = r.u32(), let next = r.u32(), let hasNext = r.u8(), hasNext <= 1,
+                  let timeout = r.u32(), let used = r.u64() else { return nil }
+            state = QueueState(messageCount: count, nextMessageSize: hasNext == 1 ? next : nil, readTimeout: timeout, queuedBytes: used)
+        }
+        guard let nameLength = r.u16(), let name = r.take(Int(nameLength)), r.isAtEnd else { return nil }
         let access: WriterAccess
         switch accessKind {
         case 0: access = .owner
@@ -123,7 +161,7 @@ public struct LocalGreeting: Sendable, Hashable {
         default: return nil
         }
         self.init(status: status, maxMessageSize: max, quota: quota, serverPID: Int32(bitPattern: pid),
-                  ownerUID: owner, access: access, path: String(decoding: name, as: UTF8.self))
+                  ownerUID: owner, access: access, path: String(decoding: name, as: UTF8.self), state: state)
     }
 }
 

@@ -63,6 +63,8 @@ extension MailslotError {
         public static let notEnoughMemory = Code(rawValue: 8)
         /// 31: a system call failed in a way no other code describes; see the cause.
         public static let generalFailure = Code(rawValue: 31)
+        /// 50: the operation is not supported on this kind of handle or name.
+        public static let notSupported = Code(rawValue: 50)
         /// 53: a remote or domain write is larger than one datagram can carry, or the network path failed.
         public static let badNetPath = Code(rawValue: 53)
         /// 87: an argument is out of range.
@@ -88,7 +90,7 @@ extension MailslotError {
 
         static let names: [UInt32: String] = [
             2: "ERROR_FILE_NOT_FOUND", 3: "ERROR_PATH_NOT_FOUND", 5: "ERROR_ACCESS_DENIED",
-            6: "ERROR_INVALID_HANDLE", 8: "ERROR_NOT_ENOUGH_MEMORY", 31: "ERROR_GEN_FAILURE",
+            6: "ERROR_INVALID_HANDLE", 8: "ERROR_NOT_ENOUGH_MEMORY", 31: "ERROR_GEN_FAILURE", 50: "ERROR_NOT_SUPPORTED",
             53: "ERROR_BAD_NETPATH", 87: "ERROR_INVALID_PARAMETER", 109: "ERROR_BROKEN_PIPE",
             121: "ERROR_SEM_TIMEOUT", 122: "ERROR_INSUFFICIENT_BUFFER", 123: "ERROR_INVALID_NAME",
             183: "ERROR_ALREADY_EXISTS", 206: "ERROR_FILENAME_EXCED_RANGE", 995: "ERROR_OPERATION_ABORTED",

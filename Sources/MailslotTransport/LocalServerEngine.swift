@@ -191,11 +191,13 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// Stops the I/O thread and closes this process's descriptors. The name is freed at once unless
     /// another process still holds the handle. Queued messages go with the last holder.
     public func close() {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Sequentially consistent with readerWait's claim of readerPolling: either the reader sees the close,
+        // or this sees the reader and waits for it to leave epoll before the descriptors close.
+        guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
         Sys.signalEventFD(stopFD)
         if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
         // A reader polling in epoll wakes on the stop signal and lets go before the descriptors close.
-        while readerPolling.load(ordering: .acquiring) { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
+        while readerPolling.load(ordering: .sequentiallyConsistent) { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
         state.withLock { state in
             // What writers have already sent belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
@@ -269,7 +271,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
         readersWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
         defer { readersWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
-        guard readerPolling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+        guard readerPolling.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
             queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds)
             return
         }
@@ -284,7 +286,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 Sys.futexWakeAll(parkWord)
             }
         }
-        guard !isClosed, queue.sequence == seen else { return }
+        guard !closed.load(ordering: .sequentiallyConsistent), queue.sequence == seen else { return }
         // Move the I/O thread out of epoll (it parks while readers wait), so that the writer wakes us.
         if ioThreadPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
         let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
@@ -353,6 +355,10 @@ public final class LocalServerEngine: @unchecked Sendable {
                 continue
             }
             let permitted = queue.access.permits(uid: credentials.uid, groups: credentials.groups, ownerUID: queue.ownerUID)
+            if Sys.peerAbstractName(fd)?.starts(with: LocalProtocol.queryPrefix) == true {
+                answerQuery(fd, permitted: permitted, &state)
+                continue
+            }
             let greeting = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
                                          quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
                                          access: queue.access, path: queue.path).encoded()
@@ -399,6 +405,24 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// seen empty: an older message cannot still be unread anywhere. Later ones are held for the next
     /// round (the I/O thread's next turn, a few microseconds later). So one FIFO holds every writer's
     /// messages in write order: a write that returned before another began is read before it.
+    /// Answers a state query (GetMailslotInfo on a client handle): takes every message writers have sent so
+    /// far, then sends one greeting with the queue's state and closes the connection. A client the access
+    /// rule refuses learns nothing about the queue.
+    private func answerQuery(_ fd: FD, permitted: Bool, _ state: inout State) {
+        var queueState: LocalGreeting.QueueState?
+        if permitted {
+            _ = drainRound(Array(state.connections.values), watermark: Int64(bitPattern: Sys.realtimeNanoseconds()), &state)
+            let s = queue.snapshot()
+            queueState = .init(messageCount: UInt32(clamping: s.count), nextMessageSize: s.nextSize.map { UInt32(clamping: $0) },
+                               readTimeout: s.readTimeout, queuedBytes: UInt64(s.usedBytes))
+        }
+        let answer = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
+                                   quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
+                                   access: queue.access, path: queue.path, state: queueState).encoded()
+        _ = try? Sys.send(fd, answer)
+        Sys.close(fd)
+    }
+
     private func drainRound(_ connections: [Connection], watermark: Int64, _ state: inout State) -> Int {
         let readable = connections.filter(\.reading)
         if readable.count == 1, state.connections.count == 1, state.held.isEmpty {

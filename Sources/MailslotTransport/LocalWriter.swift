@@ -40,10 +40,12 @@ public final class LocalWriter: @unchecked Sendable {
     }
 
     /// Connects and reads the server's greeting. Used by ``open`` and by `mailslot list`.
-    public static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true) throws(MailslotError) -> (FD, LocalGreeting) {
+    public static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true,
+                               bindingTo local: [UInt8]? = nil) throws(MailslotError) -> (FD, LocalGreeting) {
         let fd: FD
         do throws(Errno) {
             fd = try Sys.unixSocket(seqpacket: true)
+            if let local { try Sys.bindAbstract(fd, local) }
         } catch {
             throw MailslotError.system("could not create a socket", error)
         }
@@ -94,6 +96,24 @@ public final class LocalWriter: @unchecked Sendable {
             _ = try? Sys.poll(fd, .readable, timeoutMilliseconds: Int32(clamping: remaining))
         }
     }
+
+    /// Asks the server of a local mailslot for its state (GetMailslotInfo on a client handle): a short
+    /// connection of its own whose socket name says it is a query (``LocalProtocol/queryPrefix``).
+    ///
+    /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name any more, ERROR_ACCESS_DENIED (5)
+    ///   when its access rule refuses this process.
+    public static func query(_ name: MailslotName, timeoutMilliseconds: UInt32 = 1000) throws(MailslotError) -> LocalGreeting {
+        let local = LocalProtocol.queryPrefix + Array("\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
+        let (fd, greeting) = try connect(name, LocalProtocol.abstractAddress(forKey: name.key), timeoutMilliseconds: timeoutMilliseconds,
+                                         bindingTo: local)
+        Sys.close(fd)
+        guard greeting.status == .ok, greeting.state != nil else {
+            throw MailslotError(.accessDenied, "the server of \(name) does not let this user query it")
+        }
+        return greeting
+    }
+
+    private static let querySerial = Atomic<UInt64>(0)
 
     /// Sends one message. It is queued at the server once this returns.
     ///

@@ -122,10 +122,19 @@ public enum Sys {
 
     /// The abstract name a socket is bound to (without the leading NUL), or nil.
     public static func abstractName(_ fd: FD) -> [UInt8]? {
+        abstractAddress(fd, peer: false)
+    }
+
+    /// The abstract name the peer of a connected socket is bound to, or nil (an unbound peer).
+    public static func peerAbstractName(_ fd: FD) -> [UInt8]? {
+        abstractAddress(fd, peer: true)
+    }
+
+    private static func abstractAddress(_ fd: FD, peer: Bool) -> [UInt8]? {
         var address = sockaddr_un()
         var length = socklen_t(MemoryLayout<sockaddr_un>.size)
         let r = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
         }
         let pathLength = Int(length) - MemoryLayout<sa_family_t>.size
         guard r == 0, address.sun_family == sa_family_t(AF_UNIX), pathLength > 1 else { return nil }

@@ -177,20 +177,19 @@ func mailslotInfo(_ object: KernelObject) -> Result<(MailslotInfo, quota: UInt32
         do throws(MailslotError) { return .success((try server.server.info(), server.requestedQuota)) } catch { return .failure(error) }
     }
     if let client = object as? ClientObject {
+        // A server in this process reports its quota as its creator gave it; another process's is asked.
         let key = client.writer.name.key
-        let server: ServerObject? = client.writer.name.isLocal ? Hub.shared.withLock {
+        let local: ServerObject? = client.writer.name.isLocal ? Hub.shared.withLock {
             Hub.shared.handles.values.lazy.compactMap { $0.object as? ServerObject }.first { $0.server.name.key == key && !$0.server.isClosed }
         } : nil
-        guard let server else {
-            return .failure(MailslotError(.notSupported, "the mailslot's server is not in this process; query it through the server handle"))
+        do throws(MailslotError) {
+            if let local { return .success((try local.server.info(), local.requestedQuota)) }
+            return .success((try client.writer.info(), 0))
+        } catch {
+            return .failure(error)
         }
-        do throws(MailslotError) { return .success((try server.server.info(), server.requestedQuota)) } catch { return .failure(error) }
     }
     return .failure(MailslotError(.invalidHandle, "not a mailslot handle"))
-}
-
-extension MailslotError.Code {
-    static let notSupported = MailslotError.Code(rawValue: 50)
 }
 
 @_cdecl("GetMailslotInfo")
@@ -328,7 +327,6 @@ public func w32WriteFile(_ handle: UnsafeMutableRawPointer?, _ buffer: UnsafeRaw
     let status = writeMessage(object, buffer, count)
     guard status == NTS.SUCCESS else {
         if let ov { ov.pointee.Internal = UInt(bitPattern: Int(status)) }
-        if object is ServerObject { return fail(ERROR_ACCESS_DENIED) } // W19: whatever the handle's access
         return fail(RtlNtStatusToDosError(status))
     }
     Hub.shared.withLock {

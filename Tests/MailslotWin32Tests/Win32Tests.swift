@@ -1,4 +1,5 @@
 import Foundation
+import Mailslot
 import Testing
 
 #if canImport(Glibc)
@@ -28,6 +29,21 @@ struct Win32Tests {
         let program = try C.build("threads.c", extra: ["-lpthread"])
         let result = try C.run(program, [C.uniqueName("threads")], timeout: 120)
         #expect(result.status == 0 && result.output.contains(" passed, 0 failed"), "\(result.output)")
+    }
+
+    /// W38 when the server is another process: the client handle asks the server, and every message whose
+    /// write returned is counted.
+    @Test func mailslotInfoOnAClientHandleOfAnotherProcessesMailslot() throws {
+        let program = try C.build("clientinfo.c")
+        let name = C.uniqueName("clientinfo")
+        let server = try MailslotServer(name: name, maxMessageSize: 300, readTimeout: .milliseconds(1234))
+        defer { server.close() }
+        let result = try C.run(program, [name])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("GetMailslotInfo max=300 next=3 count=2 timeout=1234"), "\(result.output)")
+        #expect(result.output.contains("NtQueryInformationFile status=0x00000000 information=24 max=300 next=3 count=2 timeout=-12340000"),
+                "\(result.output)")
+        #expect(try server.read() == Array("abc".utf8))
     }
 
     @Test func inheritedHandleKeepsItsValueAcrossExec() throws {
