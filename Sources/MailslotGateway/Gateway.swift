@@ -64,8 +64,8 @@ public final class Gateway: @unchecked Sendable {
     private let nameFD: FD?
     private let statsFD: FD?
     private let stopFD: FD
-    private let state = Mutex(Counters())
-    private let writers = Mutex<[String: LocalWriter]>([:])
+    private let state = Locked(Counters())
+    private let writers = Locked<[String: LocalWriter]>([:])
     private let stopped = Atomic<Bool>(false)
     /// This machine's names (three at most: a linear search beats hashing each datagram's name).
     private let acceptedNames: [NetBIOSName]
@@ -80,7 +80,7 @@ public final class Gateway: @unchecked Sendable {
     /// After a mailslot made a delivery wait in vain, later deliveries to it do not wait for this long,
     /// so that one stuck server cannot stall the gateway.
     static let congestionNanoseconds: UInt64 = 1_000_000_000
-    private let congested = Mutex<[String: UInt64]>([:])
+    private let congested = Locked<[String: UInt64]>([:])
 
     /// Binds the UDP sockets and the stats endpoint. Throws when the port cannot be bound.
     public init(configuration: Configuration, logger: Logger) throws(MailslotError) {
@@ -252,8 +252,8 @@ public final class Gateway: @unchecked Sendable {
 
     /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
     /// the datagram, and a LAN uses few mailslot names. Bounded like the writer cache.
-    private let names = Mutex<[[UInt8]: MailslotName]>([:])
-    private let lastName = Mutex<(wire: [UInt8], name: MailslotName)?>(nil)
+    private let names = Locked<[[UInt8]: MailslotName]>([:])
+    private let lastName = Locked<(wire: [UInt8], name: MailslotName)?>(nil)
 
     private func localName(_ transaction: MailslotTransaction) -> MailslotName? {
         let wire = transaction.mailslotNameBytes

@@ -16,7 +16,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     let epollFD: FD
     let stopFD: FD
     let logger: Logger
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let closed = Atomic<Bool>(false)
     private var thread: ThreadHandle?
 
@@ -160,7 +160,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         self.queue = queue
         self.readyFD = readyFD
         self.logger = logger
-        self.state = Mutex(State())
+        self.state = Locked(State())
         parkWord.initialize(to: 0)
         queue.addHolder()
         do throws(Errno) {

@@ -9,7 +9,7 @@ public final class LocalWriter: @unchecked Sendable {
     /// How long a write may wait for a full mailslot, in ms (0: fail at once).
     public let writeTimeoutMilliseconds: UInt32
     private let address: [UInt8]
-    private let connection: Mutex<FD>
+    private let connection: Locked<FD>
     private let logger: Logger
 
     private init(name: MailslotName, address: [UInt8], fd: FD, greeting: LocalGreeting, writeTimeoutMilliseconds: UInt32, logger: Logger) {
@@ -17,7 +17,7 @@ public final class LocalWriter: @unchecked Sendable {
         self.address = address
         self.greeting = greeting
         self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
-        self.connection = Mutex(fd)
+        self.connection = Locked(fd)
         self.logger = logger
     }
 

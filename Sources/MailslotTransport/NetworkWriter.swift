@@ -23,7 +23,7 @@ public final class NetworkWriter: @unchecked Sendable {
     private let socket: FD
     private let logger: Logger
     private let writeTimeoutMilliseconds: UInt32
-    private let resolved = Mutex<Target?>(nil)
+    private let resolved = Locked<Target?>(nil)
     private static let datagramIDs = Atomic<UInt16>(UInt16(truncatingIfNeeded: UInt32(bitPattern: Sys.pid) &* 2_654_435_761))
 
     /// Where datagrams go: (address, source address) pairs and the NetBIOS destination.
