@@ -128,6 +128,7 @@ ULONG RtlNtStatusToDosError(NTSTATUS status) {
     case 0xC0000002u: return ERROR_INVALID_FUNCTION;
     case 0xC0000003u: return ERROR_INVALID_PARAMETER;
     case 0xC0000004u: return 24u; /* ERROR_BAD_LENGTH */
+    case 0xC0000005u: return ERROR_NOACCESS;
     case 0xC0000008u: return ERROR_INVALID_HANDLE;
     case 0xC000000Du: return ERROR_INVALID_PARAMETER;
     case 0xC0000010u: return ERROR_INVALID_FUNCTION;

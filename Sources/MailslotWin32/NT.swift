@@ -115,6 +115,7 @@ public func w32NtReadFile(_ handle: UnsafeMutableRawPointer?, _ eventHandle: Uns
     case .event(let e): event = e
     case .invalid: return NTS.INVALID_HANDLE
     }
+    if buffer == nil && length > 0 { return NTS.ACCESS_VIOLATION }
     let bytes = UnsafeMutableRawBufferPointer(start: buffer, count: buffer == nil ? 0 : Int(length))
     switch server.startRead(buffer: bytes, target: .statusBlock(iosb), event: event) {
     case .completed: return NTS.SUCCESS

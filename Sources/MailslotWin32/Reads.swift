@@ -186,6 +186,7 @@ enum NTStatus {
 /// The NTSTATUS values the C API returns (the header's STATUS_* macros; Swift cannot import those
 /// casts of unsigned literals). Values from ntstatus.h.
 enum NTS {
+    static let ACCESS_VIOLATION: NTSTATUS = NTSTATUS(bitPattern: 0xC0000005)
     static let ACCESS_DENIED: NTSTATUS = NTSTATUS(bitPattern: 0xC0000022)
     static let BAD_NETWORK_PATH: NTSTATUS = NTSTATUS(bitPattern: 0xC00000BE)
     static let BUFFER_TOO_SMALL: NTSTATUS = NTSTATUS(bitPattern: 0xC0000023)

@@ -256,6 +256,7 @@ public func w32ReadFile(_ handle: UnsafeMutableRawPointer?, _ buffer: UnsafeMuta
     case .event(let e): event = e
     case .invalid: return fail(ERROR_INVALID_HANDLE)
     }
+    if buffer == nil && count > 0 { return fail(ERROR_NOACCESS) } // as Windows, which probes the buffer
     let bytes = UnsafeMutableRawBufferPointer(start: buffer, count: buffer == nil ? 0 : Int(count))
     if let ov {
         IOResult.markPending(ov)
@@ -302,6 +303,7 @@ func writeMessage(_ object: KernelObject, _ buffer: UnsafeRawPointer?, _ count: 
     }
     guard let client = object as? ClientObject else { return NTS.INVALID_HANDLE }
     guard client.canWrite else { return NTS.ACCESS_DENIED }
+    if buffer == nil && count > 0 { return NTS.ACCESS_VIOLATION } // a NULL buffer is not a zero-length message
     Hub.shared.withLock { client.signalled = false }
     do throws(MailslotError) {
         try client.writer.write(UnsafeRawBufferPointer(start: buffer, count: buffer == nil ? 0 : Int(count)))

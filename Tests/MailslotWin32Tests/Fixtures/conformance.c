@@ -1695,6 +1695,32 @@ static void test_ticks(void)
 
 /* ---- main --------------------------------------------------------------------------------------- */
 
+/* Hostile arguments: a NULL buffer with a length is not a zero-length message, and nothing moves. */
+static void test_bad_buffers(void)
+{
+    char name[NAME_MAX_CHARS];
+    DWORD n = 77;
+    IO_STATUS_BLOCK io;
+    make_name(name, "badbuf");
+    section("NULL buffers");
+    HANDLE server = CreateMailslotA(name, 0, 0, NULL);
+    HANDLE client = open_client(name, GENERIC_WRITE, FILE_SHARE_READ);
+    CHECK(server != INVALID_HANDLE_VALUE && client != INVALID_HANDLE_VALUE, "NULL buffers: create and open");
+    CHECK(!WriteFile(client, NULL, 5, &n, NULL) && ERR() == ERROR_NOACCESS && n == 0, "WriteFile(NULL, 5): ERROR_NOACCESS");
+    CHECK(info_is(server, MAILSLOT_NO_MESSAGE, 0), "... and no message was queued");
+    iosb_prefill(&io);
+    CHECK(st_is(NT(NtWriteFile(client, NULL, NULL, NULL, &io, NULL, 5, NULL, NULL)), STATUS_ACCESS_VIOLATION) && iosb_untouched(&io),
+          "NtWriteFile(NULL, 5): STATUS_ACCESS_VIOLATION, IOSB untouched");
+    CHECK(WriteFile(client, NULL, 0, &n, NULL) && n == 0, "WriteFile(NULL, 0) is a zero-length message");
+    CHECK(WriteFile(client, "abc", 3, &n, NULL), "WriteFile abc");
+    CHECK(!ReadFile(server, NULL, 16, &n, NULL) && ERR() == ERROR_NOACCESS, "ReadFile(NULL, 16): ERROR_NOACCESS");
+    CHECK(info_is(server, 0, 2), "... and both messages stay");
+    CHECK(ReadFile(server, NULL, 0, &n, NULL) && n == 0, "ReadFile(NULL, 0) takes the zero-length message");
+    CHECK(!WriteFile(INVALID_HANDLE_VALUE, "x", 1, &n, NULL) && ERR() == ERROR_INVALID_HANDLE, "WriteFile(INVALID_HANDLE_VALUE): 6");
+    close_if(client);
+    close_if(server);
+}
+
 int main(int argc, char **argv)
 {
     static const char device[] = "\\\\.\\mailslot\\";
@@ -1730,6 +1756,7 @@ int main(int argc, char **argv)
     test_wide();
     test_sddl();
     test_ticks();
+    test_bad_buffers();
 
     pthread_mutex_lock(&g_lock);
     g_finished = 1;
