@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         // Core: names, errors, info, the wire codec. No I/O.
@@ -39,16 +42,30 @@ let package = Package(
         // The network gateway: Remote Mailslot Protocol datagrams in, local mailslot writes out.
         .target(
             name: "MailslotGateway",
-            dependencies: ["Mailslot", "MailslotTransport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Mailslot", "MailslotTransport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
+        ),
+        // What the executables share: the configuration flags (one spelling everywhere).
+        .target(
+            name: "MailslotCommandLine",
+            dependencies: ["Mailslot", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "mailslotd",
-            dependencies: ["MailslotGateway", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: ["MailslotGateway", "MailslotCommandLine", "MailslotTransport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         .executableTarget(
             name: "mailslot",
-            dependencies: ["Mailslot", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Mailslot", "MailslotCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Bench-only system calls for the baselines (POSIX mq, raw sockets, CPU pinning).
         .target(name: "CBenchShim", linkerSettings: [.linkedLibrary("rt")]),
@@ -57,11 +74,13 @@ let package = Package(
             dependencies: ["Mailslot", "MailslotGateway", "CBenchShim",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Helpers the test targets share (processes, names, prerequisites).
+        .target(name: "MailslotTestSupport", path: "Tests/MailslotTestSupport"),
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot"]),
-        .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot"], exclude: ["Fixtures"]),
-        .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot"]),
+        .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot", "MailslotTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot", "MailslotTestSupport"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).
         .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot"], resources: [.copy("Fixtures")]),
     ],

@@ -258,3 +258,27 @@ int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, ui
     }
     return n;
 }
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+
+int cms_drop_privileges(uint32_t uid, uint32_t gid, int keep_net_bind_service) {
+    for (int cap = 0; cap <= 63; cap++) {
+        if (keep_net_bind_service && cap == CAP_NET_BIND_SERVICE) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1; /* EINVAL: no such capability */
+    }
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return -1;
+    gid_t groups[1] = {(gid_t)gid};
+    if (setgroups(1, groups) != 0) return -1;
+    if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0) return -1;
+    if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) return -1;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    if (keep_net_bind_service) data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    if (syscall(SYS_capset, &header, data) != 0) return -1;
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return 0;
+}

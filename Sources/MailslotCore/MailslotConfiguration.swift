@@ -13,23 +13,74 @@
 /// | `port` | `MAILSLOT_PORT` | 138 (the NetBIOS datagram service) |
 /// | `name_port` | `MAILSLOT_NAME_PORT` | 137 (the NetBIOS name service, for name queries) |
 /// | `resolve_timeout_ms` | `MAILSLOT_RESOLVE_TIMEOUT_MS` | 1500 |
+/// | `accept_any_name` | `MAILSLOT_ACCEPT_ANY_NAME` | no (mailslotd: deliver datagrams for any NetBIOS name) |
+/// | `name_service` | `MAILSLOT_NAME_SERVICE` | yes (mailslotd: answer NetBIOS name queries) |
+/// | `metrics` | `MAILSLOT_METRICS` | none (mailslotd: serve Prometheus metrics on ADDRESS:PORT) |
+///
+/// The same settings have the same command-line flags in `mailslot` and `mailslotd` (`--computer-name`,
+/// `--workgroup`, `--interface`, `--port`, `--name-port`, ...), applied through ``apply(_:source:)`` as
+/// the last source. Every value remembers where it came from (``source(of:)``), for `--check-config`.
 public struct MailslotConfiguration: Sendable, Equatable {
     public var computerName: String
     public var workgroup: String
-    /// Interface names or IPv4 addresses; empty means every up, broadcast-capable IPv4 interface.
+    /// Interface names or IPv4 addresses; empty means every up, broadcast-capable IPv4 interface (the
+    /// gateway then listens on all addresses).
     public var interfaces: [String]
     public var port: UInt16
     public var namePort: UInt16
     public var resolveTimeoutMilliseconds: UInt32
+    /// The gateway delivers datagrams whatever NetBIOS name they are addressed to.
+    public var acceptAnyName: Bool
+    /// The gateway answers NetBIOS name queries for this machine's names on ``namePort``.
+    public var nameService: Bool
+    /// Where the gateway serves Prometheus metrics (`ADDRESS:PORT`); nil: nowhere.
+    public var metrics: String?
+
+    /// Every key the file, the environment and the flags know, in the order `--check-config` prints them.
+    public static let keys = ["computer_name", "workgroup", "interfaces", "port", "name_port", "resolve_timeout_ms",
+                              "accept_any_name", "name_service", "metrics"]
+
+    /// Where each key's value came from: "default", the file's path, "environment (MAILSLOT_X)", "command line".
+    public private(set) var sources: [String: String] = [:]
+
+    public func source(of key: String) -> String { sources[key] ?? "default" }
 
     public init(computerName: String, workgroup: String = "WORKGROUP", interfaces: [String] = [], port: UInt16 = 138,
-                namePort: UInt16 = 137, resolveTimeoutMilliseconds: UInt32 = 1500) {
+                namePort: UInt16 = 137, resolveTimeoutMilliseconds: UInt32 = 1500, acceptAnyName: Bool = false,
+                nameService: Bool = true, metrics: String? = nil) {
         self.computerName = MailslotConfiguration.netbiosName(computerName)
         self.workgroup = MailslotConfiguration.netbiosName(workgroup)
         self.interfaces = interfaces
         self.port = port
         self.namePort = namePort
         self.resolveTimeoutMilliseconds = resolveTimeoutMilliseconds
+        self.acceptAnyName = acceptAnyName
+        self.nameService = nameService
+        self.metrics = metrics
+    }
+
+    /// The value of a key as the file spells it.
+    public func value(of key: String) -> String {
+        switch key {
+        case "computer_name": return computerName
+        case "workgroup": return workgroup
+        case "interfaces": return interfaces.joined(separator: ",")
+        case "port": return "\(port)"
+        case "name_port": return "\(namePort)"
+        case "resolve_timeout_ms": return "\(resolveTimeoutMilliseconds)"
+        case "accept_any_name": return acceptAnyName ? "yes" : "no"
+        case "name_service": return nameService ? "yes" : "no"
+        case "metrics": return metrics ?? ""
+        default: return ""
+        }
+    }
+
+    /// The effective configuration, one `key = value  # source` line per key (`mailslotd --check-config`).
+    public var report: String {
+        MailslotConfiguration.keys.map { key in
+            let value = value(of: key)
+            return "\(key) = \(value.isEmpty ? "" : value)".padding(toLength: 40) + "# \(source(of: key))"
+        }.joined(separator: "\n")
     }
 
     public static let defaultPath = "/etc/mailslot.conf"
@@ -43,6 +94,13 @@ public struct MailslotConfiguration: Sendable, Equatable {
     /// Applies `key = value` settings (from the file or the environment). Unknown keys and bad values are errors.
     public mutating func apply(_ settings: [(key: String, value: String)], source: String) throws(MailslotError) {
         for (key, value) in settings {
+            func flag() throws(MailslotError) -> Bool {
+                switch value.trimmingSpaces.lowercased() {
+                case "yes", "true", "on", "1": return true
+                case "no", "false", "off", "0": return false
+                default: throw MailslotError(.invalidParameter, "\(source): '\(key)' must be yes or no, not '\(value)'")
+                }
+            }
             func number<T: FixedWidthInteger>(_: T.Type) throws(MailslotError) -> T {
                 guard let v = T(value.trimmingSpaces), v > 0 else {
                     throw MailslotError(.invalidParameter, "\(source): '\(key)' must be a positive number, not '\(value)'")
@@ -61,10 +119,28 @@ public struct MailslotConfiguration: Sendable, Equatable {
             case "port": port = try number(UInt16.self)
             case "name_port": namePort = try number(UInt16.self)
             case "resolve_timeout_ms": resolveTimeoutMilliseconds = try number(UInt32.self)
+            case "accept_any_name": acceptAnyName = try flag()
+            case "name_service": nameService = try flag()
+            case "metrics":
+                let text = value.trimmingSpaces
+                guard text.isEmpty || MailslotConfiguration.isHostPort(text) else {
+                    throw MailslotError(.invalidParameter, "\(source): 'metrics' must be ADDRESS:PORT (for example 127.0.0.1:9138), not '\(value)'")
+                }
+                metrics = text.isEmpty ? nil : text
             default:
-                throw MailslotError(.invalidParameter, "\(source): unknown setting '\(key)' (known: computer_name, workgroup, interfaces, port, name_port, resolve_timeout_ms)")
+                throw MailslotError(.invalidParameter, "\(source): unknown setting '\(key)' (known: \(MailslotConfiguration.keys.joined(separator: ", ")))")
             }
+            sources[key] = source
         }
+    }
+
+    /// `ADDRESS:PORT` with an IPv4 address (or `localhost`) and a port from 1 to 65535.
+    static func isHostPort(_ text: String) -> Bool {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return false }
+        let host = text[..<colon]
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
     }
 
     /// Parses the configuration file's text into settings.
@@ -84,8 +160,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
 
     /// The settings named by environment variables (`MAILSLOT_WORKGROUP` → `workgroup`, ...).
     public static func environmentSettings(_ environment: [String: String]) -> [(key: String, value: String)] {
-        let keys = ["computer_name", "workgroup", "interfaces", "port", "name_port", "resolve_timeout_ms"]
-        return keys.compactMap { key in environment["MAILSLOT_" + key.uppercased()].map { (key, $0) } }
+        keys.compactMap { key in environment["MAILSLOT_" + key.uppercased()].map { (key, $0) } }
     }
 
     /// Builds the configuration from defaults, the file's text (if any) and the environment.
@@ -93,12 +168,18 @@ public struct MailslotConfiguration: Sendable, Equatable {
                                environment: [String: String]) throws(MailslotError) -> MailslotConfiguration {
         var configuration = MailslotConfiguration(computerName: hostname.isEmpty ? "LOCALHOST" : hostname)
         if let fileText { try configuration.apply(try parseFile(fileText, path: filePath), source: filePath) }
-        try configuration.apply(environmentSettings(environment), source: "environment")
+        for (key, value) in environmentSettings(environment) {
+            try configuration.apply([(key, value)], source: "environment (MAILSLOT_\(key.uppercased()))")
+        }
         return configuration
     }
 }
 
 extension String {
+    func padding(toLength length: Int) -> String {
+        count >= length ? self + " " : self + String(repeating: " ", count: length - count)
+    }
+
     var trimmingSpaces: String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }

@@ -10,28 +10,46 @@ import Synchronization
 /// Nothing a peer sends can crash it or grow its memory without bound: datagrams are decoded by the
 /// pure codec into a fixed set of buffers, and every datagram not delivered is counted under a reason.
 public final class Gateway: @unchecked Sendable {
-    public struct Configuration: Sendable {
-        public var port: UInt16
-        /// Addresses to bind; empty binds all IPv4 addresses (0.0.0.0).
-        public var bindAddresses: [IPv4Address]
-        public var computerName: String
-        public var workgroup: String
-        /// Deliver datagrams whatever their destination NetBIOS name (to watch a LAN's browser traffic).
-        public var acceptAnyName: Bool
-        /// The UDP port on which to answer NetBIOS name queries for `COMPUTER<00>` and `WORKGROUP<00>`, as
-        /// a B-node does, so that other Mailslot hosts can resolve `\\COMPUTER` and `\\WORKGROUP` names
-        /// without DNS. nil: do not answer. When the port is taken (Samba's nmbd runs here), the gateway
-        /// runs without it and says so in its log.
-        public var nameServicePort: UInt16?
+    /// What happened to one datagram.
+    public enum Outcome: Sendable, Equatable {
+        case delivered(mailslot: String, bytes: Int)
+        case dropped(reason: DropReason)
+    }
 
-        public init(port: UInt16 = 138, bindAddresses: [IPv4Address] = [], computerName: String, workgroup: String = "WORKGROUP",
-                    acceptAnyName: Bool = false, nameServicePort: UInt16? = nil) {
-            self.port = port
-            self.bindAddresses = bindAddresses
-            self.computerName = MailslotConfiguration.netbiosName(computerName)
-            self.workgroup = MailslotConfiguration.netbiosName(workgroup)
-            self.acceptAnyName = acceptAnyName
-            self.nameServicePort = nameServicePort
+    /// Why a datagram was not delivered: the one vocabulary of `mailslotd stats`, the metrics' `reason`
+    /// label and the logs (snake_case, the decoder's reasons included).
+    public enum DropReason: Sendable, Hashable, CustomStringConvertible {
+        /// Addressed to a NetBIOS name that is not this machine's (without --accept-any-name).
+        case notForUs
+        /// The mailslot name in the datagram is not a valid local mailslot name.
+        case badMailslotName
+        /// No local server serves the mailslot (or it went away).
+        case noSuchMailslot
+        /// The mailslot's quota was full for longer than the gateway waits.
+        case mailslotFull
+        /// Larger than the mailslot's maximum message size.
+        case tooLarge
+        /// The mailslot's access rule does not admit the gateway.
+        case accessDenied
+        /// Any other delivery failure (see the debug log).
+        case deliveryFailed
+        /// A UDP payload larger than the receive slot (8 KiB): no mailslot datagram is that large.
+        case oversizeUDP
+        /// Not a well-formed Remote Mailslot Protocol datagram; the decoder's reason (`data_out_of_bounds`, ...).
+        case malformed(String)
+
+        public var description: String {
+            switch self {
+            case .notForUs: "not_for_us"
+            case .badMailslotName: "bad_mailslot_name"
+            case .noSuchMailslot: "no_such_mailslot"
+            case .mailslotFull: "mailslot_full"
+            case .tooLarge: "too_large"
+            case .accessDenied: "access_denied"
+            case .deliveryFailed: "delivery_failed"
+            case .oversizeUDP: "oversize_udp"
+            case .malformed(let reason): reason
+            }
         }
     }
 
@@ -41,34 +59,41 @@ public final class Gateway: @unchecked Sendable {
         public var delivered = 0
         /// NetBIOS name queries for this machine's names that were answered.
         public var nameQueriesAnswered = 0
-        /// Datagrams not delivered, by reason (`not_for_us`, `no_such_mailslot`, `mailslot_full`, decode reasons...).
+        /// Datagrams not delivered, by ``DropReason``.
         public var dropped: [String: Int] = [:]
         public var droppedTotal: Int { dropped.values.reduce(0, +) }
 
-        /// One JSON object: `{"received":N,"delivered":N,"dropped":{"reason":N,...}}`.
+        /// One JSON object: `{"received":N,"delivered":N,"dropped":{"reason":N,...},"name_queries_answered":N}`.
         public var json: String {
             let reasons = dropped.keys.sorted().map { "\"\($0)\":\(dropped[$0]!)" }.joined(separator: ",")
             return "{\"received\":\(received),\"delivered\":\(delivered),\"dropped\":{\(reasons)},\"name_queries_answered\":\(nameQueriesAnswered)}"
         }
     }
 
-    /// What happened to one datagram.
-    public enum Outcome: Sendable, Equatable {
-        case delivered(mailslot: String, bytes: Int)
-        case dropped(reason: String)
+    /// The settings in force and the names they accept; replaced as a whole by ``reload(_:)``.
+    struct Settings: Sendable {
+        var configuration: MailslotConfiguration
+        /// This machine's names (three at most: a linear search beats hashing each datagram's name).
+        var acceptedNames: [NetBIOSName]
     }
 
-    public let configuration: Configuration
+    private let settings: Locked<Settings>
+    /// The configuration in force.
+    public var configuration: MailslotConfiguration { settings.withLock { $0.configuration } }
+
     private let logger: Logger
-    private let sockets: [FD]
-    private let nameFD: FD?
+    private let metrics: GatewayMetrics
+    /// The receive loop's sockets by bound address; ``reload(_:)`` hands changes to the loop.
+    private let sockets: Locked<[IPv4Address: FD]>
+    private let nameFD: Locked<FD?>
+    /// Descriptors that reload() took out of service; the loop closes them (it may be polling them).
+    private let retired = Locked<[FD]>([])
     private let statsFD: FD?
     private let stopFD: FD
+    private let port: UInt16
     private let state = Locked(Counters())
     private let writers = Locked<[String: LocalWriter]>([:])
     private let stopped = Atomic<Bool>(false)
-    /// This machine's names (three at most: a linear search beats hashing each datagram's name).
-    private let acceptedNames: [NetBIOSName]
 
     /// The abstract socket name where `mailslotd stats` reads the counters for a port.
     public static func statsAddress(port: UInt16) -> [UInt8] { Array("mailslotd-stats:\(port)".utf8) }
@@ -82,40 +107,121 @@ public final class Gateway: @unchecked Sendable {
     static let congestionNanoseconds: UInt64 = 1_000_000_000
     private let congested = Locked<[String: UInt64]>([:])
 
-    /// Binds the UDP sockets and the stats endpoint. Throws when the port cannot be bound.
-    public init(configuration: Configuration, logger: Logger) throws(MailslotError) {
-        self.configuration = configuration
-        self.logger = logger
+    static func settings(_ configuration: MailslotConfiguration) -> Settings {
         var names: Set<NetBIOSName> = []
-        for (text, suffix) in [(configuration.computerName, UInt8(0x00)), (configuration.workgroup, UInt8(0x00)), ("*", UInt8(0x00))] {
-            if let n = try? NetBIOSName(text, suffix: suffix) { names.insert(n) }
+        for text in [configuration.computerName, configuration.workgroup, "*"] {
+            if let n = try? NetBIOSName(text, suffix: 0x00) { names.insert(n) }
         }
-        acceptedNames = Array(names)
-        var sockets: [FD] = []
-        // A socket bound to one unicast address does not see broadcasts: bind each bound address's
-        // subnet broadcast address too.
-        var addresses = configuration.bindAddresses
-        for address in configuration.bindAddresses {
-            if let b = Sys.interfaces().first(where: { $0.address == address })?.broadcast, !addresses.contains(b) { addresses.append(b) }
+        return Settings(configuration: configuration, acceptedNames: Array(names))
+    }
+
+    /// The addresses to listen on: none configured means all (0.0.0.0). A socket bound to one unicast
+    /// address does not see broadcasts, so each bound address's subnet broadcast address is bound too.
+    static func listenAddresses(_ configuration: MailslotConfiguration) throws(MailslotError) -> [IPv4Address] {
+        guard !configuration.interfaces.isEmpty else { return [.any] }
+        let interfaces = Sys.interfaces()
+        var addresses: [IPv4Address] = []
+        for entry in configuration.interfaces {
+            let address: IPv4Address
+            if let literal = IPv4Address(entry) {
+                address = literal
+            } else if let named = interfaces.first(where: { $0.name == entry }) {
+                address = named.address
+            } else {
+                throw MailslotError(.invalidParameter, "no IPv4 interface named '\(entry)' (interfaces: \(Set(interfaces.map(\.name)).sorted().joined(separator: ", "))); give an interface name or an IPv4 address")
+            }
+            if !addresses.contains(address) { addresses.append(address) }
+            if let b = interfaces.first(where: { $0.address == address })?.broadcast, !addresses.contains(b) { addresses.append(b) }
         }
+        return addresses
+    }
+
+    static func openSocket(_ address: IPv4Address, port: UInt16) throws(MailslotError) -> FD {
         do throws(Errno) {
-            for address in addresses.isEmpty ? [IPv4Address.any] : addresses {
-                let fd = try Sys.udpSocket()
-                sockets.append(fd)
+            let fd = try Sys.udpSocket()
+            do throws(Errno) {
                 try Sys.setBroadcast(fd)
                 // Room for bursts (browser elections, many hosts answering at once): up to rmem_max.
                 try? Sys.setSocketIntOption(fd, Sys.soRcvBuf, 4 << 20)
-                try Sys.bind(fd, address, configuration.port)
+                try Sys.bind(fd, address, port)
+            } catch {
+                Sys.close(fd)
+                throw error
             }
-            stopFD = try Sys.eventFD()
+            return fd
         } catch {
-            sockets.forEach(Sys.close)
-            let hint = error.code == Errno.addressInUse ? " (is nmbd or another mailslotd running?)" : error.code == 13 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""
-            throw MailslotError(.accessDenied, "cannot listen on UDP port \(configuration.port)\(hint): \(error.message)", cause: error.cause)
+            let hint = error.code == Errno.addressInUse ? " (is nmbd or another mailslotd running?)"
+                : error.code == Errno.permissionDenied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""
+            let code: MailslotError.Code = error.code == Errno.permissionDenied ? .accessDenied : .generalFailure
+            throw MailslotError(code, "cannot listen on UDP port \(port) at \(address)\(hint): \(error.message)", cause: error.cause)
         }
-        self.sockets = sockets
+    }
+
+    /// Binds the UDP sockets and the stats endpoint. Throws when the port cannot be bound.
+    public init(configuration: MailslotConfiguration, logger: Logger) throws(MailslotError) {
+        self.logger = logger
+        self.port = configuration.port
+        self.settings = Locked(Gateway.settings(configuration))
+        var bound: [IPv4Address: FD] = [:]
+        do throws(MailslotError) {
+            for address in try Gateway.listenAddresses(configuration) {
+                bound[address] = try Gateway.openSocket(address, port: configuration.port)
+            }
+            do throws(Errno) { stopFD = try Sys.eventFD() } catch { throw MailslotError.system("could not create an eventfd", error) }
+        } catch {
+            bound.values.forEach(Sys.close)
+            throw error
+        }
+        self.sockets = Locked(bound)
+        self.metrics = GatewayMetrics()
         statsFD = try? Sys.abstractStreamListener(Gateway.statsAddress(port: configuration.port))
-        nameFD = configuration.nameServicePort.flatMap { Gateway.openNameService(port: $0, logger: logger) }
+        nameFD = Locked(configuration.nameService ? Gateway.openNameService(port: configuration.namePort, logger: logger) : nil)
+    }
+
+    /// Applies a new configuration (SIGHUP): names, workgroup, interfaces, --accept-any-name, the name
+    /// service. Sockets for addresses that stay are kept, with the datagrams waiting in them; new ones
+    /// are bound before anything changes, so a configuration that cannot be applied leaves the old one
+    /// in force. The port cannot change while the gateway runs.
+    public func reload(_ configuration: MailslotConfiguration) throws(MailslotError) {
+        guard configuration.port == port else {
+            throw MailslotError(.invalidParameter, "the port cannot change while mailslotd runs (\(port) → \(configuration.port)); restart it")
+        }
+        let wanted = try Gateway.listenAddresses(configuration)
+        let current = sockets.withLock { $0 }
+        var opened: [IPv4Address: FD] = [:]
+        do throws(MailslotError) {
+            for address in wanted where current[address] == nil {
+                opened[address] = try Gateway.openSocket(address, port: port)
+            }
+        } catch {
+            opened.values.forEach(Sys.close)
+            throw error
+        }
+        let old = self.configuration
+        var newNameFD: FD?? = .none
+        if configuration.nameService != old.nameService || configuration.namePort != old.namePort {
+            newNameFD = .some(configuration.nameService ? Gateway.openNameService(port: configuration.namePort, logger: logger) : nil)
+        }
+        settings.withLock { $0 = Gateway.settings(configuration) }
+        let removed: [FD] = sockets.withLock { sockets in
+            let gone = sockets.filter { !wanted.contains($0.key) }
+            for address in gone.keys { sockets[address] = nil }
+            sockets.merge(opened) { $1 }
+            return Array(gone.values)
+        }
+        var oldNameFD: FD?
+        if case .some(let fd) = newNameFD {
+            nameFD.withLock { current in
+                oldNameFD = current
+                current = fd
+            }
+        }
+        retired.withLock { $0 += removed + (oldNameFD.map { [$0] } ?? []) }
+        Sys.signalEventFD(stopFD) // the loop picks up the new descriptor set
+        logger.info("configuration reloaded", metadata: [
+            "computer_name": "\(configuration.computerName)", "workgroup": "\(configuration.workgroup)",
+            "listen": "\(wanted.map(\.description).joined(separator: ","))", "accept_any_name": "\(configuration.acceptAnyName)",
+        ])
     }
 
     private static func openNameService(port: UInt16, logger: Logger) -> FD? {
@@ -136,8 +242,9 @@ public final class Gateway: @unchecked Sendable {
     }
 
     deinit {
-        sockets.forEach(Sys.close)
-        if let nameFD { Sys.close(nameFD) }
+        retired.withLock { $0.forEach(Sys.close) }
+        sockets.withLock { $0.values.forEach(Sys.close) }
+        nameFD.withLock { if let fd = $0 { Sys.close(fd) } }
         if let statsFD { Sys.close(statsFD) }
         Sys.close(stopFD)
     }
@@ -155,23 +262,32 @@ public final class Gateway: @unchecked Sendable {
         // Mailslot datagrams are at most about 600 bytes (a 512-byte SMB part); 8 KiB slots leave room for any
         // real peer, and a larger datagram is counted as "oversize_udp" rather than read whole.
         let batch = Sys.DatagramBatch(slots: 64, slotSize: 8192)
-        var fds = sockets + [stopFD]
-        if let statsFD { fds.append(statsFD) }
-        if let nameFD { fds.append(nameFD) }
+        let configuration = self.configuration
         logger.info("mailslotd listening", metadata: [
-            "name_service": "\(nameFD != nil ? "\(configuration.nameServicePort ?? 0)" : "off")",
-            "port": "\(configuration.port)", "bind": "\(configuration.bindAddresses.isEmpty ? "0.0.0.0" : configuration.bindAddresses.map(\.description).joined(separator: ","))",
+            "name_service": "\(nameFD.withLock { $0 } != nil ? "\(configuration.namePort)" : "off")",
+            "port": "\(configuration.port)", "listen": "\(sockets.withLock { $0.keys.map(\.description).sorted().joined(separator: ",") })",
             "computer_name": "\(configuration.computerName)", "workgroup": "\(configuration.workgroup)",
             "accept_any_name": "\(configuration.acceptAnyName)",
         ])
         while !stopped.load(ordering: .acquiring) {
+            retired.withLock { fds in
+                fds.forEach(Sys.close)
+                fds.removeAll()
+            }
+            // The descriptor set is read each turn: reload() may have changed it (and woken the loop).
+            let udp = sockets.withLock { Array($0.values) }
+            let names = nameFD.withLock { $0 }
+            var fds = udp + [stopFD]
+            if let statsFD { fds.append(statsFD) }
+            if let names { fds.append(names) }
             let ready = Sys.pollMany(fds, timeoutMilliseconds: 1000)
             for fd in ready {
-                if fd == stopFD { continue }
+                if fd == stopFD { Sys.drainEventFD(stopFD); continue }
                 if fd == statsFD { serveStats(); continue }
-                if fd == nameFD { answerNameQueries(fd); continue }
+                if fd == names { answerNameQueries(fd); continue }
                 drain(fd, batch)
             }
+            metrics.writerConnections.record(writers.withLock { $0.count })
         }
         writers.withLock { cache in
             cache.values.forEach { $0.close() }
@@ -188,11 +304,13 @@ public final class Gateway: @unchecked Sendable {
                 return
             }
             if n == 0 { return }
+            let received = ContinuousClock.now
             // Decode the whole batch, then deliver runs of messages for the same mailslot together.
+            let current = settings.withLock { $0 }
             var pending: [(name: MailslotName, data: [UInt8], address: IPv4Address, port: UInt16)] = []
             for i in 0..<n {
                 let d = batch.datagram(i)
-                switch d.bytes.map({ accept($0) }) ?? .failure(.init(reason: "oversize_udp")) {
+                switch d.bytes.map({ accept($0, current) }) ?? .failure(.init(reason: .oversizeUDP)) {
                 case .success(let (name, data)): pending.append((name, data, d.address, d.port))
                 case .failure(let drop): record(.dropped(reason: drop.reason), from: d.address, port: d.port)
                 }
@@ -202,7 +320,11 @@ public final class Gateway: @unchecked Sendable {
                 var end = start + 1
                 while end < pending.count, pending[end].name.key == pending[start].name.key { end += 1 }
                 let outcomes = deliver(pending[start..<end].map(\.data), to: pending[start].name)
-                for (item, outcome) in zip(pending[start..<end], outcomes) { record(outcome, from: item.address, port: item.port) }
+                let latency = ContinuousClock.now - received
+                for (item, outcome) in zip(pending[start..<end], outcomes) {
+                    record(outcome, from: item.address, port: item.port)
+                    if case .delivered = outcome { metrics.deliveryLatency.recordNanoseconds(latency.nanoseconds) }
+                }
                 start = end
             }
             if n < batch.slots { return }
@@ -214,8 +336,13 @@ public final class Gateway: @unchecked Sendable {
             c.received += 1
             switch outcome {
             case .delivered: c.delivered += 1
-            case .dropped(let reason): c.dropped[reason, default: 0] += 1
+            case .dropped(let reason): c.dropped[reason.description, default: 0] += 1
             }
+        }
+        metrics.received.increment()
+        switch outcome {
+        case .delivered: metrics.delivered.increment()
+        case .dropped(let reason): metrics.dropped(reason).increment()
         }
         switch outcome {
         case .delivered(let mailslot, let bytes):
@@ -227,26 +354,27 @@ public final class Gateway: @unchecked Sendable {
 
     /// Decodes one datagram and delivers it. Public so that tests and tools can drive it without sockets.
     public func handle(_ bytes: UnsafeRawBufferPointer, from address: IPv4Address) -> Outcome {
-        switch accept(bytes) {
+        switch accept(bytes, settings.withLock { $0 }) {
         case .success(let (name, data)): return deliver([data], to: name)[0]
         case .failure(let drop): return .dropped(reason: drop.reason)
         }
     }
 
-    struct Drop: Error { var reason: String }
+    struct Drop: Error { var reason: DropReason }
 
     /// Decodes a datagram and decides whether it is for this machine: the local mailslot and the message.
-    private func accept(_ bytes: UnsafeRawBufferPointer) -> Result<(MailslotName, [UInt8]), Drop> {
+    private func accept(_ bytes: UnsafeRawBufferPointer, _ current: Settings) -> Result<(MailslotName, [UInt8]), Drop> {
         let decoded: NetBIOSMailslotDatagram
         do throws(DatagramDecodeError) {
             decoded = try NetBIOSMailslotDatagram.decode(bytes)
         } catch {
-            return .failure(Drop(reason: error.reason))
+            return .failure(Drop(reason: .malformed(error.reason)))
         }
-        guard configuration.acceptAnyName || decoded.messageType == .broadcast || acceptedNames.contains(decoded.destinationName) else {
-            return .failure(Drop(reason: "not_for_us"))
+        guard current.configuration.acceptAnyName || decoded.messageType == .broadcast
+                || current.acceptedNames.contains(decoded.destinationName) else {
+            return .failure(Drop(reason: .notForUs))
         }
-        guard let local = localName(decoded.transaction) else { return .failure(Drop(reason: "bad_mailslot_name")) }
+        guard let local = localName(decoded.transaction) else { return .failure(Drop(reason: .badMailslotName)) }
         return .success((local, decoded.data))
     }
 
@@ -324,13 +452,13 @@ public final class Gateway: @unchecked Sendable {
         return outcomes
     }
 
-    static func reason(_ code: MailslotError.Code) -> String {
+    static func reason(_ code: MailslotError.Code) -> DropReason {
         switch code {
-        case .fileNotFound, .brokenPipe: return "no_such_mailslot"
-        case .semTimeout, .notEnoughQuota: return "mailslot_full"
-        case .messageExceedsMaxSize: return "too_large"
-        case .accessDenied: return "access_denied"
-        default: return "delivery_failed"
+        case .fileNotFound, .brokenPipe: return .noSuchMailslot
+        case .semTimeout, .notEnoughQuota: return .mailslotFull
+        case .messageExceedsMaxSize: return .tooLarge
+        case .accessDenied: return .accessDenied
+        default: return .deliveryFailed
         }
     }
 
@@ -345,6 +473,7 @@ public final class Gateway: @unchecked Sendable {
             guard let reply = nameQueryReply(query, from: received.address) else { continue }
             _ = try? Sys.sendTo(fd, reply, received.address, received.port)
             state.withLock { $0.nameQueriesAnswered += 1 }
+            metrics.nameQueriesAnswered.increment()
             logger.debug("answered a NetBIOS name query", metadata: ["name": "\(query.name)", "from": "\(received.address):\(received.port)"])
         }
     }
@@ -352,6 +481,7 @@ public final class Gateway: @unchecked Sendable {
     /// The positive response to a query for one of this machine's names, or nil.
     public func nameQueryReply(_ query: NameQueryRequest, from querier: IPv4Address) -> [UInt8]? {
         guard query.name.suffix == 0x00, query.name.scope.isEmpty else { return nil }
+        let configuration = self.configuration
         let isGroup: Bool
         switch query.name.name {
         case configuration.computerName: isGroup = false

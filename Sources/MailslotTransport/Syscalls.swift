@@ -32,6 +32,7 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     public static let timedOut = ETIMEDOUT
     public static let notConnected = ENOTCONN
     public static let badFD = EBADF
+    public static let permissionDenied = EACCES
 }
 
 public typealias FD = Int32

@@ -154,8 +154,8 @@ struct Network: ParsableCommand {
         let probe = cbench_udp_socket(0, 0)
         let port = boundPort(probe)
         close(probe)
-        let gateway = try Gateway(configuration: .init(port: port, bindAddresses: [.loopback], computerName: "GWBENCH",
-                                                       workgroup: "BENCH", acceptAnyName: false), logger: logger)
+        let gateway = try Gateway(configuration: .init(computerName: "GWBENCH", workgroup: "BENCH", interfaces: ["127.0.0.1"], port: port,
+                                                       nameService: false), logger: logger)
         let thread = Thread { gateway.run() }
         thread.start()
         defer {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Mailslot
+import MailslotCommandLine
 
 struct Send: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct Send: ParsableCommand {
     var writeTimeout: UInt32 = MailslotLimits.defaultWriteTimeoutMilliseconds
 
     @OptionGroup(title: "Remote and domain names")
-    var network: NetworkOptions
+    var network: ConfigurationOptions
 
     func run() throws {
         var fileBytes: [UInt8]?

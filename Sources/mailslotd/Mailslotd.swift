@@ -3,11 +3,16 @@ import Dispatch
 import Foundation
 import Logging
 import Mailslot
+import MailslotCommandLine
 import MailslotGateway
+import MailslotTransport
+import Metrics
+import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 @main
-struct Mailslotd: AsyncParsableCommand {
+struct Mailslotd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailslotd",
         abstract: "The Mailslot network gateway: Remote Mailslot Protocol datagrams in, local mailslot messages out.",
@@ -19,84 +24,140 @@ struct Mailslotd: AsyncParsableCommand {
             nobody serves is dropped and counted.
 
             Settings come from /etc/mailslot.conf (or MAILSLOT_CONFIG), MAILSLOT_* variables, then these \
-            flags. Logs go to standard error, one JSON object per line. SIGTERM and SIGINT stop it \
-            gracefully. `mailslotd stats` prints its counters while it runs.
+            flags; --check-config prints the result and where each value came from. SIGHUP reloads the \
+            file (an invalid one is refused and the running configuration stays). Logs go to standard \
+            error, one JSON object per line. SIGTERM and SIGINT stop it gracefully. Under systemd \
+            (Type=notify) it reports readiness, reloads and stopping. `mailslotd stats` prints its \
+            counters while it runs; --metrics serves them to Prometheus.
             """,
         subcommands: [Run.self, Stats.self],
         defaultSubcommand: Run.self
     )
 }
 
-struct Run: AsyncParsableCommand {
+struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway (the default).")
 
-    @Option(help: "UDP port to receive on (default: 138, or the configured port).")
-    var port: UInt16?
+    @OptionGroup(title: "Configuration (each overrides the key of /etc/mailslot.conf named in its help)")
+    var options: ConfigurationOptions
 
-    @Option(help: "An IPv4 address to bind (repeatable; default: all).")
-    var bind: [String] = []
-
-    @Option(help: "This machine's NetBIOS name (default: the host name, upper-cased, at most 15 characters).")
-    var name: String?
-
-    @Option(help: "The workgroup or domain whose group datagrams this machine accepts (default: WORKGROUP).")
-    var workgroup: String?
-
-    @Flag(help: "Deliver datagrams whatever NetBIOS name they are addressed to (watch a LAN's browser traffic on \\\\.\\mailslot\\browse).")
+    @Flag(help: "Deliver datagrams whatever NetBIOS name they are addressed to, to watch a LAN's browser traffic on \\\\.\\mailslot\\browse (key accept_any_name).")
     var acceptAnyName = false
 
-    @Option(help: "UDP port on which to answer NetBIOS name queries for this machine's names (default: 137, or the configured name port).")
-    var namePort: UInt16?
-
-    @Flag(help: "Do not answer NetBIOS name queries (leave UDP 137 to another name server).")
+    @Flag(help: "Do not answer NetBIOS name queries; leave UDP 137 to another name server (key name_service = no).")
     var noNameService = false
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at http://ADDRESS:PORT/metrics (key metrics; off by default).",
+                               valueName: "address:port"))
+    var metrics: String?
+
+    @Option(help: "After binding its ports, become this user, keeping only CAP_NET_BIND_SERVICE (needs root).")
+    var user: String?
+
+    @Flag(help: "Print the effective configuration, and where each value came from, then exit.")
+    var checkConfig = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    func run() async throws {
+    /// The executable's own flags, as configuration settings (applied with the shared ones).
+    var extraSettings: [(key: String, value: String)] {
+        var settings: [(key: String, value: String)] = []
+        if acceptAnyName { settings.append(("accept_any_name", "yes")) }
+        if noNameService { settings.append(("name_service", "no")) }
+        if let metrics { settings.append(("metrics", metrics)) }
+        return settings
+    }
+
+    func run() throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
+        let configuration: MailslotConfiguration
+        do throws(MailslotError) { configuration = try options.configuration(adding: extraSettings) } catch { fail(error) }
+        if checkConfig {
+            print("# mailslotd: the effective configuration (file: \(ProcessInfo.processInfo.environment["MAILSLOT_CONFIG"] ?? MailslotConfiguration.defaultPath))")
+            print(configuration.report)
+            return
+        }
         LoggingSystem.bootstrap { label in
             var handler = JSONLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "mailslotd")
-        let settings: MailslotConfiguration
-        do throws(MailslotError) { settings = try MailslotConfiguration.load() } catch { fail(error) }
-        var addresses: [IPv4Address] = []
-        for text in bind {
-            guard let a = IPv4Address(text) else { fail(MailslotError(.invalidParameter, "--bind '\(text)' is not an IPv4 address")) }
-            addresses.append(a)
-        }
-        let configuration = Gateway.Configuration(port: port ?? settings.port, bindAddresses: addresses,
-                                                  computerName: name ?? settings.computerName,
-                                                  workgroup: workgroup ?? settings.workgroup, acceptAnyName: acceptAnyName,
-                                                  nameServicePort: noNameService ? nil : (namePort ?? settings.namePort))
+        // Metrics first: the gateway's counters bind to the backend in force when they are created.
+        let registry = PrometheusCollectorRegistry()
+        if configuration.metrics != nil { MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry, help: GatewayMetrics.help)) }
+
         let gateway: Gateway
         do throws(MailslotError) { gateway = try Gateway(configuration: configuration, logger: logger) } catch { fail(error) }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: GatewayService(gateway: gateway))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+        var metricsServer: MetricsServer?
+        if let address = configuration.metrics {
+            do throws(MailslotError) { metricsServer = try MetricsServer(address: address, registry: registry, logger: logger) } catch { fail(error) }
+        }
+        if let user {
+            // Before any thread starts: capabilities belong to threads, and new threads inherit the caller's.
+            do throws(MailslotError) { try Sys.dropPrivileges(to: user) } catch { fail(error) }
+            logger.info("running as an unprivileged user", metadata: ["user": "\(user)", "capabilities": "CAP_NET_BIND_SERVICE"])
+        }
+        do throws(MailslotError) { try metricsServer?.start() } catch { fail(error) }
+
+        let flags = options.settings + extraSettings
+        let reload = ReloadService(gateway: gateway, logger: logger) { () throws(MailslotError) -> MailslotConfiguration in
+            var configuration = try MailslotConfiguration.load()
+            try configuration.apply(flags, source: "command line")
+            return configuration
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: GatewayService(gateway: gateway)), .init(service: reload)]
+        if let metricsServer { services.append(.init(service: metricsServer)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        Sys.notifySystemd("READY=1\nSTATUS=receiving on UDP \(configuration.port)")
+
+        let finished = DispatchSemaphore(value: 0)
+        let failure = Locked<(any Error)?>(nil)
+        Task {
+            do { try await group.run() } catch { failure.withLock { $0 = error } }
+            finished.signal()
+        }
+        finished.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 }
 
-/// Runs the gateway's receive loop on a thread of its own and stops it on graceful shutdown.
+/// Runs the gateway's receive loop on a thread of its own and stops it on graceful shutdown or cancellation.
 struct GatewayService: Service {
     let gateway: Gateway
 
     func run() async throws {
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 Thread.detachNewThread {
                     gateway.run()
                     continuation.resume()
                 }
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
+            Sys.notifySystemd("STOPPING=1")
             gateway.stop()
+        }
+    }
+}
+
+/// SIGHUP: reads the configuration again (file, environment, the same flags) and applies it; a
+/// configuration that is invalid or cannot be applied is refused and logged, and the old one stays.
+struct ReloadService: Service {
+    let gateway: Gateway
+    let logger: Logger
+    let load: @Sendable () throws(MailslotError) -> MailslotConfiguration
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            Sys.notifySystemd("RELOADING=1")
+            do throws(MailslotError) {
+                try gateway.reload(try load())
+            } catch {
+                logger.error("configuration refused; the running configuration stays in force", metadata: ["error": "\(error)"])
+            }
+            Sys.notifySystemd("READY=1")
         }
     }
 }

@@ -121,7 +121,7 @@ struct WireRejectionTests {
         var longLabel = try worked()
         longLabel[47] = 0x40
         #expect(wireDecodeError(longLabel) == .badNameEncoding(.source, .labelTooLong(0x40)))
-        #expect(wireDecodeError(longLabel)?.reason == "bad-name-encoding")
+        #expect(wireDecodeError(longLabel)?.reason == "bad_name_encoding")
     }
 
     @Test("not an SMB message")
@@ -223,7 +223,7 @@ struct WireRejectionTests {
         var emptyName = built.encoded()
         emptyName[smb + 69 + 10] = 0
         #expect(wireDecodeError(emptyName) == .nameNotMailslot("\\MAILSLOT\\"))
-        #expect(wireDecodeError(emptyName)?.reason == "name-not-mailslot")
+        #expect(wireDecodeError(emptyName)?.reason == "name_not_mailslot")
 
         var noName = try worked()
         noName[smb + 69] = 0
@@ -245,10 +245,10 @@ struct WireRejectionTests {
         let reasons = all.map(\.reason)
         #expect(Set(reasons).count == all.count)
         #expect(reasons == [
-            "truncated-header", "unsupported-message-type", "not-data-datagram", "fragmented",
-            "bad-name-encoding", "not-smb", "truncated-smb", "wrong-smb-command", "wrong-word-count",
-            "wrong-setup-count", "not-mailslot-write", "name-not-terminated", "name-not-mailslot",
-            "data-out-of-bounds", "data-overlaps-name",
+            "truncated_header", "unsupported_message_type", "not_data_datagram", "fragmented",
+            "bad_name_encoding", "not_smb", "truncated_smb", "wrong_smb_command", "wrong_word_count",
+            "wrong_setup_count", "not_mailslot_write", "name_not_terminated", "name_not_mailslot",
+            "data_out_of_bounds", "data_overlaps_name",
         ])
         for error in all {
             #expect(!error.description.isEmpty)

@@ -75,7 +75,7 @@ struct WireVectorTests {
         #expect(malformed.file.hasPrefix("f098"))
         let error = try #require(wireDecodeError(malformed.bytes))
         #expect(error == .dataOutOfBounds(offset: 86, count: 1024, available: malformed.bytes.count - 82))
-        #expect(error.reason == "data-out-of-bounds")
+        #expect(error.reason == "data_out_of_bounds")
         #expect(error.description.contains("1024"))
         // The NetBIOS layer alone is fine: the names decode.
         let datagram = try NetBIOSDatagram.decode(malformed.bytes)

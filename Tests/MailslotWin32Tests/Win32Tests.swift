@@ -1,5 +1,6 @@
 import Foundation
 import Mailslot
+import MailslotTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -86,7 +87,7 @@ struct Win32Tests {
         let client = try C.build("samples/ms_client.c")
         let name = C.uniqueName("tool-ms")
         let listener = try C.Background(C.tool, ["listen", name, "--count", "2", "--timeout", "10000"])
-        try listener.waitUntilMailslotExists(name)
+        try C.waitUntilMailslotExists(name)
         let sent = try C.run(client, [name, "one", "two"])
         #expect(sent.status == 0, "\(sent.output)")
         let received = try listener.finish()
@@ -178,7 +179,7 @@ enum C {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let fixtures = root + "/Tests/MailslotWin32Tests/Fixtures"
     static let include = root + "/Sources/CMailslotWin32/include"
-    static let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+    static let products = TestSupport.products
     static let tool = products + "/mailslot"
     static let scratch: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-win32-tests-\(getpid())").path
@@ -186,26 +187,9 @@ enum C {
         return dir
     }()
 
-    nonisolated(unsafe) static var counter = 0
-    static let lock = NSLock()
+    static func uniqueName(_ tag: String) -> String { TestSupport.uniqueName(tag, folder: "win32-tests") }
 
-    static func uniqueName(_ tag: String) -> String {
-        lock.lock()
-        counter += 1
-        let n = counter
-        lock.unlock()
-        return #"\\.\mailslot\win32-tests\"# + "\(tag)-\(getpid())-\(n)"
-    }
-
-    static var rootAvailable: Bool {
-        if geteuid() == 0 { return true }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("CI=true but the tests do not run as root: the cross-user C API tests cannot run")
-            return false
-        }
-        FileHandle.standardError.write(Data("*** SKIPPING the cross-user C API tests: they need root (setpriv). Run as root to include them. ***\n".utf8))
-        return false
-    }
+    static var rootAvailable: Bool { TestSupport.rootAvailable(for: "the cross-user C API tests (setpriv)") }
 
     struct BuildFailure: Error, CustomStringConvertible {
         var description: String
@@ -225,86 +209,17 @@ enum C {
         return binary
     }
 
-    struct Result {
-        var status: Int32
-        var output: String
+    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> TestSupport.Result {
+        try TestSupport.run(path, arguments, environment: environment, timeout: timeout)
     }
 
-    /// Runs a program to completion (stdout and stderr together), killing it past `timeout` seconds.
-    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Result {
-        let background = try Background(path, arguments, environment: environment)
-        return try background.finish(timeout: timeout)
-    }
+    typealias Background = TestSupport.Child
 
-    /// Output collected from a pipe's handler thread.
-    final class Sink: @unchecked Sendable {
-        private var data = Data()
-        private let lock = NSLock()
-        func append(_ more: Data) {
-            lock.lock()
-            data.append(more)
-            lock.unlock()
-        }
-        var text: String {
-            lock.lock()
-            defer { lock.unlock() }
-            return String(decoding: data, as: UTF8.self)
-        }
-    }
-
-    /// A program running in the background, its output collected.
-    final class Background {
-        let process = Process()
-        private let pipe = Pipe()
-        private let sink = Sink()
-
-        init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = pipe
-            process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [sink] handle in sink.append(handle.availableData) }
-            try process.run()
-        }
-
-        var output: String { sink.text }
-
-        /// Waits (up to 10 s) until a line of the output is `line`.
-        func waitFor(_ line: String) throws {
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline {
-                if output.split(separator: "\n").contains(Substring(line)) { return }
-                if !process.isRunning { break }
-                usleep(10_000)
-            }
-            throw BuildFailure(description: "'\(line)' did not appear; output so far:\n\(output)")
-        }
-
-        /// Waits (up to 10 s) until `mailslot list` shows the name.
-        func waitUntilMailslotExists(_ name: String) throws {
-            let path = name.replacingOccurrences(of: #"\\.\mailslot\"#, with: "")
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline {
-                if let list = try? C.run(C.tool, ["list"]), list.output.contains(path) { return }
-                usleep(20_000)
-            }
-            throw BuildFailure(description: "\(name) did not appear in mailslot list")
-        }
-
-        func finish(timeout: TimeInterval = 60) throws -> Result {
-            let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { usleep(5_000) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                pipe.fileHandleForReading.readabilityHandler = nil
-                return Result(status: -9, output: output + "\n[killed after \(Int(timeout)) s]")
-            }
-            process.waitUntilExit()
-            pipe.fileHandleForReading.readabilityHandler = nil
-            sink.append(pipe.fileHandleForReading.readDataToEndOfFile())
-            return Result(status: process.terminationStatus, output: output)
+    /// Waits (up to 10 s) until `mailslot list` shows the name.
+    static func waitUntilMailslotExists(_ name: String) throws {
+        let path = name.replacingOccurrences(of: #"\\.\mailslot\"#, with: "")
+        guard try TestSupport.eventually({ try run(tool, ["list"]).output.contains(path) }) else {
+            throw TestSupport.Failure("\(name) did not appear in mailslot list")
         }
     }
 }

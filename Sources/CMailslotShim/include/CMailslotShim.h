@@ -80,4 +80,10 @@ int cms_eventfd(void);
 /// datagram was truncated), the sender's IPv4 address (host order) and port. Non-blocking.
 int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths,
                         uint32_t *addresses, uint16_t *ports);
+
+/// Becomes `uid`/`gid` (supplementary groups: just `gid`) and keeps no capability but, when
+/// `keep_net_bind_service` is set, CAP_NET_BIND_SERVICE (effective and permitted; every other one is
+/// also dropped from the bounding set), then sets no_new_privs. Capabilities belong to threads: call it
+/// before the process starts any. Returns 0, or -1 with errno.
+int cms_drop_privileges(uint32_t uid, uint32_t gid, int keep_net_bind_service);
 #endif

@@ -41,24 +41,24 @@ public enum DatagramDecodeError: Error, Sendable, Hashable, CustomStringConverti
     /// The data starts inside the fixed SMB part or inside the mailslot name.
     case dataOverlapsName(dataOffset: Int, nameEnd: Int)
 
-    /// A stable short identifier of the case (kebab-case), e.g. `data-out-of-bounds`.
+    /// A stable short identifier of the case (snake_case, the gateway's counter key), e.g. `data_out_of_bounds`.
     public var reason: String {
         switch self {
-        case .truncatedHeader: "truncated-header"
-        case .unsupportedMessageType: "unsupported-message-type"
-        case .notDataDatagram: "not-data-datagram"
+        case .truncatedHeader: "truncated_header"
+        case .unsupportedMessageType: "unsupported_message_type"
+        case .notDataDatagram: "not_data_datagram"
         case .fragmented: "fragmented"
-        case .badNameEncoding: "bad-name-encoding"
-        case .notSMB: "not-smb"
-        case .truncatedSMB: "truncated-smb"
-        case .wrongSMBCommand: "wrong-smb-command"
-        case .wrongWordCount: "wrong-word-count"
-        case .wrongSetupCount: "wrong-setup-count"
-        case .notMailslotWrite: "not-mailslot-write"
-        case .nameNotTerminated: "name-not-terminated"
-        case .nameNotMailslot: "name-not-mailslot"
-        case .dataOutOfBounds: "data-out-of-bounds"
-        case .dataOverlapsName: "data-overlaps-name"
+        case .badNameEncoding: "bad_name_encoding"
+        case .notSMB: "not_smb"
+        case .truncatedSMB: "truncated_smb"
+        case .wrongSMBCommand: "wrong_smb_command"
+        case .wrongWordCount: "wrong_word_count"
+        case .wrongSetupCount: "wrong_setup_count"
+        case .notMailslotWrite: "not_mailslot_write"
+        case .nameNotTerminated: "name_not_terminated"
+        case .nameNotMailslot: "name_not_mailslot"
+        case .dataOutOfBounds: "data_out_of_bounds"
+        case .dataOverlapsName: "data_overlaps_name"
         }
     }
 

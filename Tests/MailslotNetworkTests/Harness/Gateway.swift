@@ -26,7 +26,7 @@ extension Lab {
     /// `mailslotd listening` line.
     func startGateway(_ host: Host, port: UInt16 = 138, extra: [String] = []) async throws -> Child {
         let daemon = try Products.mailslotd()
-        let child = try start(host, [daemon, "--port", "\(port)", "--name", host.computerName, "--workgroup", host.workgroup,
+        let child = try start(host, [daemon, "--port", "\(port)", "--computer-name", host.computerName, "--workgroup", host.workgroup,
                                      "--log-level", "debug"] + extra, label: "mailslotd")
         let ready = await Wait.line(in: child.stderrPath, timeout: 15, stopIf: child) { $0.contains("mailslotd listening") }
         guard ready != nil else {

@@ -1,0 +1,45 @@
+import Metrics
+
+/// The gateway's metrics, through swift-metrics: whatever backend the process bootstraps (mailslotd
+/// bootstraps swift-prometheus) receives them; without one they cost nothing.
+///
+/// | metric | type | labels |
+/// |---|---|---|
+/// | `mailslotd_datagrams_received_total` | counter | |
+/// | `mailslotd_datagrams_delivered_total` | counter | |
+/// | `mailslotd_datagrams_dropped_total` | counter | `reason` (``Gateway/DropReason``) |
+/// | `mailslotd_name_queries_answered_total` | counter | |
+/// | `mailslotd_delivery_duration_seconds` | histogram | from the receive batch to the write into the mailslot |
+/// | `mailslotd_writer_connections` | gauge | open connections to local mailslots |
+public struct GatewayMetrics: Sendable {
+    /// Each metric's help text (the `# HELP` line), for backends that publish one.
+    public static let help: [String: String] = [
+        "mailslotd_datagrams_received_total": "Datagrams received on the NetBIOS datagram port.",
+        "mailslotd_datagrams_delivered_total": "Datagrams whose message was written into a local mailslot.",
+        "mailslotd_datagrams_dropped_total": "Datagrams not delivered, by reason.",
+        "mailslotd_name_queries_answered_total": "NetBIOS name queries for this machine's names that were answered.",
+        "mailslotd_delivery_duration_seconds": "Time from receiving a datagram to writing its message into the mailslot.",
+        "mailslotd_writer_connections": "Open connections from the gateway to local mailslots.",
+    ]
+
+    let received = Counter(label: "mailslotd_datagrams_received_total")
+    let delivered = Counter(label: "mailslotd_datagrams_delivered_total")
+    let nameQueriesAnswered = Counter(label: "mailslotd_name_queries_answered_total")
+    let deliveryLatency = Timer(label: "mailslotd_delivery_duration_seconds")
+    let writerConnections = Gauge(label: "mailslotd_writer_connections")
+
+    static let droppedLabel = "mailslotd_datagrams_dropped_total"
+
+    /// The drop counter for one reason. Creating a counter with the same label and dimensions returns the
+    /// backend's existing one, so this is cheap and the label values stay one spelling.
+    func dropped(_ reason: Gateway.DropReason) -> Counter {
+        Counter(label: GatewayMetrics.droppedLabel, dimensions: [("reason", reason.description)])
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the test targets share: the built products, unique names, prerequisites that skip loudly (and
+/// fail under CI=true), and child processes with bounded waits.
+public enum TestSupport {
+    /// The directory holding the built products (next to the test bundle).
+    public static let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+
+    /// A built executable of the package (`mailslot`, `mailslotd`, ...).
+    public static func product(_ name: String) -> String { products + "/" + name }
+
+    /// The package's root folder.
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    private static let counter = Atomic<Int>(0)
+
+    /// A local mailslot name no other test (or test run) uses.
+    public static func uniqueName(_ tag: String, folder: String = "mailslot-tests") -> String {
+        #"\\.\mailslot\"# + folder + #"\"# + "\(tag)-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
+    }
+
+    public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// Whether tests that need root may run: prints a loud notice when they are skipped, and records a
+    /// failure under CI=true, where a missing prerequisite must not pass quietly.
+    public static func rootAvailable(for what: String) -> Bool {
+        if geteuid() == 0 { return true }
+        if isCI {
+            Issue.record("CI=true but the tests do not run as root: \(what) cannot run")
+            return false
+        }
+        FileHandle.standardError.write(Data("*** SKIPPING \(what): it needs root. Run the tests as root to include it; CI=true makes this a failure. ***\n".utf8))
+        return false
+    }
+
+    /// Whether an external program is installed; like ``rootAvailable(for:)`` otherwise.
+    public static func programAvailable(_ path: String, for what: String, install: String) -> Bool {
+        if FileManager.default.isExecutableFile(atPath: path) { return true }
+        if isCI {
+            Issue.record("CI=true but \(path) is missing: \(what) cannot run (apt-get install \(install))")
+            return false
+        }
+        FileHandle.standardError.write(Data("*** SKIPPING \(what): \(path) is missing (apt-get install \(install)); CI=true makes this a failure. ***\n".utf8))
+        return false
+    }
+
+    /// A fresh temporary folder, removed by the caller.
+    public static func temporaryFolder(_ tag: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(tag)-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+    }
+
+    /// Runs a program to completion (stdout and stderr together), killing it past `timeout` seconds.
+    @discardableResult
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Result {
+        try Child(path, arguments, environment: environment).finish(timeout: timeout)
+    }
+
+    /// A program running in the background, its output collected.
+    public final class Child: @unchecked Sendable {
+        public let process = Process()
+        private let pipe = Pipe()
+        private let sink = Sink()
+
+        public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = pipe
+            process.standardError = pipe
+            pipe.fileHandleForReading.readabilityHandler = { [sink] handle in sink.append(handle.availableData) }
+            try process.run()
+        }
+
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+
+        public var pid: Int32 { process.processIdentifier }
+        public var output: String { sink.text }
+
+        /// Waits (up to `timeout` seconds) until a line of the output contains `text`.
+        public func waitFor(_ text: String, timeout: TimeInterval = 10) throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if output.split(separator: "\n").contains(where: { $0.contains(text) }) { return }
+                if !process.isRunning { break }
+                usleep(10_000)
+            }
+            throw Failure("'\(text)' did not appear within \(Int(timeout)) s; output so far:\n\(output)")
+        }
+
+        /// Sends a signal.
+        public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+        /// Waits for the exit (killing the program past `timeout` seconds).
+        public func finish(timeout: TimeInterval = 60) throws -> Result {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(5_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                pipe.fileHandleForReading.readabilityHandler = nil
+                return Result(status: -9, output: output + "\n[killed after \(Int(timeout)) s]")
+            }
+            process.waitUntilExit()
+            pipe.fileHandleForReading.readabilityHandler = nil
+            sink.append(pipe.fileHandleForReading.readDataToEndOfFile())
+            return Result(status: process.terminationStatus, output: output)
+        }
+    }
+
+    /// Output collected from a pipe's handler thread.
+    final class Sink: @unchecked Sendable {
+        private let data = Mutex(Data())
+        func append(_ more: Data) { data.withLock { $0.append(more) } }
+        var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    /// Polls `condition` every 10 ms for up to `timeout` seconds.
+    public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(10_000)
+        }
+        return try condition()
+    }
+}
