@@ -119,6 +119,37 @@ struct GatewayTests {
         #expect(try reply("GWHOST", 0x20) == nil)
     }
 
+    @Test func reloadAppliesNewNamesAndKeepsTheOldConfigurationWhenTheNewOneCannotApply() throws {
+        let g = try makeGateway()
+        let path = uniquePath("reload")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        defer { server.close() }
+        let wire = "\\MAILSLOT\\" + path
+        #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
+
+        var renamed = g.configuration
+        try renamed.apply([("computer_name", "renamed"), ("workgroup", "other")], source: "test")
+        try g.reload(renamed)
+        #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [2])) == .dropped(reason: .notForUs))
+        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", mailslot: wire, data: [3])) == .dropped(reason: .notForUs))
+        #expect(handle(g, try datagram(to: "RENAMED", mailslot: wire, data: [4])).isDelivered)
+        #expect(handle(g, try datagram(.directGroup, to: "OTHER", mailslot: wire, data: [5])).isDelivered)
+
+        // An interface that does not exist, or another port: refused, and nothing changes.
+        var missing = renamed
+        try missing.apply([("interfaces", "no-such-interface0"), ("computer_name", "third")], source: "test")
+        #expect(throws: MailslotError.self) { try g.reload(missing) }
+        var moved = renamed
+        moved.port += 1
+        #expect(throws: MailslotError.self) { try g.reload(moved) }
+        #expect(g.configuration.computerName == "RENAMED")
+        #expect(handle(g, try datagram(to: "RENAMED", mailslot: wire, data: [6])).isDelivered)
+        #expect(handle(g, try datagram(to: "THIRD", mailslot: wire, data: [7])) == .dropped(reason: .notForUs))
+        var got: [[UInt8]] = []
+        while let m = try? server.read() { got.append(m) }
+        #expect(got == [[1], [4], [5], [6]])
+    }
+
     @Test func aSecondGatewayOnTheSamePortFailsClearly() throws {
         let g = try makeGateway()
         do {
