@@ -15,7 +15,8 @@ struct MailslotCommand: ParsableCommand {
             Every failure prints `error <code> <ERROR_NAME>: <what happened and what to do>` on standard \
             error, with the Win32 error code, and exits non-zero.
             """,
-        subcommands: [Listen.self, Send.self, List.self, Decode.self, Demo.self]
+        version: MailslotVersion.string,
+        subcommands: [Listen.self, Send.self, List.self, Browse.self, Decode.self, Demo.self]
     )
 }
 

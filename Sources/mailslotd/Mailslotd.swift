@@ -30,6 +30,7 @@ struct Mailslotd: ParsableCommand {
             (Type=notify) it reports readiness, reloads and stopping. `mailslotd stats` prints its \
             counters while it runs; --metrics serves them to Prometheus.
             """,
+        version: MailslotVersion.string,
         subcommands: [Run.self, Stats.self],
         defaultSubcommand: Run.self
     )

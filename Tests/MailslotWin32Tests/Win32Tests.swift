@@ -140,38 +140,6 @@ struct Win32Tests {
         #expect(member.status == 0, "\(member.output)")
         #expect(try group.finish().output.contains("message: member"))
     }
-
-    // MARK: install
-
-    /// The install step puts the header, the library and mailslot-win32.pc in place so that
-    /// `cc app.c $(pkg-config --cflags --libs mailslot-win32)` is the whole build line; uninstall removes it all.
-    @Test func installedLibraryBuildsWithPkgConfigAlone() throws {
-        let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-prefix-\(getpid())").path
-        defer { try? FileManager.default.removeItem(atPath: prefix) }
-        let install = try C.run("/bin/bash", [C.root + "/scripts/install.sh", "--from", C.products], environment: ["PREFIX": prefix])
-        #expect(install.status == 0, "\(install.output)")
-        for file in ["bin/mailslot", "bin/mailslotd", "lib/libMailslotWin32.so", "include/mailslot_win32.h",
-                     "lib/pkgconfig/mailslot-win32.pc", "share/mailslot/install-manifest.txt"] {
-            #expect(FileManager.default.fileExists(atPath: prefix + "/" + file), "\(file) is not installed")
-        }
-        let flags = try C.run("/usr/bin/pkg-config", ["--cflags", "--libs", "mailslot-win32"], environment: ["PKG_CONFIG_PATH": prefix + "/lib/pkgconfig"])
-        #expect(flags.status == 0, "\(flags.output)")
-        let output = C.scratch + "/installed-sample"
-        let compile = try C.run("/bin/sh", ["-c", "cc -std=c11 -Wall -Wextra -Werror \(C.fixtures)/win32_sample.c $(pkg-config --cflags --libs mailslot-win32) -o \(output)"],
-                                environment: ["PKG_CONFIG_PATH": prefix + "/lib/pkgconfig"])
-        #expect(compile.status == 0, "\(compile.output)")
-        let ldd = try C.run("/usr/bin/ldd", [output])
-        #expect(ldd.output.contains(prefix + "/lib/libMailslotWin32.so"), "\(ldd.output)")
-        let ran = try C.run(output, [C.uniqueName("installed")])
-        #expect(ran.status == 0 && ran.output.contains(" passed, 0 failed"), "\(ran.output)")
-        let tool = try C.run(prefix + "/bin/mailslot", ["decode", "00"])
-        #expect(tool.output.contains("error"), "the installed tool runs: \(tool.output)")
-
-        let uninstall = try C.run("/bin/bash", [C.root + "/scripts/install.sh", "uninstall"], environment: ["PREFIX": prefix])
-        #expect(uninstall.status == 0, "\(uninstall.output)")
-        let left = FileManager.default.enumerator(atPath: prefix)?.allObjects ?? []
-        #expect(left.isEmpty, "uninstall left \(left)")
-    }
 }
 
 /// Building and running the C fixtures.
