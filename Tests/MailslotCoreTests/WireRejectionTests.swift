@@ -230,7 +230,7 @@ struct WireRejectionTests {
         #expect(wireDecodeError(noName) == .nameNotMailslot(""))
     }
 
-    @Test("every reason is distinct, short and kebab-case; every description is non-empty")
+    @Test("every reason is distinct, short and snake_case; every description is non-empty")
     func reasonsAreStable() {
         let name = NetBIOSNameDecodeError.truncated
         let all: [DatagramDecodeError] = [
@@ -252,7 +252,7 @@ struct WireRejectionTests {
         ])
         for error in all {
             #expect(!error.description.isEmpty)
-            #expect(error.reason.allSatisfy { $0.isLowercase || $0 == "-" })
+            #expect(error.reason.allSatisfy { $0.isLowercase || $0 == "_" })
         }
         #expect(DatagramDecodeError.badNameEncoding(.destination, .badCharacter(0x5A)).description
             == "bad destination NetBIOS name: encoded character 0x5a is not in 'A'...'P'")

@@ -99,7 +99,7 @@ struct ToolNetworkTests {
         }
         let bad = try Support.run(Support.tool, ["decode", String(hex.dropLast(4))])
         #expect(bad.status != 0)
-        #expect(bad.stderr.hasPrefix("error 87 ERROR_INVALID_PARAMETER: not a valid mailslot datagram (data-out-of-bounds)"), "\(bad.stderr)")
+        #expect(bad.stderr.hasPrefix("error 87 ERROR_INVALID_PARAMETER: not a valid mailslot datagram (data_out_of_bounds)"), "\(bad.stderr)")
     }
 
     @Test func anOversizeDomainWriteFailsWith53AndSendsNothing() throws {
