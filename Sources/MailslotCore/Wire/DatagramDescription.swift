@@ -115,7 +115,19 @@ extension NetBIOSMailslotDatagram {
         if trailing > 0 {
             lines.append(wireField("Trailing bytes", "\(trailing) byte(s) after the data (ignored)"))
         }
+        lines += describeBrowserFrame()
         return lines
+    }
+
+    /// For `\MAILSLOT\BROWSE` and `\MAILSLOT\LANMAN`: the browser frame the data carries, field by field,
+    /// or why it is not one. Nothing for other mailslots.
+    func describeBrowserFrame() -> [String] {
+        guard let mailslot = BrowserMailslot(mailslotName: transaction.mailslotName) else { return [] }
+        do throws(BrowserDecodeError) {
+            return try BrowserFrame.decode(transaction.data, mailslot: mailslot).describe(mailslot: mailslot)
+        } catch {
+            return ["Browser frame (\(mailslot))", wireField("Malformed", "\(error.reason): \(error)")]
+        }
     }
 }
 
