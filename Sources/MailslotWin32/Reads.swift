@@ -122,7 +122,8 @@ extension ServerObject {
             hub.lock()
             inService = nil
             pending.removeAll { $0 === head }
-            head.complete(status: status, bytes: bytes, on: self)
+            // Closed before the read began: the server reports the handle as closed; Windows says cancelled.
+            head.complete(status: destroyed && status != NTS.SUCCESS ? NTS.CANCELLED : status, bytes: bytes, on: self)
             hub.broadcast()
             hub.unlock()
         }
