@@ -88,7 +88,7 @@ public final class Gateway: @unchecked Sendable {
     private let nameFD: Locked<FD?>
     /// Descriptors that reload() took out of service; the loop closes them (it may be polling them).
     private let retired = Locked<[FD]>([])
-    private let statsFD: FD?
+    private let statsFD: FD
     private let stopFD: FD
     private let port: UInt16
     private let state = Locked(Counters())
@@ -172,9 +172,15 @@ public final class Gateway: @unchecked Sendable {
             bound.values.forEach(Sys.close)
             throw error
         }
+        do throws(Errno) {
+            statsFD = try Sys.abstractStreamListener(Gateway.statsAddress(port: configuration.port))
+        } catch {
+            bound.values.forEach(Sys.close)
+            Sys.close(stopFD)
+            throw Gateway.statsEndpointTaken(port: configuration.port, error)
+        }
         self.sockets = Locked(bound)
         self.metrics = GatewayMetrics()
-        statsFD = try? Sys.abstractStreamListener(Gateway.statsAddress(port: configuration.port))
         nameFD = Locked(configuration.nameService ? Gateway.openNameService(port: configuration.namePort, logger: logger) : nil)
     }
 
@@ -245,7 +251,7 @@ public final class Gateway: @unchecked Sendable {
         retired.withLock { $0.forEach(Sys.close) }
         sockets.withLock { $0.values.forEach(Sys.close) }
         nameFD.withLock { if let fd = $0 { Sys.close(fd) } }
-        if let statsFD { Sys.close(statsFD) }
+        Sys.close(statsFD)
         Sys.close(stopFD)
     }
 
@@ -277,8 +283,7 @@ public final class Gateway: @unchecked Sendable {
             // The descriptor set is read each turn: reload() may have changed it (and woken the loop).
             let udp = sockets.withLock { Array($0.values) }
             let names = nameFD.withLock { $0 }
-            var fds = udp + [stopFD]
-            if let statsFD { fds.append(statsFD) }
+            var fds = udp + [stopFD, statsFD]
             if let names { fds.append(names) }
             let ready = Sys.pollMany(fds, timeoutMilliseconds: 1000)
             for fd in ready {
@@ -497,18 +502,48 @@ public final class Gateway: @unchecked Sendable {
     }
 
     private func serveStats() {
-        guard let statsFD else { return }
         while let client = try? Sys.accept(statsFD) {
             Sys.writeAll(client, Array((counters.json + "\n").utf8))
             Sys.close(client)
         }
     }
 
-    /// Reads the counters of the gateway on `port` running in this network namespace.
+    /// Why the stats endpoint could not be opened: most likely another process holds its name.
+    static func statsEndpointTaken(port: UInt16, _ error: Errno) -> MailslotError {
+        guard error.code == Errno.addressInUse else {
+            return MailslotError.system("could not open the stats endpoint for port \(port)", error)
+        }
+        var holder = "another process"
+        if let fd = try? Sys.unixStreamSocket(), (try? Sys.connectAbstract(fd, statsAddress(port: port))) != nil {
+            if let peer = try? Sys.peerCredentials(fd) { holder = "pid \(peer.pid) (uid \(peer.uid))" }
+            Sys.close(fd)
+        }
+        return MailslotError(.alreadyExists, "the stats endpoint for port \(port) (the abstract socket @\(String(decoding: statsAddress(port: port), as: UTF8.self))) is held by \(holder): another mailslotd runs for this port, or another program took the name; stop it, then start mailslotd again", cause: error.cause)
+    }
+
+    /// The users whose stats endpoint `mailslotd stats` believes: root, the caller, and the service user.
+    static var trustedStatsUIDs: Set<UInt32> {
+        var uids: Set<UInt32> = [0, Sys.euid]
+        if let service = Sys.user(named: "mailslot") { uids.insert(service.uid) }
+        return uids
+    }
+
+    /// Reads the counters of the gateway on `port` running in this network namespace. The endpoint's
+    /// owner is checked with the kernel's credentials: a squatter's numbers are refused.
     public static func readStats(port: UInt16) throws(MailslotError) -> String {
+        var impostor: Sys.PeerCredentials?
         do throws(Errno) {
-            return String(decoding: try Sys.readAbstractStream(statsAddress(port: port)), as: UTF8.self)
+            let trusted = trustedStatsUIDs
+            let bytes = try Sys.readAbstractStream(statsAddress(port: port)) { peer in
+                if trusted.contains(peer.uid) { return true }
+                impostor = peer
+                return false
+            }
+            return String(decoding: bytes, as: UTF8.self)
         } catch {
+            if let impostor {
+                throw MailslotError(.accessDenied, "the stats endpoint for port \(port) is held by pid \(impostor.pid) of uid \(impostor.uid), not by root, this user or the mailslot service user: it is not mailslotd, and its numbers are not shown")
+            }
             throw MailslotError(.fileNotFound, "no mailslotd is running for port \(port) in this network namespace", cause: error.cause)
         }
     }

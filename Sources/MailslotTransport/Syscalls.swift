@@ -549,12 +549,21 @@ public enum Sys {
         return fd
     }
 
-    /// Connects a blocking stream socket to an abstract name and reads until the peer closes.
-    public static func readAbstractStream(_ name: [UInt8], limit: Int = 1 << 20) throws(Errno) -> [UInt8] {
+    /// A blocking AF_UNIX stream socket (close-on-exec).
+    public static func unixStreamSocket() throws(Errno) -> FD {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .current("socket(AF_UNIX)") }
+        return fd
+    }
+
+    /// Connects a blocking stream socket to an abstract name and reads until the peer closes. `peer`
+    /// sees the server's kernel-reported credentials first and may refuse it (nothing is read then).
+    public static func readAbstractStream(_ name: [UInt8], limit: Int = 1 << 20,
+                                          peer: (PeerCredentials) -> Bool = { _ in true }) throws(Errno) -> [UInt8] {
+        let fd = try unixStreamSocket()
         defer { Glibc.close(fd) }
         try connectAbstract(fd, name)
+        guard peer(try peerCredentials(fd)) else { throw Errno(EACCES, "the peer's credentials") }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while out.count < limit {

@@ -232,6 +232,39 @@ extension DaemonTests {
     }
 }
 
+extension DaemonTests {
+    /// Another user takes the stats endpoint's name first: mailslotd refuses to start without it, saying
+    /// who holds it, and `mailslotd stats` refuses the squatter's numbers (kernel credentials, not trust).
+    @Test func aSquattedStatsEndpointIsRefusedLoudly() throws {
+        guard TestSupport.rootAvailable(for: "the stats squatter test (a squatter of another user via setpriv)") else { return }
+        let port = Self.port()
+        let squatter = try TestSupport.Child("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
+            import socket, time
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind("\\0mailslotd-stats:\(port)")
+            s.listen(4)
+            print("bound", flush=True)
+            s.settimeout(20)
+            while True:
+                try:
+                    c, _ = s.accept()
+                except socket.timeout:
+                    break
+                c.sendall(b'{"received":999999,"delivered":0,"dropped":{},"name_queries_answered":0}\\n')
+                c.close()
+            """])
+        defer { squatter.signal(SIGKILL) }
+        try squatter.waitFor("bound")
+        let config = try Config("interfaces = 127.0.0.1\nport = \(port)\nname_service = no\n")
+        let refused = try TestSupport.run(daemon, [], environment: config.environment, timeout: 20)
+        #expect(refused.status != 0, "\(refused.output)")
+        #expect(refused.output.contains("error 183") && refused.output.contains("uid 65534") && refused.output.contains("stats endpoint"), "\(refused.output)")
+        let stats = try TestSupport.run(daemon, ["stats", "--port", "\(port)"])
+        #expect(stats.status != 0 && !stats.output.contains("999999"), "\(stats.output)")
+        #expect(stats.output.contains("error 5") && stats.output.contains("uid 65534"), "\(stats.output)")
+    }
+}
+
 /// A datagram socket standing in for systemd's notification socket.
 final class NotifySocket {
     let path: String
