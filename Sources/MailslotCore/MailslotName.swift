@@ -115,6 +115,11 @@ public struct MailslotName: Sendable, Hashable, CustomStringConvertible {
             if let bad = component.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw MailslotName.invalid(text, "it contains the control character U+\(String(bad.value, radix: 16, uppercase: true))")
             }
+            // U+FFFD is what invalid UTF-8 (a shell argument, a file) turns into: two different byte strings
+            // would become one name, so the replacement character is refused rather than trusted.
+            if component.unicodeScalars.contains("\u{FFFD}") {
+                throw MailslotName.invalid(text, "it contains U+FFFD, the replacement character: the name was not valid UTF-8 (names must be UTF-8)")
+            }
         }
         let length = components.reduce(components.count - 1) { $0 + $1.utf16.count }
         if length > longestName {

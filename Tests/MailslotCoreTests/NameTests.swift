@@ -3,6 +3,17 @@ import Testing
 
 @Suite("Mailslot names")
 struct NameTests {
+    /// Invalid UTF-8 becomes U+FFFD on its way into a String, so \\.\mailslot\<0xff> and <0xfe> would be one
+    /// mailslot: the replacement character is refused (123).
+    @Test func namesThatWereNotValidUTF8AreRefused() {
+        for bytes in [[0xFF], [0xFE], [0x61, 0xC3]] as [[UInt8]] {
+            let text = #"\\.\mailslot\"# + String(decoding: bytes, as: UTF8.self)
+            #expect(throws: MailslotError.self) { try MailslotName(parsing: text) }
+            do { _ = try MailslotName(parsing: text) } catch { #expect(error.code == .invalidName && error.message.contains("UTF-8")) }
+        }
+        #expect((try? MailslotName(parsing: "\\\\.\\mailslot\\caf\u{e9}")) != nil)
+    }
+
     @Test func localNameWithPathLevels() throws {
         let name = try MailslotName(parsing: #"\\.\mailslot\abc\def\ghi"#)
         #expect(name.scope == .local)

@@ -116,4 +116,11 @@ struct ToolNetworkTests {
         // Nothing answers for it on loopback: the write says so instead of pretending.
         #expect(MailslotError.code { try w.write("x") } == .badNetPath)
     }
+
+    /// Two different byte strings must never name one mailslot: a name that is not UTF-8 is refused.
+    @Test func aNameThatIsNotUTF8IsRefused() throws {
+        let r = try Support.run("/bin/bash", ["-c", #"exec "$0" listen $'\\\\.\\mailslot\\\xff' --timeout 100"#, Support.tool])
+        #expect(r.status != 0)
+        #expect(r.stderr.hasPrefix("error 123 ERROR_INVALID_NAME") && r.stderr.contains("UTF-8"), "\(r.stderr)")
+    }
 }
