@@ -15,7 +15,10 @@ public enum LocalDirectory {
         public var quota: UInt64
     }
 
-    public static func entries(timeoutMilliseconds: UInt32 = 500) -> [Entry] {
+    /// Every mailslot whose server answers within `timeoutMilliseconds` (all are asked at once, so a
+    /// socket that never answers costs that much in all, not per socket). The owner is the kernel's
+    /// word (SO_PEERCRED of the listening socket), never what the server says about itself.
+    public static func entries(timeoutMilliseconds: UInt32 = 300) -> [Entry] {
         guard let table = Sys.readFile("/proc/net/unix") else { return [] }
         var sockets: [(inode: UInt64, address: [UInt8])] = []
         for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
@@ -30,16 +33,38 @@ public enum LocalDirectory {
             sockets.append((inode, address))
         }
         let holders = socketHolders(Set(sockets.map(\.inode)))
+
+        // Connect to all of them as state queries (which servers answer and close; they open no writer).
+        struct Probe { var fd: FD; var inode: UInt64; var ownerUID: UInt32 }
+        var probes: [FD: Probe] = [:]
+        for (n, socket) in sockets.enumerated() {
+            guard let fd = try? Sys.unixSocket(seqpacket: true) else { continue }
+            let local = LocalProtocol.queryPrefix + Array("list:\(Sys.pid):\(n)".utf8)
+            guard (try? Sys.bindAbstract(fd, local)) != nil, (try? Sys.connectAbstract(fd, socket.address)) != nil,
+                  let peer = try? Sys.peerCredentials(fd) else {
+                Sys.close(fd)
+                continue
+            }
+            probes[fd] = Probe(fd: fd, inode: socket.inode, ownerUID: peer.uid)
+        }
+        defer { probes.keys.forEach(Sys.close) }
         var result: [Entry] = []
-        for socket in sockets {
-            let placeholder = (try? MailslotName(local: "x"))!
-            guard let (fd, greeting) = try? LocalWriter.connect(placeholder, socket.address, timeoutMilliseconds: timeoutMilliseconds, checkName: false) else { continue }
-            Sys.close(fd)
-            guard let name = try? MailslotName(local: greeting.path) else { continue }
-            var pids = holders[socket.inode] ?? []
-            if pids.isEmpty { pids = [greeting.serverPID] }
-            result.append(Entry(name: name, holderPIDs: pids.sorted(), ownerUID: greeting.ownerUID, access: greeting.access,
-                                maxMessageSize: greeting.maxMessageSize, quota: greeting.quota))
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        var waiting = Set(probes.keys)
+        while !waiting.isEmpty {
+            let remaining = deadline.remainingMilliseconds
+            if remaining == 0 { break }
+            for fd in Sys.pollMany(Array(waiting), timeoutMilliseconds: Int32(clamping: remaining)) {
+                waiting.remove(fd)
+                guard let probe = probes[fd], let received = try? Sys.receive(fd, into: &buffer),
+                      let greeting = LocalGreeting(decoding: Array(buffer[0..<received])),
+                      let name = try? MailslotName(local: greeting.path) else { continue }
+                var pids = holders[probe.inode] ?? []
+                if pids.isEmpty { pids = [greeting.serverPID] }
+                result.append(Entry(name: name, holderPIDs: pids.sorted(), ownerUID: probe.ownerUID, access: greeting.access,
+                                    maxMessageSize: greeting.maxMessageSize, quota: greeting.quota))
+            }
         }
         return result.sorted { $0.name.key < $1.name.key }
     }

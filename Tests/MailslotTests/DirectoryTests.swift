@@ -1,0 +1,62 @@
+import Foundation
+import Mailslot
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mailslot list` / MailslotDirectory: the owner comes from the kernel, and sockets that never answer
+/// cost one short deadline in all.
+@Suite("Directory")
+struct DirectoryTests {
+    /// A process (python) that listens on a mailslot address: it answers with a greeting that claims to be
+    /// root's mailslot, or not at all.
+    func impostor(_ address: String, greeting: Bool) throws -> Process {
+        let script = """
+            import socket, struct, sys, time
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.bind(b"\\0" + sys.argv[1].encode())
+            s.listen(8)
+            print("bound", flush=True)
+            if sys.argv[2] == "greet":
+                s.settimeout(8)
+                name = b"impostor"
+                # magic, version 3, status ok, max 0, quota, pid 1, owner uid 0 ("root"), access everyone, no state, name
+                g = b"MSLT" + struct.pack("<HHIQIIBIBH", 3, 0, 0, 65536, 1, 0, 2, 0, 0, len(name)) + name
+                try:
+                    while True:
+                        c, _ = s.accept()
+                        c.send(g)
+                        c.close()
+                except socket.timeout:
+                    pass
+            else:
+                time.sleep(8)
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, address, greeting ? "greet" : "silent"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        _ = pipe.fileHandleForReading.readData(ofLength: 6) // "bound\n"
+        return p
+    }
+
+    @Test func theOwnerIsTheKernelsWordAndSilentSocketsDoNotAddUp() throws {
+        let tag = "\(getpid())"
+        let liar = try impostor("mailslot:IMPOSTOR-\(tag)", greeting: true)
+        let silent = try (0..<10).map { try impostor("mailslot:SILENT-\(tag)-\($0)", greeting: false) }
+        defer { ([liar] + silent).forEach { $0.terminate() } }
+
+        let started = Date()
+        let entries = MailslotDirectory.list()
+        let elapsed = Date().timeIntervalSince(started)
+        let impostorEntry = entries.first { $0.name.path == "impostor" }
+        #expect(impostorEntry != nil, "the answering socket is listed")
+        #expect(impostorEntry?.ownerUID == geteuid(), "owner \(String(describing: impostorEntry?.ownerUID)): the kernel says \(geteuid()), the greeting claimed 0")
+        // Ten sockets that never answer cost one deadline (300 ms), not ten (a loose bound for a busy machine).
+        #expect(elapsed < 2.0, "list took \(elapsed) s")
+    }
+}
