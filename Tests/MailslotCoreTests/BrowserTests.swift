@@ -438,6 +438,20 @@ struct BrowserListTests {
         #expect(list.host(named: "LMB")?.workgroup == "OFFICE")
     }
 
+    @Test("A workgroup whose DomainAnnouncement lapsed stays with its hosts, and no expiry is left in the past")
+    func lapsedWorkgroup() {
+        var list = BrowseList()
+        _ = list.observe(BrowseObservation(frame: .hostAnnouncement(Self.host("H", period: 60_000)), workgroup: "WG"), at: Self.at(0))
+        let domain = BrowserDomainAnnouncement(periodicity: 1000, machineGroup: "WG", browserConfigVersion: .init(major: 6, minor: 1),
+                                               serverType: [.domainEnum], localMasterBrowserName: "H")
+        _ = list.observe(BrowseObservation(frame: .domainAnnouncement(domain)), at: Self.at(0))
+        #expect(list.nextExpiry == Self.at(3))
+        #expect(list.expire(at: Self.at(3)).isEmpty)
+        #expect(list.workgroup(named: "WG")?.expires == nil && list.workgroup(named: "WG")?.masterBrowser == "H")
+        #expect(list.nextExpiry == Self.at(180), "the lapsed announcement must not keep a due time")
+        #expect(list.expire(at: Self.at(180)).map(\.name) == ["host_expired", "master_changed", "workgroup_expired"])
+    }
+
     @Test("The list is bounded: new names beyond the limit are refused and counted")
     func bounded() {
         var list = BrowseList(maximumHosts: 2, maximumWorkgroups: 1)

@@ -95,8 +95,8 @@ public struct BrowseWorkgroup: Sendable, Hashable {
     /// From its latest DomainAnnouncement, nil when none arrived (the workgroup is known from its hosts).
     public var periodicity: UInt32?
     public var lastAnnouncement: BrowseInstant?
-    /// When the DomainAnnouncement's validity (3 × periodicity) ends; nil without one. A workgroup stays
-    /// while it has hosts.
+    /// When the DomainAnnouncement's validity (3 × periodicity) ends; nil without one, or once it lapsed
+    /// while hosts of the workgroup remain (it stays as long as they do).
     public var expires: BrowseInstant?
     public var serverType: BrowserServerType?
     /// The hosts of the list that are known to belong to it.
@@ -350,7 +350,11 @@ public struct BrowseList: Sendable {
         let populated = Set(hostsByKey.values.compactMap(\.workgroup))
         for (key, group) in workgroupsByKey.sorted(by: { $0.key < $1.key }) {
             let announced = group.expires.map { $0 > now } ?? false
-            if !announced && !populated.contains(key) {
+            if announced { continue }
+            if populated.contains(key) {
+                // Its DomainAnnouncement lapsed, but hosts remain: it lives on with them.
+                workgroupsByKey[key]?.expires = nil
+            } else {
                 workgroupsByKey[key] = nil
                 events.append(.workgroupExpired(counted(group)))
             }
