@@ -20,6 +20,11 @@ struct Browse: ParsableCommand {
             down (server type 0). Hosts announce soon after they start and then every few minutes, so a short \
             --timeout shows the hosts that started or announced within it.
 
+            So that the table fills in seconds rather than minutes, it first asks the hosts of the workgroup \
+            (--workgroup, else the configured one) to announce themselves, with an AnnouncementRequest to \
+            WORKGROUP<00> as a master browser does at start ([MS-BRWS] 3.3), and asks each workgroup it learns \
+            of the same; nmbd answers at once, Windows within 30 s. --passive only listens.
+
             Where it listens (--source auto): on UDP port 138 itself when it can bind it (root or \
             CAP_NET_BIND_SERVICE, and no daemon owns the port); otherwise on the local mailslots \
             \\\\.\\mailslot\\browse and \\\\.\\mailslot\\lanman, which `mailslotd --accept-any-name` fills. \
@@ -50,6 +55,9 @@ struct Browse: ParsableCommand {
     @Option(help: "The NetBIOS datagram port for --source udp (default 138, or the configured port).")
     var port: UInt16?
 
+    @Flag(help: "Only listen: do not ask the hosts of a workgroup to announce themselves.")
+    var passive = false
+
     static let defaultTimeoutMilliseconds: UInt32 = 15_000
 
     func validate() throws {
@@ -59,9 +67,16 @@ struct Browse: ParsableCommand {
     }
 
     func run() throws {
-        let udpPort = port ?? (try? MailslotConfiguration.load().port) ?? 138
+        let configuration = runOrFail { () throws(MailslotError) in try MailslotConfiguration.load() }
+        let udpPort = port ?? configuration.port
         let receiver = runOrFail { () throws(MailslotError) in try BrowseReceiver.open(source, port: udpPort) }
         let filter = workgroup.map(BrowseList.key)
+        var asked: Set<String> = []
+        func ask(_ group: String) {
+            guard !passive, asked.count < Self.maximumWorkgroupsAsked, asked.insert(group).inserted else { return }
+            if let problem = Self.requestAnnouncements(from: group, configuration) { note(problem) }
+        }
+        ask(filter ?? BrowseList.key(configuration.workgroup))
         if filter != nil, case .mailslots = receiver.kind, !json {
             note("through mailslotd a host's workgroup is known only for master browsers; --workgroup shows only hosts whose workgroup is known")
         }
@@ -80,6 +95,7 @@ struct Browse: ParsableCommand {
             let received = runOrFail { () throws(MailslotError) in try receiver.receive(timeoutMilliseconds: Int32(max(1, wait))) }
             var events = session.expire()
             for item in received { events += session.observe(item) }
+            for case .workgroupAdded(let group) in events where session.isShown(workgroup: group.name) { ask(group.name) }
             guard watch else { continue }
             if json {
                 for event in events where session.isShown(event) { emit(view.eventLine(event, session: session)) }
@@ -101,6 +117,24 @@ struct Browse: ParsableCommand {
             }
         }
         receiver.close()
+    }
+
+    static let maximumWorkgroupsAsked = 16
+
+    /// Sends an AnnouncementRequest ([MS-BRWS] 2.2.2) to `WORKGROUP<00>` on \MAILSLOT\BROWSE: every host of
+    /// the workgroup announces itself. Returns what went wrong, if anything (listening goes on).
+    static func requestAnnouncements(from workgroup: String, _ configuration: MailslotConfiguration) -> String? {
+        let name = Array(BrowseList.key(configuration.computerName).unicodeScalars.prefix(15).map { UInt8(truncatingIfNeeded: $0.value) })
+        let frame: [UInt8] = [BrowserOpcode.announcementRequest.rawValue, 0] + name + [0]
+        do throws(MailslotError) {
+            let writer = try MailslotWriter(opening: try MailslotName(parsing: "\\\\\(workgroup)\\mailslot\\browse"),
+                                            options: .init(writeTimeoutMilliseconds: 0, configuration: configuration))
+            defer { writer.close() }
+            try writer.write(frame)
+            return nil
+        } catch {
+            return "could not ask workgroup \(workgroup) to announce itself (listening anyway): \(error)"
+        }
     }
 
     func note(_ text: String) {
