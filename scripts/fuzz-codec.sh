@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Fuzz the pure wire codec (Sources/MailslotCore/Wire) with libFuzzer + AddressSanitizer.
+# Fuzz the pure wire codec (Sources/MailslotCore/Wire) with libFuzzer + AddressSanitizer, or with
+# --browser the browser protocol decoder and browse list (Sources/MailslotCore/Browser).
 #
-# Usage: scripts/fuzz-codec.sh [SECONDS] [extra libFuzzer options...]
+# Usage: scripts/fuzz-codec.sh [--browser] [SECONDS] [extra libFuzzer options...]
+#   --browser fuzz Fuzz/DecodeBrowser.swift (seeds Fuzz/corpus-browser) instead of Fuzz/DecodeDatagram.swift
 #   SECONDS   how long to fuzz (default 60), passed as -max_total_time
 #   e.g.      scripts/fuzz-codec.sh 300 -jobs=2 -workers=2
+#             scripts/fuzz-codec.sh --browser 120
 #
 # Paths are relative to the repository root; the script can be started from anywhere.
 # Build products and the growing working corpus live in .build-fuzz/ (not committed):
-#   .build-fuzz/fuzz-decode-datagram   the instrumented binary
-#   .build-fuzz/corpus/                new inputs found by libFuzzer (read + written)
-#   .build-fuzz/artifacts/             crash-*, leak-*, timeout-* reproducers
-# The committed seed corpus Fuzz/corpus/ is only read, never written.
+#   .build-fuzz/fuzz-decode-datagram   the instrumented binary (--browser: fuzz-decode-browser)
+#   .build-fuzz/corpus/                new inputs found by libFuzzer (read + written; --browser: corpus-browser/)
+#   .build-fuzz/artifacts/             crash-*, leak-*, timeout-* reproducers (--browser: artifacts-browser/)
+# The committed seed corpus Fuzz/corpus/ (Fuzz/corpus-browser/) is only read, never written.
 #
 # Reproduce a finding:   .build-fuzz/fuzz-decode-datagram .build-fuzz/artifacts/crash-<sha1>
 # Add findings (or coverage-increasing inputs) to the committed corpus, minimised, with:
@@ -21,12 +24,17 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+target=datagram
+if [[ "${1:-}" == "--browser" ]]; then
+    target=browser
+    shift
+fi
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then
     shift
 fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
-    echo "usage: $0 [SECONDS] [libFuzzer options...]" >&2
+    echo "usage: $0 [--browser] [SECONDS] [libFuzzer options...]" >&2
     exit 2
 fi
 
@@ -43,27 +51,39 @@ if [[ -z "$swiftc" ]]; then
 fi
 
 build_dir=.build-fuzz
-binary="$build_dir/fuzz-decode-datagram"
-work_corpus="$build_dir/corpus"
-artifacts="$build_dir/artifacts"
+if [[ "$target" == browser ]]; then
+    binary="$build_dir/fuzz-decode-browser"
+    work_corpus="$build_dir/corpus-browser"
+    artifacts="$build_dir/artifacts-browser"
+    entry=Fuzz/DecodeBrowser.swift
+    seeds=Fuzz/corpus-browser
+else
+    binary="$build_dir/fuzz-decode-datagram"
+    work_corpus="$build_dir/corpus"
+    artifacts="$build_dir/artifacts"
+    entry=Fuzz/DecodeDatagram.swift
+    seeds=Fuzz/corpus
+fi
 mkdir -p "$build_dir" "$work_corpus" "$artifacts"
 
+# The codec describes the browser frames its datagrams carry, so both binaries take the Browser sources
+# (and the IPv4 address type they use) too.
 shopt -s nullglob
-sources=(Sources/MailslotCore/Wire/*.swift)
+sources=(Sources/MailslotCore/Wire/*.swift Sources/MailslotCore/Browser/*.swift Sources/MailslotCore/IPv4Address.swift)
 shopt -u nullglob
-if [[ ${#sources[@]} -eq 0 ]]; then
+if [[ ${#sources[@]} -le 1 ]]; then
     echo "error: no codec sources in Sources/MailslotCore/Wire" >&2
     exit 1
 fi
 
-echo "building $binary from ${#sources[@]} codec files + Fuzz/DecodeDatagram.swift" >&2
+echo "building $binary from ${#sources[@]} codec and browser files + $entry" >&2
 # The linker's "Cannot export local symbol" warnings are harmless; drop them to keep the log clean.
 "$swiftc" -sanitize=fuzzer,address -parse-as-library -swift-version 6 -O -g \
     -module-name MailslotWireFuzz \
-    "${sources[@]}" Fuzz/DecodeDatagram.swift \
+    "${sources[@]}" "$entry" \
     -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
 
-echo "fuzzing for ${seconds}s (working corpus $work_corpus, seeds Fuzz/corpus)" >&2
+echo "fuzzing for ${seconds}s (working corpus $work_corpus, seeds $seeds)" >&2
 "$binary" \
     -max_total_time="$seconds" \
     -max_len=2048 \
@@ -72,4 +92,4 @@ echo "fuzzing for ${seconds}s (working corpus $work_corpus, seeds Fuzz/corpus)" 
     -print_final_stats=1 \
     -artifact_prefix="$artifacts/" \
     "$@" \
-    "$work_corpus" Fuzz/corpus
+    "$work_corpus" "$seeds"
