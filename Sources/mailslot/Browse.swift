@@ -83,8 +83,10 @@ struct Browse: ParsableCommand {
         var session = BrowseSession(filter: filter)
         let limit = timeout ?? (watch ? nil : Self.defaultTimeoutMilliseconds)
         let view = BrowseView(json: json, filter: filter, receiver: receiver)
+        // A terminal's table is redrawn each second (the EXPIRES column counts down); a pipe gets a table per change.
+        let isTerminal = isatty(1) == 1
         var lastDraw = session.now
-        var drawn = false
+        if watch && !json { view.redraw(session) }
         while true {
             let now = session.now
             if let limit, now.milliseconds >= UInt64(limit) { break }
@@ -99,10 +101,9 @@ struct Browse: ParsableCommand {
             guard watch else { continue }
             if json {
                 for event in events where session.isShown(event) { emit(view.eventLine(event, session: session)) }
-            } else if !events.isEmpty || !drawn || session.now.milliseconds(since: lastDraw) >= 1000 {
+            } else if !events.isEmpty || (isTerminal && session.now.milliseconds(since: lastDraw) >= 1000) {
                 view.redraw(session)
                 lastDraw = session.now
-                drawn = true
             }
         }
         if !watch {
@@ -210,7 +211,14 @@ final class BrowseReceiver {
     static func open(_ source: Browse.Source, port: UInt16) throws(MailslotError) -> BrowseReceiver {
         switch source {
         case .udp:
-            return BrowseReceiver(kind: .udp(try DatagramListener(port: port)))
+            do throws(MailslotError) {
+                return BrowseReceiver(kind: .udp(try DatagramListener(port: port)))
+            } catch {
+                let advice = error.cause?.errno == Errno.addressInUse
+                    ? "use --source mailslot while mailslotd --accept-any-name runs, or stop the process that owns the port"
+                    : "run as root or give mailslot CAP_NET_BIND_SERVICE, or use --source mailslot with mailslotd --accept-any-name"
+                throw MailslotError(error.code, "\(error.message); \(advice)", cause: error.cause)
+            }
         case .mailslot:
             return try openMailslots(why: nil)
         case .auto:
