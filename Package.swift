@@ -65,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mailslot",
-            dependencies: ["Mailslot", "MailslotCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Mailslot", "MailslotCommandLine", "MailslotTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Bench-only system calls for the baselines (POSIX mq, raw sockets, CPU pinning).
         .target(name: "CBenchShim", linkerSettings: [.linkedLibrary("rt")]),

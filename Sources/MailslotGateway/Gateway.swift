@@ -31,6 +31,9 @@ public final class Gateway: @unchecked Sendable {
         case tooLarge
         /// The mailslot's access rule does not admit the gateway.
         case accessDenied
+        /// The mailslot's server did not greet within a second (stopped, stuck, or not a mailslot server);
+        /// it is not tried again for a second.
+        case unresponsiveMailslot
         /// Any other delivery failure (see the debug log).
         case deliveryFailed
         /// A UDP payload larger than the receive slot (8 KiB): no mailslot datagram is that large.
@@ -46,6 +49,7 @@ public final class Gateway: @unchecked Sendable {
             case .mailslotFull: "mailslot_full"
             case .tooLarge: "too_large"
             case .accessDenied: "access_denied"
+            case .unresponsiveMailslot: "unresponsive_mailslot"
             case .deliveryFailed: "delivery_failed"
             case .oversizeUDP: "oversize_udp"
             case .malformed(let reason): reason
@@ -101,7 +105,7 @@ public final class Gateway: @unchecked Sendable {
     /// The most writer connections kept open to local mailslots at once.
     static let writerCacheLimit = 256
     /// How long a delivery may wait for a local mailslot that is momentarily full (its server is behind).
-    static let deliveryWaitMilliseconds: UInt32 = 50
+    static let deliveryWaitMilliseconds: UInt32 = 5
     /// After a mailslot made a delivery wait in vain, later deliveries to it do not wait for this long,
     /// so that one stuck server cannot stall the gateway.
     static let congestionNanoseconds: UInt64 = 1_000_000_000
@@ -285,11 +289,14 @@ public final class Gateway: @unchecked Sendable {
             let names = nameFD.withLock { $0 }
             var fds = udp + [stopFD, statsFD]
             if let names { fds.append(names) }
-            let ready = Sys.pollMany(fds, timeoutMilliseconds: 1000)
+            let openingFDs = opening.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.value.open.fd, $0.key) }) }
+            fds += openingFDs.keys
+            let ready = Sys.pollMany(fds, timeoutMilliseconds: expireOpenings())
             for fd in ready {
                 if fd == stopFD { Sys.drainEventFD(stopFD); continue }
                 if fd == statsFD { serveStats(); continue }
                 if fd == names { answerNameQueries(fd); continue }
+                if let key = openingFDs[fd] { finishOpening(key); continue }
                 drain(fd, batch)
             }
             metrics.writerConnections.record(writers.withLock { $0.count })
@@ -297,6 +304,10 @@ public final class Gateway: @unchecked Sendable {
         writers.withLock { cache in
             cache.values.forEach { $0.close() }
             cache.removeAll()
+        }
+        opening.withLock { opening in
+            opening.values.forEach { $0.open.cancel() }
+            opening.removeAll()
         }
         logger.info("mailslotd stopped", metadata: ["counters": "\(counters.json)"])
     }
@@ -324,15 +335,129 @@ public final class Gateway: @unchecked Sendable {
             while start < pending.count {
                 var end = start + 1
                 while end < pending.count, pending[end].name.key == pending[start].name.key { end += 1 }
-                let outcomes = deliver(pending[start..<end].map(\.data), to: pending[start].name)
-                let latency = ContinuousClock.now - received
-                for (item, outcome) in zip(pending[start..<end], outcomes) {
-                    record(outcome, from: item.address, port: item.port)
-                    if case .delivered = outcome { metrics.deliveryLatency.recordNanoseconds(latency.nanoseconds) }
-                }
+                route(pending[start..<end].map { Item(data: $0.data, address: $0.address, port: $0.port, received: received) },
+                      to: pending[start].name)
                 start = end
             }
             if n < batch.slots { return }
+        }
+    }
+
+    /// One datagram's message on its way to a mailslot.
+    struct Item {
+        var data: [UInt8]
+        var address: IPv4Address
+        var port: UInt16
+        var received: ContinuousClock.Instant
+    }
+
+    /// A connection to a mailslot that has not greeted yet, and what waits for it.
+    struct PendingDelivery {
+        var open: LocalWriter.PendingOpen
+        var items: [Item]
+        var deadline: UInt64
+    }
+
+    /// How long the gateway waits for a local mailslot's greeting before it gives the datagrams up.
+    static let greetingWaitNanoseconds: UInt64 = 1_000_000_000
+    /// A mailslot that did not greet in time is not tried again for this long (its datagrams are dropped).
+    static let unresponsiveNanoseconds: UInt64 = 1_000_000_000
+    /// The most datagrams that wait for one mailslot's greeting.
+    static let pendingLimit = 256
+
+    /// Loop-owned: connections being opened, and mailslots that did not answer.
+    private let opening = Locked<[String: PendingDelivery]>([:])
+    private let unresponsive = Locked<[String: UInt64]>([:])
+
+    /// Delivers a run of messages for one mailslot at once when a connection to it is open; otherwise
+    /// starts opening one without waiting (a stopped or hostile server cannot stall the loop) and keeps
+    /// the messages until it greets.
+    private func route(_ items: [Item], to name: MailslotName) {
+        let key = name.key
+        if writers.withLock({ $0[key] }) != nil {
+            deliverNow(items, to: name)
+            return
+        }
+        let now = Sys.monotonicNanoseconds()
+        if let until = unresponsive.withLock({ $0[key] }), until > now {
+            items.forEach { record(.dropped(reason: .unresponsiveMailslot), from: $0.address, port: $0.port) }
+            return
+        }
+        let overflow: [Item] = opening.withLock { opening in
+            guard var entry = opening[key] else { return [] }
+            let room = max(0, Gateway.pendingLimit - entry.items.count)
+            entry.items += items.prefix(room)
+            opening[key] = entry
+            return Array(items.dropFirst(room))
+        }
+        if opening.withLock({ $0[key] != nil }) {
+            overflow.forEach { record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
+            return
+        }
+        do throws(MailslotError) {
+            let open = try LocalWriter.PendingOpen.begin(name)
+            opening.withLock { $0[key] = PendingDelivery(open: open, items: Array(items.prefix(Gateway.pendingLimit)), deadline: now + Gateway.greetingWaitNanoseconds) }
+            items.dropFirst(Gateway.pendingLimit).forEach { record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
+            finishOpening(key) // a live server has usually greeted already
+        } catch {
+            items.forEach { record(.dropped(reason: Gateway.reason(error.code)), from: $0.address, port: $0.port) }
+        }
+    }
+
+    /// Completes an open whose greeting may have arrived; delivers what waited for it.
+    private func finishOpening(_ key: String) {
+        guard let entry = opening.withLock({ $0[key] }) else { return }
+        let writer: LocalWriter?
+        do throws(MailslotError) {
+            writer = try entry.open.finish(writeTimeoutMilliseconds: 0, logger: logger)
+        } catch {
+            opening.withLock { $0[key] = nil }
+            entry.open.cancel()
+            entry.items.forEach { record(.dropped(reason: Gateway.reason(error.code)), from: $0.address, port: $0.port) }
+            return
+        }
+        guard let writer else { return }
+        opening.withLock { $0[key] = nil }
+        cache(writer, key)
+        deliverNow(entry.items, to: entry.open.name)
+    }
+
+    /// Gives up the opens whose server did not greet in time; returns the poll timeout the next ones need.
+    private func expireOpenings() -> Int32 {
+        let now = Sys.monotonicNanoseconds()
+        let expired: [(String, PendingDelivery)] = opening.withLock { opening in
+            let gone = opening.filter { $0.value.deadline <= now }
+            for key in gone.keys { opening[key] = nil }
+            return Array(gone)
+        }
+        for (key, entry) in expired {
+            entry.open.cancel()
+            unresponsive.withLock { map in
+                if map.count >= Gateway.writerCacheLimit { map = map.filter { $0.value > now } }
+                map[key] = now + Gateway.unresponsiveNanoseconds
+            }
+            logger.debug("a local mailslot did not greet in time", metadata: ["mailslot": "\(entry.open.name)", "dropped": "\(entry.items.count)"])
+            entry.items.forEach { record(.dropped(reason: .unresponsiveMailslot), from: $0.address, port: $0.port) }
+        }
+        guard let next = opening.withLock({ $0.values.map(\.deadline).min() }) else { return 1000 }
+        return Int32(clamping: max(1, (next > now ? next - now : 0) / 1_000_000 + 1))
+    }
+
+    private func deliverNow(_ items: [Item], to name: MailslotName) {
+        let outcomes = deliver(items.map(\.data), to: name, mayOpen: false)
+        let now = ContinuousClock.now
+        for (item, outcome) in zip(items, outcomes) {
+            record(outcome, from: item.address, port: item.port)
+            if case .delivered = outcome { metrics.deliveryLatency.recordNanoseconds((now - item.received).nanoseconds) }
+        }
+        // The server went away or was replaced: the rest wait for a fresh connection, opened without blocking.
+        if outcomes.count < items.count { route(Array(items[outcomes.count...]), to: name) }
+    }
+
+    private func cache(_ writer: LocalWriter, _ key: String) {
+        writers.withLock { cache in
+            if cache.count >= Gateway.writerCacheLimit, let victim = cache.keys.first { cache.removeValue(forKey: victim)?.close() }
+            cache[key] = writer
         }
     }
 
@@ -407,7 +532,9 @@ public final class Gateway: @unchecked Sendable {
 
     /// Writes messages into one local mailslot as an ordinary writer, reusing a cached connection;
     /// returns one outcome per message, in order.
-    func deliver(_ messages: [[UInt8]], to name: MailslotName) -> [Outcome] {
+    /// With `mayOpen` false (the receive loop) it never opens a connection itself: it returns outcomes
+    /// for the messages it could write, and the caller routes the rest through a non-blocking open.
+    func deliver(_ messages: [[UInt8]], to name: MailslotName, mayOpen: Bool = true) -> [Outcome] {
         let key = name.key
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(messages.count)
@@ -418,16 +545,14 @@ public final class Gateway: @unchecked Sendable {
             if let cached = writers.withLock({ $0[key] }) {
                 writer = cached
             } else {
+                guard mayOpen else { break }
                 do throws(MailslotError) {
                     writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
                 } catch {
                     outcomes += messages[index...].map { _ in .dropped(reason: Gateway.reason(error.code)) }
                     break
                 }
-                writers.withLock { cache in
-                    if cache.count >= Gateway.writerCacheLimit, let victim = cache.keys.first { cache.removeValue(forKey: victim)?.close() }
-                    cache[key] = writer
-                }
+                cache(writer, key)
             }
             var sent = 0
             let now = Sys.monotonicNanoseconds()

@@ -30,6 +30,11 @@ public final class LocalWriter: @unchecked Sendable {
     public static func open(_ name: MailslotName, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
         let address = LocalProtocol.abstractAddress(forKey: name.key)
         let (fd, greeting) = try connect(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
+        return try accepted(name, address, fd, greeting, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
+    }
+
+    private static func accepted(_ name: MailslotName, _ address: [UInt8], _ fd: FD, _ greeting: LocalGreeting,
+                                 writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
         if greeting.status == .accessDenied {
             Sys.close(fd)
             throw MailslotError(.accessDenied, "the server of \(name) (pid \(greeting.serverPID)) does not let this user write to it; its creator must allow it (mailslot listen --allow-everyone, or WriterAccess.group/.everyone)")
@@ -39,9 +44,56 @@ public final class LocalWriter: @unchecked Sendable {
                            writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
     }
 
+    /// An open that never blocks, for an event loop (the gateway): ``begin(_:)`` connects, the caller polls
+    /// ``fd`` for readable, and ``finish(writeTimeoutMilliseconds:logger:)`` reads the greeting. A server
+    /// that is stopped, stuck or not a mailslot server at all then costs the loop nothing while it waits.
+    public struct PendingOpen: Sendable {
+        public let name: MailslotName
+        public let fd: FD
+        let address: [UInt8]
+
+        /// Connects (without waiting for the greeting).
+        /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name; ERROR_SEM_TIMEOUT (121) when its
+        ///   backlog is full.
+        public static func begin(_ name: MailslotName) throws(MailslotError) -> PendingOpen {
+            let address = LocalProtocol.abstractAddress(forKey: name.key)
+            return PendingOpen(name: name, fd: try LocalWriter.startConnect(name, address, bindingTo: nil, waitMilliseconds: 0), address: address)
+        }
+
+        /// The writer once the server has greeted; nil while it has not. Throws what ``LocalWriter/open`` throws.
+        public func finish(writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter? {
+            guard let greeting = try LocalWriter.readGreeting(fd, name, checkName: true) else { return nil }
+            return try LocalWriter.accepted(name, address, fd, greeting, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
+        }
+
+        /// Gives up (the server did not answer in time).
+        public func cancel() { Sys.close(fd) }
+    }
+
     /// Connects and reads the server's greeting. Used by ``open`` and by `mailslot list`.
     public static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true,
                                bindingTo local: [UInt8]? = nil) throws(MailslotError) -> (FD, LocalGreeting) {
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        let fd = try startConnect(name, address, bindingTo: local, waitMilliseconds: timeoutMilliseconds)
+        while true {
+            let greeting: LocalGreeting?
+            do throws(MailslotError) { greeting = try readGreeting(fd, name, checkName: checkName) } catch {
+                Sys.close(fd)
+                throw error
+            }
+            if let greeting { return (fd, greeting) }
+            let remaining = deadline.remainingMilliseconds
+            if remaining == 0 {
+                Sys.close(fd)
+                throw MailslotError(.semTimeout, "the server of \(name) did not answer within \(timeoutMilliseconds) ms; it may be stuck")
+            }
+            _ = try? Sys.poll(fd, .readable, timeoutMilliseconds: Int32(clamping: remaining))
+        }
+    }
+
+    /// A non-blocking connection to a mailslot's address; retries a full backlog for `waitMilliseconds`.
+    static func startConnect(_ name: MailslotName, _ address: [UInt8], bindingTo local: [UInt8]?,
+                             waitMilliseconds: UInt32) throws(MailslotError) -> FD {
         let fd: FD
         do throws(Errno) {
             fd = try Sys.unixSocket(seqpacket: true)
@@ -49,11 +101,11 @@ public final class LocalWriter: @unchecked Sendable {
         } catch {
             throw MailslotError.system("could not create a socket", error)
         }
-        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        let deadline = Deadline(milliseconds: waitMilliseconds)
         while true {
             do throws(Errno) {
                 try Sys.connectAbstract(fd, address)
-                break
+                return fd
             } catch where error.code == Errno.again && !deadline.passed {
                 _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: 1) // the server's backlog is full
             } catch {
@@ -62,39 +114,32 @@ public final class LocalWriter: @unchecked Sendable {
                 case Errno.connectionRefused, Errno.noEntry:
                     throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine; start its server first (mailslot listen '\(name)')")
                 case Errno.again:
-                    throw MailslotError(.semTimeout, "the server of \(name) did not accept the connection within \(timeoutMilliseconds) ms; it may be stuck")
+                    throw MailslotError(.semTimeout, "the server of \(name) did not accept the connection within \(waitMilliseconds) ms; it may be stuck")
                 default:
                     throw MailslotError.system("could not connect to \(name)", error)
                 }
             }
         }
+    }
+
+    /// The server's greeting if it has arrived (nil: not yet). Throws when the peer is not a mailslot
+    /// server of this version, or serves another name.
+    static func readGreeting(_ fd: FD, _ name: MailslotName, checkName: Bool) throws(MailslotError) -> LocalGreeting? {
         var buffer = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let received: Int?
-            do throws(Errno) {
-                received = try Sys.receive(fd, into: &buffer)
-            } catch {
-                Sys.close(fd)
-                throw MailslotError(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
-            }
-            if let received {
-                guard let greeting = LocalGreeting(decoding: Array(buffer[0..<received])) else {
-                    Sys.close(fd)
-                    throw MailslotError(.fileNotFound, "the socket behind \(name) is not a mailslot server of this version")
-                }
-                guard !checkName || MailslotName.fold(greeting.path) == name.key else {
-                    Sys.close(fd)
-                    throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine (its address is taken by \\\\.\\mailslot\\\(greeting.path))")
-                }
-                return (fd, greeting)
-            }
-            let remaining = deadline.remainingMilliseconds
-            if remaining == 0 {
-                Sys.close(fd)
-                throw MailslotError(.semTimeout, "the server of \(name) did not answer within \(timeoutMilliseconds) ms; it may be stuck")
-            }
-            _ = try? Sys.poll(fd, .readable, timeoutMilliseconds: Int32(clamping: remaining))
+        let received: Int?
+        do throws(Errno) {
+            received = try Sys.receive(fd, into: &buffer)
+        } catch {
+            throw MailslotError(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
         }
+        guard let received else { return nil }
+        guard let greeting = LocalGreeting(decoding: Array(buffer[0..<received])) else {
+            throw MailslotError(.fileNotFound, "the socket behind \(name) is not a mailslot server of this version")
+        }
+        guard !checkName || MailslotName.fold(greeting.path) == name.key else {
+            throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine (its address is taken by \\\\.\\mailslot\\\(greeting.path))")
+        }
+        return greeting
     }
 
     /// Asks the server of a local mailslot for its state (GetMailslotInfo on a client handle): a short

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Mailslot
 import MailslotGateway
+import MailslotTestSupport
 import MailslotTransport
 import Testing
 
@@ -102,6 +103,49 @@ struct GatewayTests {
         #expect(stats.contains("\"received\":2,\"delivered\":1,\"dropped\":{\"oversize_udp\":1}"), "\(stats)")
         g.stop()
         #expect(GatewayTestSupport.eventually { thread.isFinished })
+    }
+
+    /// A local mailslot that never greets (a SIGSTOPped server; a socket another program bound to a
+    /// mailslot's address) must not delay delivery to others: before, each of its datagrams held the
+    /// receive loop for up to a second.
+    @Test func aSilentLocalMailslotDoesNotStallDeliveryToOthers() throws {
+        let g = try makeGateway()
+        let thread = Thread { g.run() }
+        thread.start()
+        defer { g.stop() }
+        let live = uniquePath("live"), stopped = uniquePath("stopped"), squatted = uniquePath("squatted")
+        let server = try MailslotServer(name: try MailslotName(local: live), readTimeout: .milliseconds(10_000))
+        defer { server.close() }
+        // A socket on a mailslot's address that accepts connections and never says a word.
+        let squatter = try Sys.unixSocket(seqpacket: true)
+        defer { Sys.close(squatter) }
+        try Sys.bindAbstract(squatter, LocalProtocol.abstractAddress(forKey: try MailslotName(local: squatted).key))
+        try Sys.listen(squatter, backlog: 16)
+        // A real server, stopped.
+        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + stopped, "--timeout", "30000"])
+        defer { child.signal(SIGKILL) }
+        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == stopped } })
+        child.signal(SIGSTOP)
+        defer { child.signal(SIGCONT) }
+
+        let raw = try Sys.udpSocket()
+        defer { Sys.close(raw) }
+        func send(_ path: String, _ data: [UInt8]) throws {
+            _ = try Sys.sendTo(raw, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + path, data: data), .loopback, g.configuration.port)
+        }
+        for i in 0..<5 { try send(stopped, [UInt8(i)]); try send(squatted, [UInt8(i)]) }
+        let started = Date()
+        for i in 0..<50 { try send(live, [UInt8(i)]) }
+        var got: [[UInt8]] = []
+        while got.count < 50, let m = try? server.read() { got.append(m) }
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(got == (0..<50).map { [UInt8($0)] })
+        // Loose: a stall is a second per silent datagram (ten here); the two cores are shared with other tests.
+        #expect(elapsed < 2.5, "50 datagrams for a live mailslot took \(elapsed) s behind silent ones")
+        #expect(GatewayTestSupport.eventually { g.counters.dropped["unresponsive_mailslot"] == 10 }, "\(g.counters)")
+        // Within the next second the silent ones are not waited for at all.
+        try send(squatted, [9])
+        #expect(GatewayTestSupport.eventually { g.counters.dropped["unresponsive_mailslot"] == 11 }, "\(g.counters)")
     }
 
     @Test func answersNameQueriesForItsOwnNamesOnly() throws {
