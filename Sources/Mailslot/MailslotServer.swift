@@ -19,15 +19,21 @@ public final class MailslotServer: Sendable {
     public struct Options: Sendable {
         /// Who may open the mailslot for writing. Default: the creating user (and root).
         public var access: WriterAccess
+        /// Whether messages from other machines may arrive, through `mailslotd`. Default: no. A mailslot
+        /// that does not opt in gets nothing from the network, whoever runs the gateway (its datagrams are
+        /// dropped and counted as `not_network_enabled`); one that does also admits the gateway's
+        /// `mailslot` service user, whatever ``access`` says.
+        public var allowNetwork: Bool
         /// The memory quota for waiting messages, in bytes. Default 64 MiB. When it is full, writers wait
         /// up to their write timeout and then fail; nothing is dropped.
         public var quota: Int
         /// Where the library logs (at debug and trace level only).
         public var logger: Logger
 
-        public init(access: WriterAccess = .owner, quota: Int = MailslotLimits.defaultQuota,
+        public init(access: WriterAccess = .owner, allowNetwork: Bool = false, quota: Int = MailslotLimits.defaultQuota,
                     logger: Logger = Logger(label: "mailslot", factory: { _ in SwiftLogNoOpLogHandler() })) {
             self.access = access
+            self.allowNetwork = allowNetwork
             self.quota = quota
             self.logger = logger
         }
@@ -60,7 +66,8 @@ public final class MailslotServer: Sendable {
                 options: Options = Options()) throws(MailslotError) {
         self.name = name
         self.engine = try LocalServerEngine.create(name: name, maxMessageSize: maxMessageSize, readTimeout: readTimeout,
-                                                   access: options.access, quota: options.quota, logger: options.logger)
+                                                   access: options.access, allowNetwork: options.allowNetwork, quota: options.quota,
+                                                   logger: options.logger)
         self.asyncReads = DispatchQueue(label: "mailslot.read")
     }
 

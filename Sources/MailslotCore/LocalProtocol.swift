@@ -78,6 +78,8 @@ public struct LocalGreeting: Sendable, Hashable {
     public var path: String
     /// The queue's state, in the answer to a query (``LocalProtocol/queryPrefix``); nil for writers.
     public var state: QueueState?
+    /// Whether the mailslot takes messages from the network: mailslotd delivers only where this is set.
+    public var allowsNetwork: Bool
 
     /// What a query learns: every message whose write returned before the query is counted.
     public struct QueueState: Sendable, Hashable {
@@ -95,8 +97,9 @@ public struct LocalGreeting: Sendable, Hashable {
     }
 
     public init(status: Status, maxMessageSize: UInt32, quota: UInt64, serverPID: Int32, ownerUID: UInt32,
-                access: WriterAccess, path: String, state: QueueState? = nil) {
+                access: WriterAccess, path: String, state: QueueState? = nil, allowsNetwork: Bool = false) {
         self.state = state
+        self.allowsNetwork = allowsNetwork
         self.status = status
         self.maxMessageSize = maxMessageSize
         self.quota = quota
@@ -122,6 +125,7 @@ public struct LocalGreeting: Sendable, Hashable {
         case .group(let gid): out.append(1); out.appendLE(gid)
         case .everyone: out.append(2); out.appendLE(UInt32(0))
         }
+        out.append(allowsNetwork ? 1 : 0)
         if let state {
             out.append(1)
             out.appendLE(state.messageCount)
@@ -144,7 +148,8 @@ public struct LocalGreeting: Sendable, Hashable {
         guard r.take(4) == LocalGreeting.magic, r.u16() == LocalGreeting.version,
               let statusRaw = r.u16(), let status = Status(rawValue: statusRaw),
               let max = r.u32(), let quota = r.u64(), let pid = r.u32(), let owner = r.u32(),
-              let accessKind = r.u8(), let accessArg = r.u32(), let hasState = r.u8(), hasState <= 1
+              let accessKind = r.u8(), let accessArg = r.u32(), let network = r.u8(), network <= 1,
+              let hasState = r.u8(), hasState <= 1
         else { return nil }
         var state: QueueState?
         if hasState == 1 {
@@ -161,7 +166,8 @@ public struct LocalGreeting: Sendable, Hashable {
         default: return nil
         }
         self.init(status: status, maxMessageSize: max, quota: quota, serverPID: Int32(bitPattern: pid),
-                  ownerUID: owner, access: access, path: String(decoding: name, as: UTF8.self), state: state)
+                  ownerUID: owner, access: access, path: String(decoding: name, as: UTF8.self), state: state,
+                  allowsNetwork: network == 1)
     }
 }
 

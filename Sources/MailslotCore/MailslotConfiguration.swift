@@ -16,6 +16,8 @@
 /// | `accept_any_name` | `MAILSLOT_ACCEPT_ANY_NAME` | no (mailslotd: deliver datagrams for any NetBIOS name) |
 /// | `name_service` | `MAILSLOT_NAME_SERVICE` | yes (mailslotd: answer NetBIOS name queries) |
 /// | `metrics` | `MAILSLOT_METRICS` | none (mailslotd: serve Prometheus metrics on ADDRESS:PORT) |
+/// | `allow_from` | `MAILSLOT_ALLOW_FROM` | any (mailslotd: accept datagrams only from these subnets, `10.0.0.0/8,192.168.1.7`) |
+/// | `rate_limit` | `MAILSLOT_RATE_LIMIT` | 0 = none (mailslotd: datagrams per second accepted from one source address) |
 ///
 /// The same settings have the same command-line flags in `mailslot` and `mailslotd` (`--computer-name`,
 /// `--workgroup`, `--interface`, `--port`, `--name-port`, ...), applied through ``apply(_:source:)`` as
@@ -35,10 +37,38 @@ public struct MailslotConfiguration: Sendable, Equatable {
     public var nameService: Bool
     /// Where the gateway serves Prometheus metrics (`ADDRESS:PORT`); nil: nowhere.
     public var metrics: String?
+    /// The subnets the gateway accepts datagrams from; empty: any.
+    public var allowFrom: [Subnet] = []
+    /// Datagrams per second the gateway accepts from one source address (a burst of as many); 0: no limit.
+    public var rateLimit: UInt32 = 0
+
+    /// An IPv4 subnet, `ADDRESS/PREFIX` (a bare address is a /32).
+    public struct Subnet: Sendable, Hashable, CustomStringConvertible {
+        public var network: UInt32
+        public var prefixLength: Int
+        public var mask: UInt32 { prefixLength == 0 ? 0 : UInt32.max << UInt32(32 - prefixLength) }
+
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+            guard octets.count == 4, parts[0].split(separator: ".", omittingEmptySubsequences: false).count == 4 else { return nil }
+            let length = parts.count == 2 ? Int(parts[1]) : 32
+            guard let length, (0...32).contains(length) else { return nil }
+            prefixLength = length
+            network = 0
+            network = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & mask
+        }
+
+        public func contains(_ address: UInt32) -> Bool { address & mask == network }
+
+        public var description: String {
+            "\(network >> 24).\(network >> 16 & 0xFF).\(network >> 8 & 0xFF).\(network & 0xFF)/\(prefixLength)"
+        }
+    }
 
     /// Every key the file, the environment and the flags know, in the order `--check-config` prints them.
     public static let keys = ["computer_name", "workgroup", "interfaces", "port", "name_port", "resolve_timeout_ms",
-                              "accept_any_name", "name_service", "metrics"]
+                              "accept_any_name", "name_service", "metrics", "allow_from", "rate_limit"]
 
     /// Where each key's value came from: "default", the file's path, "environment (MAILSLOT_X)", "command line".
     public private(set) var sources: [String: String] = [:]
@@ -71,6 +101,8 @@ public struct MailslotConfiguration: Sendable, Equatable {
         case "accept_any_name": return acceptAnyName ? "yes" : "no"
         case "name_service": return nameService ? "yes" : "no"
         case "metrics": return metrics ?? ""
+        case "allow_from": return allowFrom.map(\.description).joined(separator: ",")
+        case "rate_limit": return "\(rateLimit)"
         default: return ""
         }
     }
@@ -127,6 +159,20 @@ public struct MailslotConfiguration: Sendable, Equatable {
                     throw MailslotError(.invalidParameter, "\(source): 'metrics' must be ADDRESS:PORT (for example 127.0.0.1:9138), not '\(value)'")
                 }
                 metrics = text.isEmpty ? nil : text
+            case "allow_from":
+                var subnets: [Subnet] = []
+                for item in value.split(separator: ",").map({ String($0).trimmingSpaces }).filter({ !$0.isEmpty }) {
+                    guard let subnet = Subnet(item) else {
+                        throw MailslotError(.invalidParameter, "\(source): 'allow_from' takes IPv4 subnets like 10.0.0.0/8 or addresses, not '\(item)'")
+                    }
+                    subnets.append(subnet)
+                }
+                allowFrom = subnets
+            case "rate_limit":
+                guard let v = UInt32(value.trimmingSpaces) else {
+                    throw MailslotError(.invalidParameter, "\(source): 'rate_limit' must be a number of datagrams per second (0: no limit), not '\(value)'")
+                }
+                rateLimit = v
             default:
                 throw MailslotError(.invalidParameter, "\(source): unknown setting '\(key)' (known: \(MailslotConfiguration.keys.joined(separator: ", ")))")
             }

@@ -31,6 +31,12 @@ public final class Gateway: @unchecked Sendable {
         case tooLarge
         /// The mailslot's access rule does not admit the gateway.
         case accessDenied
+        /// The mailslot did not opt in to messages from the network (`allowNetwork`, `--allow-network`).
+        case notNetworkEnabled
+        /// The source address is not in `allow_from`.
+        case sourceNotAllowed
+        /// The source sent more than `rate_limit` datagrams per second.
+        case rateLimited
         /// The mailslot's server did not greet within a second (stopped, stuck, or not a mailslot server);
         /// it is not tried again for a second.
         case unresponsiveMailslot
@@ -49,6 +55,9 @@ public final class Gateway: @unchecked Sendable {
             case .mailslotFull: "mailslot_full"
             case .tooLarge: "too_large"
             case .accessDenied: "access_denied"
+            case .notNetworkEnabled: "not_network_enabled"
+            case .sourceNotAllowed: "source_not_allowed"
+            case .rateLimited: "rate_limited"
             case .unresponsiveMailslot: "unresponsive_mailslot"
             case .deliveryFailed: "delivery_failed"
             case .oversizeUDP: "oversize_udp"
@@ -324,8 +333,13 @@ public final class Gateway: @unchecked Sendable {
             // Decode the whole batch, then deliver runs of messages for the same mailslot together.
             let current = settings.withLock { $0 }
             var pending: [(name: MailslotName, data: [UInt8], address: IPv4Address, port: UInt16)] = []
+            let now = Sys.monotonicNanoseconds()
             for i in 0..<n {
                 let d = batch.datagram(i)
+                if let refused = admit(d.address, current.configuration, now: now) {
+                    record(.dropped(reason: refused), from: d.address, port: d.port)
+                    continue
+                }
                 switch d.bytes.map({ accept($0, current) }) ?? .failure(.init(reason: .oversizeUDP)) {
                 case .success(let (name, data)): pending.append((name, data, d.address, d.port))
                 case .failure(let drop): record(.dropped(reason: drop.reason), from: d.address, port: d.port)
@@ -340,6 +354,33 @@ public final class Gateway: @unchecked Sendable {
                 start = end
             }
             if n < batch.slots { return }
+        }
+    }
+
+    /// Per-source token buckets for `rate_limit` (loop-owned; bounded).
+    private let buckets = Locked<[UInt32: (tokens: Double, refilled: UInt64)]>([:])
+    static let bucketLimit = 4096
+
+    /// The source filters: `allow_from`, then `rate_limit` (a bucket of `rate_limit` tokens per source,
+    /// refilled at that rate). nil: admitted.
+    private func admit(_ source: IPv4Address, _ configuration: MailslotConfiguration, now: UInt64) -> DropReason? {
+        if !configuration.allowFrom.isEmpty, !configuration.allowFrom.contains(where: { $0.contains(source.value) }) {
+            return .sourceNotAllowed
+        }
+        guard configuration.rateLimit > 0 else { return nil }
+        let rate = Double(configuration.rateLimit)
+        return buckets.withLock { buckets in
+            if buckets[source.value] == nil, buckets.count >= Gateway.bucketLimit {
+                buckets = buckets.filter { Double(now - $0.value.refilled) / 1e9 * rate + $0.value.tokens < rate } // drop full buckets
+                if buckets.count >= Gateway.bucketLimit { buckets.removeAll() }
+            }
+            var bucket = buckets[source.value] ?? (tokens: rate, refilled: now)
+            bucket.tokens = min(rate, bucket.tokens + Double(now - bucket.refilled) / 1e9 * rate)
+            bucket.refilled = now
+            let admitted = bucket.tokens >= 1
+            if admitted { bucket.tokens -= 1 }
+            buckets[source.value] = bucket
+            return admitted ? nil : .rateLimited
         }
     }
 
@@ -484,7 +525,9 @@ public final class Gateway: @unchecked Sendable {
 
     /// Decodes one datagram and delivers it. Public so that tests and tools can drive it without sockets.
     public func handle(_ bytes: UnsafeRawBufferPointer, from address: IPv4Address) -> Outcome {
-        switch accept(bytes, settings.withLock { $0 }) {
+        let current = settings.withLock { $0 }
+        if let refused = admit(address, current.configuration, now: Sys.monotonicNanoseconds()) { return .dropped(reason: refused) }
+        switch accept(bytes, current) {
         case .success(let (name, data)): return deliver([data], to: name)[0]
         case .failure(let drop): return .dropped(reason: drop.reason)
         }
@@ -553,6 +596,12 @@ public final class Gateway: @unchecked Sendable {
                     break
                 }
                 cache(writer, key)
+            }
+            // Only a mailslot that opted in to the network gets datagrams, whoever runs the gateway (root
+            // passes every access rule; the opt-in is the mailslot's, checked here as well as by its server).
+            guard writer.greeting.allowsNetwork else {
+                outcomes += messages[index...].map { _ in .dropped(reason: .notNetworkEnabled) }
+                break
             }
             var sent = 0
             let now = Sys.monotonicNanoseconds()

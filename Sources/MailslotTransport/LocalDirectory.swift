@@ -13,6 +13,8 @@ public enum LocalDirectory {
         public var access: WriterAccess
         public var maxMessageSize: UInt32
         public var quota: UInt64
+        /// Whether it takes messages from other machines (through mailslotd).
+        public var allowsNetwork: Bool
     }
 
     /// Every mailslot whose server answers within `timeoutMilliseconds` (all are asked at once, so a
@@ -63,7 +65,7 @@ public enum LocalDirectory {
                 var pids = holders[probe.inode] ?? []
                 if pids.isEmpty { pids = [greeting.serverPID] }
                 result.append(Entry(name: name, holderPIDs: pids.sorted(), ownerUID: probe.ownerUID, access: greeting.access,
-                                    maxMessageSize: greeting.maxMessageSize, quota: greeting.quota))
+                                    maxMessageSize: greeting.maxMessageSize, quota: greeting.quota, allowsNetwork: greeting.allowsNetwork))
             }
         }
         return result.sorted { $0.name.key < $1.name.key }

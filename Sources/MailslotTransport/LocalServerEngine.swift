@@ -72,7 +72,7 @@ public final class LocalServerEngine: @unchecked Sendable {
 
     /// Creates a new mailslot: binds its name and creates its queue.
     public static func create(name: MailslotName, maxMessageSize: UInt32, readTimeout: MailslotTimeout,
-                              access: WriterAccess, quota: Int, logger: Logger) throws(MailslotError) -> LocalServerEngine {
+                              access: WriterAccess, allowNetwork: Bool = false, quota: Int, logger: Logger) throws(MailslotError) -> LocalServerEngine {
         guard name.isLocal else {
             throw MailslotError(.invalidName, "'\(name)' names another machine; a mailslot can only be created on this machine, as \\\\.\\mailslot\\\(name.path)")
         }
@@ -100,7 +100,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         let readyFD: FD
         do throws(Errno) {
             queue = try SharedQueue(quota: quota, maxMessageSize: maxMessageSize, readTimeout: readTimeout.rawValue,
-                                    ownerUID: Sys.euid, access: access, path: name.path)
+                                    ownerUID: Sys.euid, access: access, allowNetwork: allowNetwork, path: name.path)
             readyFD = try Sys.eventFD()
         } catch {
             Sys.close(listenFD)
@@ -354,14 +354,16 @@ public final class LocalServerEngine: @unchecked Sendable {
                 Sys.close(fd)
                 continue
             }
+            // The network gateway's service user may write only where the mailslot opted in to the network.
             let permitted = queue.access.permits(uid: credentials.uid, groups: credentials.groups, ownerUID: queue.ownerUID)
+                || (queue.allowsNetwork && credentials.uid == LocalServerEngine.gatewayUID)
             if Sys.peerAbstractName(fd)?.starts(with: LocalProtocol.queryPrefix) == true {
                 answerQuery(fd, permitted: permitted, &state)
                 continue
             }
             let greeting = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
                                          quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
-                                         access: queue.access, path: queue.path).encoded()
+                                         access: queue.access, path: queue.path, allowsNetwork: queue.allowsNetwork).encoded()
             // Stamp every record the writer sends (it sends only after this greeting), for ordering across writers.
             let stamped = (try? Sys.enableTimestamps(fd)) != nil
             let sent = stamped && ((try? Sys.send(fd, greeting)) ?? false)
@@ -408,6 +410,9 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// Answers a state query (GetMailslotInfo on a client handle): takes every message writers have sent so
     /// far, then sends one greeting with the queue's state and closes the connection. A client the access
     /// rule refuses learns nothing about the queue.
+    /// The uid of the `mailslot` system user, as which mailslotd's unit runs (nil: there is none).
+    static let gatewayUID: UInt32? = Sys.user(named: "mailslot")?.uid
+
     private func answerQuery(_ fd: FD, permitted: Bool, _ state: inout State) {
         var queueState: LocalGreeting.QueueState?
         if permitted {
@@ -418,7 +423,7 @@ public final class LocalServerEngine: @unchecked Sendable {
         }
         let answer = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
                                    quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
-                                   access: queue.access, path: queue.path, state: queueState).encoded()
+                                   access: queue.access, path: queue.path, state: queueState, allowsNetwork: queue.allowsNetwork).encoded()
         _ = try? Sys.send(fd, answer)
         Sys.close(fd)
     }

@@ -29,14 +29,14 @@ public final class SharedQueue: @unchecked Sendable {
         static let magic = 0, version = 8, capacity = 16, head = 24, tail = 32, count = 40
         static let maxMessage = 48, readTimeout = 52, seq = 56, waiters = 60
         static let ownerUID = 64, accessKind = 68, accessArg = 72, readyWanted = 76, released = 80, created = 88
-        static let pathLength = 96, holders = 100, mutex = 256, path = 512
+        static let pathLength = 96, holders = 100, network = 104, mutex = 256, path = 512
     }
 
     // MARK: creation and adoption
 
     /// Creates a new queue with room for `quota` bytes of records.
     public init(quota: Int, maxMessageSize: UInt32, readTimeout: UInt32, ownerUID: UInt32,
-                access: WriterAccess, path: String) throws(Errno) {
+                access: WriterAccess, allowNetwork: Bool = false, path: String) throws(Errno) {
         let capacity = (quota + 7) & ~7
         let fd = try Sys.memfd(name: "mailslot")
         let size = SharedQueue.headerSize + capacity
@@ -62,6 +62,7 @@ public final class SharedQueue: @unchecked Sendable {
         case .group(let gid): store(Off.accessKind, UInt32(1)); store(Off.accessArg, gid)
         case .everyone: store(Off.accessKind, UInt32(2))
         }
+        store(Off.network, UInt32(allowNetwork ? 1 : 0))
         store(Off.created, Sys.realtimeNanoseconds())
         let pathBytes = Array(path.utf8.prefix(SharedQueue.maxPathBytes))
         store(Off.pathLength, UInt32(pathBytes.count))
@@ -104,6 +105,8 @@ public final class SharedQueue: @unchecked Sendable {
         }
     }
     public var maxMessageSize: UInt32 { load(Off.maxMessage) }
+    /// Whether the mailslot takes messages from the network (through mailslotd).
+    public var allowsNetwork: Bool { (load(Off.network) as UInt32) == 1 }
     public var path: String {
         let n = min(Int(load(Off.pathLength) as UInt32), SharedQueue.maxPathBytes)
         return String(decoding: UnsafeRawBufferPointer(start: base + Off.path, count: n), as: UTF8.self)

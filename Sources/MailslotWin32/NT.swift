@@ -60,9 +60,9 @@ public func w32NtCreateMailslotFile(_ out: UnsafeMutablePointer<UnsafeMutableRaw
     let path = String(text.dropFirst(prefix.count))
     guard let timeout = NTTime.timeout(readTimeout) else { return NTS.INVALID_PARAMETER }
 
-    var rule = WriterAccess.owner
+    var rule = SecurityDescriptors.Grant(access: .owner, network: false)
     if let descriptor = attributes.pointee.SecurityDescriptor {
-        guard let given = SecurityDescriptors.access(of: descriptor) else { return NTS.INVALID_PARAMETER }
+        guard let given = SecurityDescriptors.grant(of: descriptor) else { return NTS.INVALID_PARAMETER }
         rule = given
     }
     let name: MailslotName
@@ -75,7 +75,7 @@ public func w32NtCreateMailslotFile(_ out: UnsafeMutablePointer<UnsafeMutableRaw
     let effectiveQuota = quota == 0 ? MailslotLimits.defaultQuota : min(max(Int(quota), MailslotLimits.smallestQuota), MailslotLimits.largestQuota)
     do throws(MailslotError) {
         let server = try MailslotServer(name: name, maxMessageSize: maxMessageSize, readTimeout: timeout,
-                                        options: .init(access: rule, quota: effectiveQuota))
+                                        options: .init(access: rule.access, allowNetwork: rule.network, quota: effectiveQuota))
         let synchronous = options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT) != 0
         let writeAccess = access & (GENERIC_WRITE | GENERIC_ALL | UInt32(FILE_WRITE_DATA)) != 0
         let object = ServerObject(server: server, synchronous: synchronous, writeAccess: writeAccess, requestedQuota: quota)

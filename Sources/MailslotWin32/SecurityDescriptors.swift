@@ -20,17 +20,26 @@ enum SecurityDescriptors {
         var magic: UInt32
         var kind: UInt32 // 0 owner, 1 group, 2 everyone
         var gid: UInt32
+        var network: UInt32 // 1: the NETWORK SID (NU) may write: messages from other machines, through mailslotd
     }
 
-    /// A malloc'd self-relative descriptor holding `access` (freed with LocalFree).
-    static func make(_ access: WriterAccess) -> (UnsafeMutableRawPointer, Int)? {
+    /// What a descriptor grants: the local rule, and whether the network may write.
+    struct Grant: Equatable {
+        var access: WriterAccess
+        var network: Bool
+    }
+
+    /// A malloc'd self-relative descriptor holding `grant` (freed with LocalFree).
+    static func make(_ grant: Grant) -> (UnsafeMutableRawPointer, Int)? {
+        let access = grant.access
+        let network: UInt32 = grant.network ? 1 : 0
         let size = MemoryLayout<SECURITY_DESCRIPTOR>.size + MemoryLayout<Rule>.size
         guard let raw = calloc(1, size) else { return nil }
         let rule = (raw + MemoryLayout<SECURITY_DESCRIPTOR>.size).bindMemory(to: Rule.self, capacity: 1)
         switch access {
-        case .owner: rule.pointee = Rule(magic: magic, kind: 0, gid: 0)
-        case .group(let gid): rule.pointee = Rule(magic: magic, kind: 1, gid: gid)
-        case .everyone: rule.pointee = Rule(magic: magic, kind: 2, gid: 0)
+        case .owner: rule.pointee = Rule(magic: magic, kind: 0, gid: 0, network: network)
+        case .group(let gid): rule.pointee = Rule(magic: magic, kind: 1, gid: gid, network: network)
+        case .everyone: rule.pointee = Rule(magic: magic, kind: 2, gid: 0, network: network)
         }
         let sd = raw.bindMemory(to: SECURITY_DESCRIPTOR.self, capacity: 1)
         sd.pointee.Revision = 1
@@ -39,18 +48,19 @@ enum SecurityDescriptors {
         return (raw, size)
     }
 
-    /// The access rule a descriptor gives, or nil when it is not one this library can read.
-    static func access(of descriptor: UnsafeMutableRawPointer) -> WriterAccess? {
+    /// What a descriptor grants, or nil when it is not one this library can read. A NULL DACL grants every
+    /// local user, not the network: messages from other machines need the NETWORK SID named (NU).
+    static func grant(of descriptor: UnsafeMutableRawPointer) -> Grant? {
         let sd = descriptor.assumingMemoryBound(to: SECURITY_DESCRIPTOR.self)
         guard sd.pointee.Revision == 1 else { return nil }
-        guard sd.pointee.Control & daclPresent != 0 else { return .owner }
-        guard let dacl = sd.pointee.Dacl else { return .everyone } // a NULL DACL grants everyone
+        guard sd.pointee.Control & daclPresent != 0 else { return Grant(access: .owner, network: false) }
+        guard let dacl = sd.pointee.Dacl else { return Grant(access: .everyone, network: false) }
         let rule = UnsafeMutableRawPointer(dacl).assumingMemoryBound(to: Rule.self).pointee
-        guard rule.magic == magic else { return nil }
+        guard rule.magic == magic, rule.network <= 1 else { return nil }
         switch rule.kind {
-        case 0: return .owner
-        case 1: return .group(rule.gid)
-        case 2: return .everyone
+        case 0: return Grant(access: .owner, network: rule.network == 1)
+        case 1: return Grant(access: .group(rule.gid), network: rule.network == 1)
+        case 2: return Grant(access: .everyone, network: rule.network == 1)
         default: return nil
         }
     }
@@ -70,13 +80,13 @@ struct SDDLParser {
 
     init(_ text: String) { chars = Array(text) }
 
-    static func access(_ text: String, ownUID: UInt32) -> WriterAccess? {
+    static func grant(_ text: String, ownUID: UInt32) -> SecurityDescriptors.Grant? {
         var parser = SDDLParser(text)
         return try? parser.parse(ownUID: ownUID)
     }
 
-    private mutating func parse(ownUID: UInt32) throws(Failure) -> WriterAccess {
-        var result: WriterAccess? // nil: no DACL seen
+    private mutating func parse(ownUID: UInt32) throws(Failure) -> SecurityDescriptors.Grant {
+        var result: SecurityDescriptors.Grant? // nil: no DACL seen
         skipSpaces()
         while i < chars.count {
             guard i + 1 < chars.count, chars[i + 1] == ":" else { throw .invalid }
@@ -94,7 +104,7 @@ struct SDDLParser {
             }
             skipSpaces()
         }
-        return result ?? .owner
+        return result ?? SecurityDescriptors.Grant(access: .owner, network: false)
     }
 
     private mutating func skipSpaces() {
@@ -138,16 +148,21 @@ struct SDDLParser {
         return list
     }
 
-    private mutating func dacl(ownUID: UInt32) throws(Failure) -> WriterAccess {
+    private mutating func dacl(ownUID: UInt32) throws(Failure) -> SecurityDescriptors.Grant {
         let noAccessControl = try flags()
         let entries = try aces()
-        if noAccessControl { return .everyone }
+        if noAccessControl { return SecurityDescriptors.Grant(access: .everyone, network: false) }
         var access: WriterAccess?
+        var network = false
         for ace in entries {
             guard ace[0] == "A" else { throw .invalid } // deny, object and callback ACEs cannot be mapped
             try SDDLParser.checkFlags(ace[1])
             guard try SDDLParser.grantsWrite(ace[2]) else { continue }
             guard ace[3].isEmpty, ace[4].isEmpty else { throw .invalid }
+            if ace[5] == "NU" || ace[5] == "S-1-5-2" { // NETWORK: writers on other machines, through mailslotd
+                network = true
+                continue
+            }
             let trustee = try SDDLParser.trustee(ace[5], ownUID: ownUID)
             switch (access, trustee) {
             case (_, .everyone), (.everyone?, _): access = .everyone
@@ -157,8 +172,9 @@ struct SDDLParser {
             }
         }
         // An empty DACL (or one that lets nobody write) denies every writer: the rule cannot say that.
+        if access == nil && network { access = .owner } // the network alone (the creator may always write)
         guard let access else { throw .invalid }
-        return access
+        return SecurityDescriptors.Grant(access: access, network: network)
     }
 
     private mutating func sacl() throws(Failure) {

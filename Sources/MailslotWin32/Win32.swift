@@ -44,13 +44,14 @@ func lookup(_ handle: UnsafeMutableRawPointer?) -> KernelObject? {
     Hub.shared.withLock { Hub.shared.object(handle) }
 }
 
-/// The access rule and inheritance a SECURITY_ATTRIBUTES asks for.
-func attributes(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> (access: WriterAccess, inherit: Bool)? {
-    guard let sa else { return (.owner, false) }
+/// The access rule, network opt-in and inheritance a SECURITY_ATTRIBUTES asks for.
+func attributes(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> (grant: SecurityDescriptors.Grant, inherit: Bool)? {
+    let none = SecurityDescriptors.Grant(access: .owner, network: false)
+    guard let sa else { return (none, false) }
     let inherit = sa.pointee.bInheritHandle != 0
-    guard let descriptor = sa.pointee.lpSecurityDescriptor else { return (.owner, inherit) }
-    guard let access = SecurityDescriptors.access(of: descriptor) else { return nil }
-    return (access, inherit)
+    guard let descriptor = sa.pointee.lpSecurityDescriptor else { return (none, inherit) }
+    guard let grant = SecurityDescriptors.grant(of: descriptor) else { return nil }
+    return (grant, inherit)
 }
 
 func register(_ object: KernelObject, inherit: Bool) -> UnsafeMutableRawPointer? {
@@ -71,13 +72,13 @@ func createMailslot(_ name: String?, _ maxMessageSize: UInt32, _ readTimeout: UI
         SetLastError(MailslotError.Code.invalidName.rawValue)
         return invalidHandleValue
     }
-    guard let (access, inherit) = attributes(sa) else {
+    guard let (grant, inherit) = attributes(sa) else {
         SetLastError(ERROR_INVALID_SECURITY_DESCR)
         return invalidHandleValue
     }
     do throws(MailslotError) {
-        let server = try MailslotServer(name: name, maxMessageSize: maxMessageSize,
-                                        readTimeout: MailslotTimeout(rawValue: readTimeout), options: .init(access: access))
+        let server = try MailslotServer(name: name, maxMessageSize: maxMessageSize, readTimeout: MailslotTimeout(rawValue: readTimeout),
+                                        options: .init(access: grant.access, allowNetwork: grant.network))
         let handle = register(ServerObject(server: server, synchronous: true, writeAccess: false, requestedQuota: 0), inherit: inherit)
         SetLastError(0)
         return handle
@@ -575,8 +576,8 @@ func convertSDDL(_ text: String?, _ revision: UInt32, _ out: UnsafeMutablePointe
                  _ size: UnsafeMutablePointer<UInt32>?) -> Int32 {
     guard let out, let text else { return fail(ERROR_INVALID_PARAMETER) }
     guard revision == SDDL_REVISION_1 else { return fail(ERROR_UNKNOWN_REVISION) }
-    guard let access = SDDLParser.access(text, ownUID: geteuid()) else { return fail(ERROR_INVALID_PARAMETER) }
-    guard let (descriptor, bytes) = SecurityDescriptors.make(access) else { return fail(ERROR_NOT_ENOUGH_MEMORY) }
+    guard let grant = SDDLParser.grant(text, ownUID: geteuid()) else { return fail(ERROR_INVALID_PARAMETER) }
+    guard let (descriptor, bytes) = SecurityDescriptors.make(grant) else { return fail(ERROR_NOT_ENOUGH_MEMORY) }
     out.pointee = descriptor
     size?.pointee = UInt32(bytes)
     return succeed()

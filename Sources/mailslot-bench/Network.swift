@@ -148,7 +148,7 @@ struct Network: ParsableCommand {
     func measureGateway(_ size: Int) throws -> Sample {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let server = try MailslotServer(name: try MailslotName(local: mailslotPath), readTimeout: .milliseconds(300),
-                                        options: .init(quota: 256 << 20))
+                                        options: .init(allowNetwork: true, quota: 256 << 20))
         defer { server.close() }
         // Find a free port: bind the gateway to 127.0.0.1 on a port picked by the kernel for a probe socket.
         let probe = cbench_udp_socket(0, 0)

@@ -230,10 +230,11 @@ final class BrowseReceiver {
         }
     }
 
-    /// The writer is mailslotd, whatever user it runs as, so every local user may write; what arrives is
-    /// untrusted LAN input either way, and the decoder treats it so.
+    /// The writer is mailslotd: the mailslots opt in to the network (which admits mailslotd's service
+    /// user), and no other local user may write. What arrives is untrusted LAN input, and the decoder
+    /// treats it so.
     static func openMailslots(why: String?) throws(MailslotError) -> BrowseReceiver {
-        let options = MailslotServer.Options(access: .everyone)
+        let options = MailslotServer.Options(access: .owner, allowNetwork: true)
         let browse: MailslotServer
         do throws(MailslotError) {
             browse = try MailslotServer(name: browseName, readTimeout: .immediate, options: options)

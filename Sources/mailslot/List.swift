@@ -16,7 +16,7 @@ struct List: ParsableCommand {
         if json {
             for e in entries {
                 let object: [String: Any] = ["name": e.name.description, "pids": e.holderPIDs, "owner_uid": e.ownerUID,
-                                             "access": e.access.description, "max_message_size": e.maxMessageSize, "quota": e.quota]
+                                             "access": e.access.description, "network": e.allowsNetwork, "max_message_size": e.maxMessageSize, "quota": e.quota]
                 let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
                 emit(String(decoding: data, as: UTF8.self))
             }
@@ -29,7 +29,7 @@ struct List: ParsableCommand {
         var rows = [["NAME", "PID", "OWNER", "WRITERS", "MAX MESSAGE"]]
         for e in entries {
             rows.append([e.name.description, e.holderPIDs.map(String.init).joined(separator: ","), "\(e.ownerUID)",
-                         e.access.description, e.maxMessageSize == 0 ? "any" : "\(e.maxMessageSize)"])
+                         e.access.description + (e.allowsNetwork ? "+network" : ""), e.maxMessageSize == 0 ? "any" : "\(e.maxMessageSize)"])
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
         for row in rows {

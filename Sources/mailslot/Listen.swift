@@ -33,6 +33,9 @@ struct Listen: ParsableCommand {
     @Option(help: "Also let members of this group id write.")
     var allowGroup: UInt32?
 
+    @Flag(help: "Take messages from other machines too, through mailslotd (default: local writers only).")
+    var allowNetwork = false
+
     @Option(help: "Memory quota for waiting messages, in bytes (default 64 MiB).")
     var quota: Int = MailslotLimits.defaultQuota
 
@@ -49,7 +52,7 @@ struct Listen: ParsableCommand {
 
     func run() throws {
         let access: WriterAccess = allowEveryone ? .everyone : allowGroup.map { .group($0) } ?? .owner
-        let options = MailslotServer.Options(access: access, quota: quota)
+        let options = MailslotServer.Options(access: access, allowNetwork: allowNetwork, quota: quota)
         let server: MailslotServer = runOrFail { () throws(MailslotError) in
             if let inherit { return try MailslotServer(inheriting: inherit, options: options) }
             return try MailslotServer(name: name, maxMessageSize: maxMessageSize,

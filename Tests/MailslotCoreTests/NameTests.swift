@@ -151,7 +151,8 @@ struct LocalProtocolTests {
         // The answer to a state query carries the queue's state (GetMailslotInfo on a client handle).
         for next in [UInt32?.none, 0, 3] {
             let q = LocalGreeting(status: .ok, maxMessageSize: 0, quota: 1 << 20, serverPID: 1, ownerUID: 0, access: .owner, path: "q",
-                                  state: .init(messageCount: 2, nextMessageSize: next, readTimeout: .max, queuedBytes: 32))
+                                  state: .init(messageCount: 2, nextMessageSize: next, readTimeout: .max, queuedBytes: 32),
+                                  allowsNetwork: next == 3)
             #expect(LocalGreeting(decoding: q.encoded()) == q)
             let cut = q.encoded()
             for n in 0..<cut.count { #expect(LocalGreeting(decoding: Array(cut[0..<n])) == nil) }

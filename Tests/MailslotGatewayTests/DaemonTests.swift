@@ -79,7 +79,7 @@ struct DaemonTests {
         let config = try Config("computer_name = alpha\nworkgroup = lab\ninterfaces = 127.0.0.1\nport = \(port)\nname_service = no\n")
         let notify = try NotifySocket()
         let path = "daemon-test\\reload-\(getpid())"
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(3000), options: .init(access: .everyone))
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(3000), options: .init(access: .everyone, allowNetwork: true))
         defer { server.close() }
         let child = try TestSupport.Child(daemon, ["--log-level", "info"], environment: config.environment.merging(["NOTIFY_SOCKET": notify.path]) { $1 })
         defer { child.signal(SIGKILL) }
@@ -138,7 +138,7 @@ struct DaemonTests {
         }
         // Not root any more: it delivers into a mailslot open to everyone, not into an owner-only one.
         let open = "daemon-test\\open-\(getpid())", closed = "daemon-test\\closed-\(getpid())"
-        let everyone = try MailslotServer(name: try MailslotName(local: open), readTimeout: .milliseconds(3000), options: .init(access: .everyone))
+        let everyone = try MailslotServer(name: try MailslotName(local: open), readTimeout: .milliseconds(3000), options: .init(access: .everyone, allowNetwork: true))
         let owner = try MailslotServer(name: try MailslotName(local: closed), readTimeout: .immediate)
         defer { everyone.close(); owner.close() }
         try send(to: "*", path: open, "hello", port: port)
@@ -179,7 +179,7 @@ extension DaemonTests {
         let port = Self.port(), prometheusPort = Self.port()
         let config = try Config("computer_name = promhost\ninterfaces = 127.0.0.1\nport = \(port)\nname_service = no\n")
         let path = "daemon-test\\prometheus-\(getpid())"
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
         let daemon = try TestSupport.Child(self.daemon, ["--metrics", "127.0.0.1:\(port + 1)"], environment: config.environment)
         defer { daemon.signal(SIGKILL) }

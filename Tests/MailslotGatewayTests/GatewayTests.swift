@@ -39,7 +39,7 @@ struct GatewayTests {
     @Test func deliversToItsOwnNamesAndDropsOthers() throws {
         let g = try makeGateway()
         let path = uniquePath("own")
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
         let wire = "\\MAILSLOT\\" + path.uppercased() // case-insensitive match
         #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
@@ -56,7 +56,7 @@ struct GatewayTests {
     @Test func acceptAnyNameWatchesEveryDestination() throws {
         let g = try makeGateway(acceptAny: true)
         let path = uniquePath("browse")
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
         #expect(handle(g, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: "\\MAILSLOT\\" + path, data: [0x01, 0x02])).isDelivered)
         #expect(try server.read() == [0x01, 0x02])
@@ -82,7 +82,7 @@ struct GatewayTests {
         let g = try makeGateway()
         let path = uniquePath("udp")
         // Generous: the whole suite runs in parallel on two cores, with load tests beside this one.
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(60_000))
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(60_000), options: .init(allowNetwork: true))
         defer { server.close() }
         let thread = Thread { g.run() }
         thread.start()
@@ -114,7 +114,7 @@ struct GatewayTests {
         thread.start()
         defer { g.stop() }
         let live = uniquePath("live"), stopped = uniquePath("stopped"), squatted = uniquePath("squatted")
-        let server = try MailslotServer(name: try MailslotName(local: live), readTimeout: .milliseconds(10_000))
+        let server = try MailslotServer(name: try MailslotName(local: live), readTimeout: .milliseconds(10_000), options: .init(allowNetwork: true))
         defer { server.close() }
         // A socket on a mailslot's address that accepts connections and never says a word.
         let squatter = try Sys.unixSocket(seqpacket: true)
@@ -122,7 +122,7 @@ struct GatewayTests {
         try Sys.bindAbstract(squatter, LocalProtocol.abstractAddress(forKey: try MailslotName(local: squatted).key))
         try Sys.listen(squatter, backlog: 16)
         // A real server, stopped.
-        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + stopped, "--timeout", "30000"])
+        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + stopped, "--timeout", "30000", "--allow-network"])
         defer { child.signal(SIGKILL) }
         #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == stopped } })
         child.signal(SIGSTOP)
@@ -148,6 +148,45 @@ struct GatewayTests {
         #expect(GatewayTestSupport.eventually { g.counters.dropped["unresponsive_mailslot"] == 11 }, "\(g.counters)")
     }
 
+    /// The network reaches only mailslots that opted in, whoever runs the gateway (these tests run as
+    /// root, which every access rule admits).
+    @Test func onlyMailslotsThatOptedInGetDatagrams() throws {
+        let g = try makeGateway()
+        let closed = uniquePath("local-only"), open = uniquePath("networked")
+        let local = try MailslotServer(name: try MailslotName(local: closed), readTimeout: .immediate, options: .init(access: .everyone))
+        let networked = try MailslotServer(name: try MailslotName(local: open), readTimeout: .immediate, options: .init(allowNetwork: true))
+        defer { local.close(); networked.close() }
+        #expect(handle(g, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + closed, data: [1])) == .dropped(reason: .notNetworkEnabled))
+        #expect(handle(g, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + open, data: [2])).isDelivered)
+        #expect(throws: MailslotError.self) { try local.read() }
+        #expect(try networked.read() == [2])
+    }
+
+    /// `allow_from` and `rate_limit`: counted drops, and the rest delivered.
+    @Test func sourceFiltersAndRateLimit() throws {
+        let g = try makeGateway()
+        let path = uniquePath("filters")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
+        defer { server.close() }
+        var filtered = g.configuration
+        try filtered.apply([("allow_from", "10.1.0.0/16, 127.0.0.1"), ("rate_limit", "5")], source: "test")
+        try g.reload(filtered)
+        let bytes = try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + path, data: [7])
+        #expect(bytes.withUnsafeBytes { g.handle($0, from: IPv4Address("10.2.0.1")!) } == .dropped(reason: .sourceNotAllowed))
+        #expect(bytes.withUnsafeBytes { g.handle($0, from: IPv4Address("10.1.200.3")!) }.isDelivered)
+        // A burst of 20 from one address: the bucket holds 5, refilled at 5 per second.
+        let outcomes = (0..<20).map { _ in bytes.withUnsafeBytes { g.handle($0, from: .loopback) } }
+        let delivered = outcomes.filter(\.isDelivered).count
+        #expect(delivered >= 5 && delivered <= 7, "\(delivered) of 20 delivered")
+        #expect(outcomes.filter { $0 == .dropped(reason: .rateLimited) }.count == 20 - delivered)
+        // Another source has a bucket of its own.
+        #expect(bytes.withUnsafeBytes { g.handle($0, from: IPv4Address("10.1.0.9")!) }.isDelivered)
+        #expect(throws: MailslotError.self) {
+            var bad = filtered
+            try bad.apply([("allow_from", "10.0.0.0/33")], source: "test")
+        }
+    }
+
     @Test func answersNameQueriesForItsOwnNamesOnly() throws {
         let g = try makeGateway()
         func reply(_ name: String, _ suffix: UInt8 = 0) throws -> NameQueryResponse? {
@@ -166,7 +205,7 @@ struct GatewayTests {
     @Test func reloadAppliesNewNamesAndKeepsTheOldConfigurationWhenTheNewOneCannotApply() throws {
         let g = try makeGateway()
         let path = uniquePath("reload")
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate)
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
         let wire = "\\MAILSLOT\\" + path
         #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)

@@ -59,8 +59,8 @@ extension NetworkTests {
 
             // Their start-up HostAnnouncements (to MSTEST<1d>) arrive within seconds.
             for name in ["NMBDA", "NMBDB"] {
-                let added = await BrowseOutput.waitFor(watch, timeout: 20) { BrowseOutput.isHostEvent($0, "host_added", name) }
-                try #require(added != nil, "no host_added for \(name) within 20 s: \(BrowseOutput.summary(watch))\n\(watch.tail())\n\(nmbdA.tail(10))")
+                let added = await BrowseOutput.waitFor(watch, timeout: 40) { BrowseOutput.isHostEvent($0, "host_added", name) }
+                try #require(added != nil, "no host_added for \(name) within 40 s: \(BrowseOutput.summary(watch))\n\(watch.tail())\n\(nmbdA.tail(10))")
             }
             Self.checkPeer(BrowseOutput.latestHost(watch, "NMBDA"), name: "NMBDA", comment: "browse peer A",
                            address: a.address, workgroup: Self.workgroup, types: Self.typesA)

@@ -111,6 +111,22 @@ struct Win32Tests {
 
     // MARK: security descriptors, across users
 
+    /// The NETWORK SID (NU) opts the mailslot in to messages from other machines; Everyone alone does not.
+    @Test func sddlNetworkAceOptsInToTheNetwork() throws {
+        let program = try C.build("access.c")
+        for (sddl, network) in [("D:(A;;GW;;;NU)", true), ("D:(A;;GA;;;WD)", false), ("D:(A;;GA;;;WD)(A;;GW;;;S-1-5-2)", true)] {
+            let name = C.uniqueName("sddl-network")
+            let server = try C.Background(program, [name, sddl, "1", "3000"])
+            try server.waitFor("ready")
+            let list = try C.run(C.tool, ["list", "--json"])
+            let path = name.replacingOccurrences(of: #"\\.\mailslot\"#, with: "")
+            let line = list.output.split(separator: "\n").first { $0.contains(path.replacingOccurrences(of: "\\", with: "\\\\")) }
+            #expect(line?.contains("\"network\":\(network)") == true, "\(sddl): \(line ?? "not listed: \(list.output)")")
+            _ = try C.run(C.tool, ["send", name, "done"])
+            _ = try server.finish()
+        }
+    }
+
     @Test func sddlEveryoneLetsAnotherUserWriteAndTheDefaultDoesNot() throws {
         guard C.rootAvailable else { return }
         let program = try C.build("access.c")

@@ -41,7 +41,7 @@ extension Lab {
     func startListener(_ host: Host, _ name: String) async throws -> Child {
         let tool = try Products.mailslot()
         let tag = name.split(separator: "\\").last.map(String.init) ?? "slot"
-        let child = try start(host, [tool, "listen", name, "--json"], label: "listen-\(tag)-\(Listener.counter.next())")
+        let child = try start(host, [tool, "listen", name, "--json", "--allow-network"], label: "listen-\(tag)-\(Listener.counter.next())")
         let shown = try await Wait.until(timeout: 10, interval: .milliseconds(50)) {
             if !child.isRunning { return true }
             let r = try await exec(host, [tool, "list", "--json"], timeout: 10)
