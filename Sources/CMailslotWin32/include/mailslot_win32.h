@@ -331,7 +331,9 @@ void Sleep(DWORD dwMilliseconds);
  *   - an allow ACE for Everyone (WD, S-1-1-0), Authenticated Users (AU, S-1-5-11) or Users (BU,
  *     S-1-5-32-545), or a NULL DACL: every local user;
  *   - an allow ACE for a Unix group by SID string S-1-22-2-GID (Samba's mapping of Linux groups): that
- *     group's members, this user and root.
+ *     group's members, this user and root;
+ *   - an allow ACE for NETWORK (NU, S-1-5-2): messages from other machines may arrive through mailslotd
+ *     (off otherwise; Everyone does not include the network).
  * Anything the rule cannot express (a deny ACE, two different groups, another user, an empty DACL, an
  * unknown SID) fails with ERROR_INVALID_PARAMETER rather than being ignored. Mandatory labels in the
  * SACL (S:(ML;;NW;;;LW)) are accepted and have no effect: Linux has no integrity levels. */
