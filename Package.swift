@@ -38,7 +38,7 @@ let package = Package(
         // The Win32 C API: the public header (include/mailslot_win32.h), the plain C helpers, and the
         // Swift implementation of the mailslot, event and NT functions.
         .target(name: "CMailslotWin32"),
-        .target(name: "MailslotWin32", dependencies: ["Mailslot", "CMailslotWin32"]),
+        .target(name: "MailslotWin32", dependencies: ["Mailslot", "MailslotTransport", "CMailslotWin32"]),
         // The network gateway: Remote Mailslot Protocol datagrams in, local mailslot writes out.
         .target(
             name: "MailslotGateway",

@@ -109,12 +109,9 @@ public func w32NtReadFile(_ handle: UnsafeMutableRawPointer?, _ eventHandle: Uns
         return object is ClientObject ? NTS.INVALID_PARAMETER : NTS.OBJECT_TYPE_MISMATCH // W43
     }
     guard let iosb else { return NTS.INVALID_PARAMETER }
-    let event: EventObject?
-    switch ntEvent(eventHandle) {
-    case .none: event = nil
-    case .event(let e): event = e
-    case .invalid: return NTS.INVALID_HANDLE
-    }
+    let resolved = ntEvent(eventHandle)
+    if resolved.isInvalid { return NTS.INVALID_HANDLE }
+    let event = resolved.object
     if buffer == nil && length > 0 { return NTS.ACCESS_VIOLATION }
     let bytes = UnsafeMutableRawBufferPointer(start: buffer, count: buffer == nil ? 0 : Int(length))
     switch server.startRead(buffer: bytes, target: .statusBlock(iosb), event: event) {
@@ -132,12 +129,9 @@ public func w32NtWriteFile(_ handle: UnsafeMutableRawPointer?, _ eventHandle: Un
     guard apc == nil else { return NTS.NOT_SUPPORTED }
     guard let object = lookup(handle) else { return NTS.INVALID_HANDLE }
     guard let iosb else { return NTS.INVALID_PARAMETER }
-    let event: EventObject?
-    switch ntEvent(eventHandle) {
-    case .none: event = nil
-    case .event(let e): event = e
-    case .invalid: return NTS.INVALID_HANDLE
-    }
+    let resolved = ntEvent(eventHandle)
+    if resolved.isInvalid { return NTS.INVALID_HANDLE }
+    let event = resolved.object
     let status = writeMessage(object, buffer, length)
     guard status == NTS.SUCCESS else { return status } // W42, W44: IOSB untouched
     Hub.shared.withLock {

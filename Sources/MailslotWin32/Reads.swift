@@ -6,6 +6,7 @@ import Glibc
 #endif
 import CMailslotWin32
 import Mailslot
+import MailslotTransport
 
 /// The outcome of starting a read.
 enum ReadStart {
@@ -24,14 +25,7 @@ extension ServerObject {
         hub.withLock { signalled = false }
         if synchronous {
             do throws(MailslotError) {
-                let n = try server.read(into: buffer)
-                hub.withLock {
-                    IOResult.store(status: NTS.SUCCESS, bytes: n, in: target)
-                    event?.signalled = true
-                    signalled = true
-                    hub.broadcast()
-                }
-                return .completed(n)
+                return completedNow(try server.read(into: buffer), target, event)
             } catch {
                 return .failed(NTStatus.from(error.code))
             }
@@ -43,14 +37,7 @@ extension ServerObject {
         do throws(MailslotError) {
             if queueEmpty {
                 do throws(MailslotError) {
-                    let n = try server.read(into: buffer, timeout: .immediate)
-                    hub.withLock {
-                        IOResult.store(status: NTS.SUCCESS, bytes: n, in: target)
-                        event?.signalled = true
-                        signalled = true
-                        hub.broadcast()
-                    }
-                    return .completed(n)
+                    return completedNow(try server.read(into: buffer, timeout: .immediate), target, event)
                 } catch where error.code == .semTimeout {
                     // empty: wait below
                 }
@@ -70,7 +57,7 @@ extension ServerObject {
             return true
         }
         if startWorker {
-            let started = startThread { [self] in serveReads() }
+            let started = (try? Sys.startThread { [self] in serveReads() }).map { pthread_detach($0) == 0 } ?? false
             if !started {
                 hub.withLock {
                     workerRunning = false
@@ -80,6 +67,18 @@ extension ServerObject {
             }
         }
         return .pending
+    }
+
+    /// A read that completed before returning: its result stored, its event and the handle signalled.
+    private func completedNow(_ n: Int, _ target: PendingRead.Target, _ event: EventObject?) -> ReadStart {
+        let hub = Hub.shared
+        hub.withLock {
+            IOResult.store(status: NTS.SUCCESS, bytes: n, in: target)
+            event?.signalled = true
+            signalled = true
+            hub.broadcast()
+        }
+        return .completed(n)
     }
 
     /// The worker: serves pending reads oldest first until none is left.

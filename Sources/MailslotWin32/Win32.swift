@@ -224,12 +224,15 @@ public func w32SetMailslotInfo(_ handle: UnsafeMutableRawPointer?, _ readTimeout
 
 // MARK: reading and writing
 
-/// The event of an OVERLAPPED, reset as Windows resets it when an operation starts. `.invalid` when
-/// hEvent is not an event handle.
+/// The event of an OVERLAPPED (or of an NT call), reset as Windows resets it when an operation starts.
+/// `.invalid` when the handle is not an event.
 enum OverlappedEvent {
     case none
     case event(EventObject)
     case invalid
+
+    var object: EventObject? { if case .event(let e) = self { return e } else { return nil } }
+    var isInvalid: Bool { if case .invalid = self { return true } else { return false } }
 }
 
 func overlappedEvent(_ ov: UnsafeMutablePointer<OVERLAPPED>?) -> OverlappedEvent {
@@ -251,12 +254,9 @@ public func w32ReadFile(_ handle: UnsafeMutableRawPointer?, _ buffer: UnsafeMuta
     guard let server = object as? ServerObject else {
         return fail(object is ClientObject ? ERROR_INVALID_PARAMETER : ERROR_INVALID_HANDLE) // W21
     }
-    let event: EventObject?
-    switch overlappedEvent(ov) {
-    case .none: event = nil
-    case .event(let e): event = e
-    case .invalid: return fail(ERROR_INVALID_HANDLE)
-    }
+    let resolved = overlappedEvent(ov)
+    if resolved.isInvalid { return fail(ERROR_INVALID_HANDLE) }
+    let event = resolved.object
     if buffer == nil && count > 0 { return fail(ERROR_NOACCESS) } // as Windows, which probes the buffer
     let bytes = UnsafeMutableRawBufferPointer(start: buffer, count: buffer == nil ? 0 : Int(count))
     if let ov {
@@ -320,12 +320,9 @@ public func w32WriteFile(_ handle: UnsafeMutableRawPointer?, _ buffer: UnsafeRaw
     written?.pointee = 0
     guard let object = lookup(handle) else { return fail(ERROR_INVALID_HANDLE) }
     if object is EventObject { return fail(ERROR_INVALID_HANDLE) }
-    let event: EventObject?
-    switch overlappedEvent(ov) {
-    case .none: event = nil
-    case .event(let e): event = e
-    case .invalid: return fail(ERROR_INVALID_HANDLE)
-    }
+    let resolved = overlappedEvent(ov)
+    if resolved.isInvalid { return fail(ERROR_INVALID_HANDLE) }
+    let event = resolved.object
     if let ov { IOResult.markPending(ov) }
     let status = writeMessage(object, buffer, count)
     guard status == NTS.SUCCESS else {
@@ -454,7 +451,13 @@ public func w32SetHandleInformation(_ handle: UnsafeMutableRawPointer?, _ mask: 
 
 // MARK: events and waits
 
-func createEvent(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int32, _ initial: Int32, _ name: String?) -> UnsafeMutableRawPointer? {
+/// `name`: nil for an unnamed event; `.some(nil)` for a name that did not decode (ERROR_INVALID_NAME).
+func createEvent(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int32, _ initial: Int32, _ given: String??) -> UnsafeMutableRawPointer? {
+    if case .some(.none) = given {
+        SetLastError(ERROR_INVALID_NAME)
+        return nil
+    }
+    let name = given ?? nil
     let hub = Hub.shared
     let (key, existed): (UInt, Bool) = hub.withLock {
         if let name, let event = hub.namedEvents[name], !event.destroyed {
@@ -471,27 +474,13 @@ func createEvent(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int
 @_cdecl("CreateEventA")
 public func w32CreateEventA(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int32, _ initial: Int32,
                             _ name: UnsafePointer<CChar>?) -> UnsafeMutableRawPointer? {
-    if let name {
-        guard let text = narrowString(name) else {
-            SetLastError(ERROR_INVALID_NAME)
-            return nil
-        }
-        return createEvent(sa, manual, initial, text)
-    }
-    return createEvent(sa, manual, initial, nil)
+    createEvent(sa, manual, initial, name.map(narrowString))
 }
 
 @_cdecl("CreateEventW")
 public func w32CreateEventW(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int32, _ initial: Int32,
                             _ name: UnsafePointer<WCHAR>?) -> UnsafeMutableRawPointer? {
-    if let name {
-        guard let text = wideString(name) else {
-            SetLastError(ERROR_INVALID_NAME)
-            return nil
-        }
-        return createEvent(sa, manual, initial, text)
-    }
-    return createEvent(sa, manual, initial, nil)
+    createEvent(sa, manual, initial, name.map(wideString))
 }
 
 func setEventState(_ handle: UnsafeMutableRawPointer?, _ state: Bool) -> Int32 {
