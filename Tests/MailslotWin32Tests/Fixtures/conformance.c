@@ -1695,6 +1695,46 @@ static void test_ticks(void)
 
 /* ---- main --------------------------------------------------------------------------------------- */
 
+/* Hostile SDDL: 20,000 seeded mutations of real descriptors are accepted or refused, never a crash, and
+ * what is accepted creates a mailslot. */
+static void test_sddl_mutations(void)
+{
+    static const char alphabet[] = "DSOGA:();PIRNO_CESWUBLYKFXT0123456789-x";
+    static const char *seeds[] = {"D:(A;;GA;;;WD)", "D:P(A;OICI;GW;;;S-1-22-2-100)(A;;GA;;;NU)S:(ML;;NW;;;LW)",
+                                  "O:BAG:BAD:(A;;0x40000000;;;AU)"};
+    char buf[256], name[NAME_MAX_CHARS];
+    unsigned seed = 12345, accepted = 0, created = 0;
+    section("SDDL mutations");
+    make_name(name, "sddl-mutant");
+    for (int i = 0; i < 20000; i++) {
+        const char *s = seeds[i % 3];
+        size_t n = strlen(s);
+        memcpy(buf, s, n + 1);
+        int edits = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+        for (int e = 0; e < edits; e++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pos = (seed >> 16) % (n + 1);
+            seed = seed * 1103515245u + 12345u;
+            int op = (int)((seed >> 16) % 3);
+            char c = alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+            if (op == 0 && n < 250) { memmove(buf + pos + 1, buf + pos, n - pos + 1); buf[pos] = c; n++; }
+            else if (op == 1 && pos < n) { memmove(buf + pos, buf + pos + 1, n - pos); n--; }
+            else if (pos < n) buf[pos] = c;
+        }
+        PSECURITY_DESCRIPTOR sd = NULL;
+        if (!ConvertStringSecurityDescriptorToSecurityDescriptorA(buf, SDDL_REVISION_1, &sd, NULL)) continue;
+        accepted++;
+        if (accepted % 50 == 1) { /* now and then, use what was accepted */
+            SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+            HANDLE h = CreateMailslotA(name, 0, 0, &sa);
+            if (h != INVALID_HANDLE_VALUE) { created++; CloseHandle(h); }
+        }
+        LocalFree(sd);
+    }
+    CHECK(accepted > 0 && accepted < 20000, "SDDL mutations: some accepted, most refused, none crashed");
+    CHECK(created == (accepted + 49) / 50, "every accepted descriptor creates a mailslot");
+}
+
 /* Hostile arguments: a NULL buffer with a length is not a zero-length message, and nothing moves. */
 static void test_bad_buffers(void)
 {
@@ -1757,6 +1797,7 @@ int main(int argc, char **argv)
     test_sddl();
     test_ticks();
     test_bad_buffers();
+    test_sddl_mutations();
 
     pthread_mutex_lock(&g_lock);
     g_finished = 1;
