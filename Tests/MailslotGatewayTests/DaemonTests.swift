@@ -156,7 +156,8 @@ struct DaemonTests {
         defer { child.signal(SIGKILL) }
         try child.waitFor("mailslotd listening")
         try send(to: "*", path: "nobody-serves-this-\(getpid())", "x", port: port)
-        #expect(try TestSupport.eventually { try stats(port).contains("\"received\":1") })
+        let seen = try await TestSupport.eventually { try stats(port).contains("\"received\":1") }
+        #expect(seen)
         let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port + 1)/metrics")!)
         let text = String(decoding: body, as: UTF8.self)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
@@ -201,7 +202,8 @@ extension DaemonTests {
 
         for i in 0..<3 { try send(to: "PROMHOST", path: path, "message \(i)", port: port) }
         for _ in 0..<2 { try send(to: "SOMEONEELSE", path: path, "not for us", port: port) }
-        #expect(try TestSupport.eventually { try stats(port).contains("\"received\":5") })
+        let seen = try await TestSupport.eventually { try stats(port).contains("\"received\":5") }
+        #expect(seen)
 
         func query(_ expression: String) async -> String? {
             var components = URLComponents(string: "http://127.0.0.1:\(prometheusPort)/api/v1/query")!

@@ -142,6 +142,17 @@ public enum TestSupport {
         var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
+    /// Polls `condition` every 10 ms for up to `timeout` seconds, sleeping with Task.sleep: async tests
+    /// must not hold one of the few cooperative threads (two on a two-core machine) while they wait.
+    public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return try condition()
+    }
+
     /// Polls `condition` every 10 ms for up to `timeout` seconds.
     public static func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)

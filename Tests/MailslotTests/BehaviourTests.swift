@@ -112,7 +112,8 @@ struct BehaviourTests {
             return got
         }
         for i in 0..<100 { try c.write("m\(i)") }
-        #expect(Support.eventually { (try? s.info().messageCount) == 0 })
+        let drained = await Support.eventually { (try? s.info().messageCount) == 0 }
+        #expect(drained)
         try await Task.sleep(for: .milliseconds(50))
         s.close()
         let got = try await consumer.value
