@@ -49,7 +49,12 @@ struct DirectoryTests {
         let tag = "\(getpid())"
         let liar = try impostor("mailslot:IMPOSTOR-\(tag)", greeting: true)
         let silent = try (0..<10).map { try impostor("mailslot:SILENT-\(tag)-\($0)", greeting: false) }
-        defer { ([liar] + silent).forEach { $0.terminate() } }
+        defer {
+            for process in [liar] + silent {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
 
         let started = Date()
         let entries = MailslotDirectory.list()

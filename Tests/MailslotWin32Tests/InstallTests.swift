@@ -27,7 +27,9 @@ struct InstallTests {
         // The whole build line of a C program is pkg-config's.
         let pkgConfig = ["PKG_CONFIG_PATH": prefix + "/lib/pkgconfig"]
         let output = C.scratch + "/installed-sample"
-        let compile = try TestSupport.run("/bin/sh", ["-c", "cc -std=c11 -Wall -Wextra -Werror '\(C.fixtures)/win32_sample.c' $(pkg-config --cflags --libs mailslot-win32) -o '\(output)'"],
+        // Under `swift test --sanitize=...` the library needs the same sanitizer in the program (clang's).
+        let cc = C.sanitizer == nil ? "cc" : C.clang(cplusplus: false)
+        let compile = try TestSupport.run("/bin/sh", ["-c", "\(cc) -std=c11 -Wall -Wextra -Werror '\(C.fixtures)/win32_sample.c' $(pkg-config --cflags --libs mailslot-win32) \(C.sanitizerFlags.joined(separator: " ")) -o '\(output)'"],
                                           environment: pkgConfig)
         #expect(compile.status == 0, "\(compile.output)")
         let ldd = try TestSupport.run("/usr/bin/ldd", [output])

@@ -25,7 +25,7 @@ struct Win32Tests {
     }
 
     /// Readers waiting, writers writing and handles closing from 8 threads at once (also run under
-    /// ThreadSanitizer by scripts/sanitize-c-api.sh in CI).
+    /// ThreadSanitizer by scripts/sanitize.sh thread in CI).
     @Test func eightThreadsAtOnce() throws {
         let program = try C.build("threads.c", extra: ["-lpthread"])
         let result = try C.run(program, [C.uniqueName("threads")], timeout: 120)
@@ -104,7 +104,7 @@ struct Win32Tests {
     }
 
     @Test func cPlusPlus17CompilesAgainstTheSameHeader() throws {
-        let program = try C.build("samples/cxx_compile.cpp", compiler: "/usr/bin/g++", standard: "-std=c++17")
+        let program = try C.build("samples/cxx_compile.cpp", cplusplus: true, standard: "-std=c++17")
         let result = try C.run(program, [C.uniqueName("cxx")])
         #expect(result.status == 0 && result.output.contains(" passed, 0 failed"), "\(result.output)")
     }
@@ -180,17 +180,41 @@ enum C {
     }
 
     /// Compiles a fixture with warnings as errors against the header and the built library.
-    static func build(_ source: String, extra: [String] = [], compiler: String = "/usr/bin/cc", standard: String = "-std=c11",
+    static func build(_ source: String, extra: [String] = [], cplusplus: Bool = false, standard: String = "-std=c11",
                       output: String? = nil) throws -> String {
         let library = products + "/libMailslotWin32.so"
         guard FileManager.default.fileExists(atPath: library) else {
             throw BuildFailure(description: "\(library) is not built; run `swift build` before `swift test`")
         }
         let binary = scratch + "/" + (output ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent)
+        let compiler = sanitizer == nil ? (cplusplus ? "/usr/bin/g++" : "/usr/bin/cc") : clang(cplusplus: cplusplus)
         let result = try run(compiler, [standard, "-Wall", "-Wextra", "-Werror", "-I", include, fixtures + "/" + source,
-                                        "-L", products, "-lMailslotWin32", "-Wl,-rpath," + products, "-o", binary] + extra)
+                                        "-L", products, "-lMailslotWin32", "-Wl,-rpath," + products, "-o", binary] + sanitizerFlags + extra)
         guard result.status == 0 else { throw BuildFailure(description: "\(compiler) \(source) failed:\n\(result.output)") }
         return binary
+    }
+
+    /// The sanitizer the library was built with (`swift test --sanitize=thread|address`), found in the
+    /// library itself: the C programs must then be built with the same one (clang's, the toolchain's).
+    static let sanitizer: String? = {
+        guard let data = FileManager.default.contents(atPath: products + "/libMailslotWin32.so") else { return nil }
+        if data.range(of: Data("__tsan_init".utf8)) != nil { return "thread" }
+        if data.range(of: Data("__asan_init".utf8)) != nil { return "address" }
+        return nil
+    }()
+
+    /// The Swift toolchain's clang, whose sanitizer runtimes match the library's.
+    static func clang(cplusplus: Bool) -> String {
+        let bin = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            .first { FileManager.default.isExecutableFile(atPath: $0 + "/swift") && FileManager.default.isExecutableFile(atPath: $0 + "/clang") } ?? "/opt/swift/usr/bin"
+        return bin + (cplusplus ? "/clang++" : "/clang")
+    }
+
+    /// Flags for a sanitized build: the sanitizer, and libdispatch (whose functions its runtime intercepts).
+    static var sanitizerFlags: [String] {
+        guard let sanitizer else { return [] }
+        let runtime = URL(fileURLWithPath: clang(cplusplus: false)).deletingLastPathComponent().deletingLastPathComponent().path + "/lib/swift/linux"
+        return ["-fsanitize=\(sanitizer)", "-g", "-L", runtime, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime]
     }
 
     static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> TestSupport.Result {
