@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
+// A plain target (the test targets depend on it), so `swift build` builds it too, where Swift Testing is
+// not available: only the failure reporting needs it.
+#if canImport(Testing)
 import Testing
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +40,7 @@ public enum TestSupport {
     public static func rootAvailable(for what: String) -> Bool {
         if geteuid() == 0 { return true }
         if isCI {
-            Issue.record("CI=true but the tests do not run as root: \(what) cannot run")
+            record("CI=true but the tests do not run as root: \(what) cannot run")
             return false
         }
         FileHandle.standardError.write(Data("*** SKIPPING \(what): it needs root. Run the tests as root to include it; CI=true makes this a failure. ***\n".utf8))
@@ -47,11 +51,20 @@ public enum TestSupport {
     public static func programAvailable(_ path: String, for what: String, install: String) -> Bool {
         if FileManager.default.isExecutableFile(atPath: path) { return true }
         if isCI {
-            Issue.record("CI=true but \(path) is missing: \(what) cannot run (apt-get install \(install))")
+            record("CI=true but \(path) is missing: \(what) cannot run (apt-get install \(install))")
             return false
         }
         FileHandle.standardError.write(Data("*** SKIPPING \(what): \(path) is missing (apt-get install \(install)); CI=true makes this a failure. ***\n".utf8))
         return false
+    }
+
+    /// Records a test failure (in a test run; elsewhere it can only be said).
+    static func record(_ message: String) {
+        #if canImport(Testing)
+        Issue.record(Comment(rawValue: message))
+        #else
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        #endif
     }
 
     /// A fresh temporary folder, removed by the caller.
