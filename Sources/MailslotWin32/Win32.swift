@@ -357,11 +357,9 @@ public func w32GetOverlappedResult(_ handle: UnsafeMutableRawPointer?, _ ov: Uns
     let n = ov.pointee.InternalHigh
     hub.unlock()
     transferred?.pointee = UInt32(truncatingIfNeeded: n)
-    guard NT_SUCCESS_(status) else { return fail(RtlNtStatusToDosError(status)) }
+    guard status >= 0 else { return fail(RtlNtStatusToDosError(status)) } // NT_SUCCESS
     return succeed()
 }
-
-@inline(__always) func NT_SUCCESS_(_ status: NTSTATUS) -> Bool { status >= 0 }
 
 @_cdecl("CancelIo")
 public func w32CancelIo(_ handle: UnsafeMutableRawPointer?) -> Int32 {
@@ -384,21 +382,24 @@ public func w32CancelIoEx(_ handle: UnsafeMutableRawPointer?, _ ov: UnsafeMutabl
 @_cdecl("CloseHandle")
 public func w32CloseHandle(_ handle: UnsafeMutableRawPointer?) -> Int32 {
     if handle == invalidHandleValue { return succeed() } // GetCurrentProcess()'s pseudo-handle
+    enum Closed { case unknown, closed, last(KernelObject) }
     let hub = Hub.shared
-    let last: KernelObject? = hub.withLock {
-        guard let handle, let entry = hub.handles.removeValue(forKey: UInt(bitPattern: handle)) else { return nil }
+    let outcome: Closed = hub.withLock {
+        guard let handle, let entry = hub.handles.removeValue(forKey: UInt(bitPattern: handle)) else { return .unknown }
         if entry.inherit { Inheritance.update(UInt(bitPattern: handle), nil) }
         entry.object.handleCount -= 1
-        if entry.object.handleCount == 0 {
-            entry.object.destroyed = true
-            hub.broadcast() // waiters on it wake (WAIT_FAILED, ERROR_OPERATION_ABORTED)
-            return entry.object
-        }
-        return KernelObject() // a marker: closed, not the last
+        guard entry.object.handleCount == 0 else { return .closed }
+        entry.object.destroyed = true
+        hub.broadcast() // waiters on it wake (WAIT_FAILED, ERROR_OPERATION_ABORTED)
+        return .last(entry.object)
     }
-    guard let last else { return fail(ERROR_INVALID_HANDLE) }
-    if last.destroyed { last.destroy() }
-    return succeed()
+    switch outcome {
+    case .unknown: return fail(ERROR_INVALID_HANDLE)
+    case .closed: return succeed()
+    case .last(let object):
+        object.destroy()
+        return succeed()
+    }
 }
 
 @_cdecl("NtClose")
