@@ -424,14 +424,15 @@ public final class Gateway: @unchecked Sendable {
             items.forEach { record(.dropped(reason: .unresponsiveMailslot), from: $0.address, port: $0.port) }
             return
         }
-        let overflow: [Item] = opening.withLock { opening in
-            guard var entry = opening[key] else { return [] }
+        // Already opening: the items join the wait (nil: no open under way).
+        let overflow: [Item]? = opening.withLock { opening in
+            guard var entry = opening[key] else { return nil }
             let room = max(0, Gateway.pendingLimit - entry.items.count)
             entry.items += items.prefix(room)
             opening[key] = entry
             return Array(items.dropFirst(room))
         }
-        if opening.withLock({ $0[key] != nil }) {
+        if let overflow {
             overflow.forEach { record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
             return
         }
