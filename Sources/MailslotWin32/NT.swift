@@ -88,16 +88,6 @@ public func w32NtCreateMailslotFile(_ out: UnsafeMutablePointer<UnsafeMutableRaw
     }
 }
 
-/// The event handle of an NT call, reset; nil for none; `.invalid` for a handle that is not an event.
-func ntEvent(_ handle: UnsafeMutableRawPointer?) -> OverlappedEvent {
-    guard let handle else { return .none }
-    return Hub.shared.withLock {
-        guard let event = Hub.shared.object(handle) as? EventObject else { return .invalid }
-        event.signalled = false
-        return .event(event)
-    }
-}
-
 @_cdecl("NtReadFile")
 public func w32NtReadFile(_ handle: UnsafeMutableRawPointer?, _ eventHandle: UnsafeMutableRawPointer?, _ apc: PIO_APC_ROUTINE?,
                           _ apcContext: UnsafeMutableRawPointer?, _ iosb: UnsafeMutablePointer<IO_STATUS_BLOCK>?,
@@ -109,7 +99,7 @@ public func w32NtReadFile(_ handle: UnsafeMutableRawPointer?, _ eventHandle: Uns
         return object is ClientObject ? NTS.INVALID_PARAMETER : NTS.OBJECT_TYPE_MISMATCH // W43
     }
     guard let iosb else { return NTS.INVALID_PARAMETER }
-    let resolved = ntEvent(eventHandle)
+    let resolved = operationEvent(eventHandle)
     if resolved.isInvalid { return NTS.INVALID_HANDLE }
     let event = resolved.object
     if buffer == nil && length > 0 { return NTS.ACCESS_VIOLATION }
@@ -129,17 +119,12 @@ public func w32NtWriteFile(_ handle: UnsafeMutableRawPointer?, _ eventHandle: Un
     guard apc == nil else { return NTS.NOT_SUPPORTED }
     guard let object = lookup(handle) else { return NTS.INVALID_HANDLE }
     guard let iosb else { return NTS.INVALID_PARAMETER }
-    let resolved = ntEvent(eventHandle)
+    let resolved = operationEvent(eventHandle)
     if resolved.isInvalid { return NTS.INVALID_HANDLE }
     let event = resolved.object
     let status = writeMessage(object, buffer, length)
     guard status == NTS.SUCCESS else { return status } // W42, W44: IOSB untouched
-    Hub.shared.withLock {
-        IOResult.store(status: NTS.SUCCESS, bytes: Int(length), in: .statusBlock(iosb))
-        event?.signalled = true
-        object.signalled = true
-        Hub.shared.broadcast()
-    }
+    Hub.shared.withLock { object.completed(status: NTS.SUCCESS, bytes: Int(length), into: .statusBlock(iosb), event: event) }
     return NTS.SUCCESS
 }
 

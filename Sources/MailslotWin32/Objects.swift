@@ -107,6 +107,15 @@ class KernelObject: @unchecked Sendable {
 
     /// The last handle is gone (called without the lock).
     func destroy() {}
+
+    /// An operation on this file object has completed: its result goes where the caller asked, and the
+    /// caller's event and the object itself are signalled, as Windows does. Call with the hub's lock held.
+    func completed(status: NTSTATUS, bytes: Int, into target: PendingRead.Target?, event: EventObject?) {
+        if let target { IOResult.store(status: status, bytes: bytes, in: target) }
+        event?.signalled = true
+        signalled = true
+        Hub.shared.broadcast()
+    }
 }
 
 final class EventObject: KernelObject, @unchecked Sendable {
@@ -208,13 +217,10 @@ final class PendingRead: @unchecked Sendable {
         self.deadline = deadline
     }
 
-    /// Writes the result where the caller asked for it and signals the event and the file handle.
-    /// Call with the hub's lock held.
+    /// Completes the read on its file object (see ``KernelObject/completed``). Call with the hub's lock held.
     func complete(status: NTSTATUS, bytes: Int, on file: KernelObject) {
         done = true
-        IOResult.store(status: status, bytes: bytes, in: target)
-        event?.signalled = true
-        file.signalled = true
+        file.completed(status: status, bytes: bytes, into: target, event: event)
     }
 }
 

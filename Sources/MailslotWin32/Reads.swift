@@ -71,13 +71,7 @@ extension ServerObject {
 
     /// A read that completed before returning: its result stored, its event and the handle signalled.
     private func completedNow(_ n: Int, _ target: PendingRead.Target, _ event: EventObject?) -> ReadStart {
-        let hub = Hub.shared
-        hub.withLock {
-            IOResult.store(status: NTS.SUCCESS, bytes: n, in: target)
-            event?.signalled = true
-            signalled = true
-            hub.broadcast()
-        }
+        Hub.shared.withLock { completed(status: NTS.SUCCESS, bytes: n, into: target, event: event) }
         return .completed(n)
     }
 
@@ -94,7 +88,6 @@ extension ServerObject {
             if head.cancelRequested || destroyed {
                 pending.removeFirst()
                 head.complete(status: NTS.CANCELLED, bytes: 0, on: self)
-                hub.broadcast()
                 hub.unlock()
                 continue
             }
@@ -123,7 +116,6 @@ extension ServerObject {
             pending.removeAll { $0 === head }
             // Closed before the read began: the server reports the handle as closed; Windows says cancelled.
             head.complete(status: destroyed && status != NTS.SUCCESS ? NTS.CANCELLED : status, bytes: bytes, on: self)
-            hub.broadcast()
             hub.unlock()
         }
     }

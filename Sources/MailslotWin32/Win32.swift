@@ -66,12 +66,22 @@ func register(_ object: KernelObject, inherit: Bool) -> UnsafeMutableRawPointer?
 
 // MARK: mailslots
 
-func createMailslot(_ name: String?, _ maxMessageSize: UInt32, _ readTimeout: UInt32,
-                    _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> UnsafeMutableRawPointer? {
-    guard let name else {
-        SetLastError(MailslotError.Code.invalidName.rawValue)
-        return invalidHandleValue
+/// A name as the A and W functions pass it: nil for a NULL pointer; `.some(nil)` for one that did not decode.
+typealias GivenName = String??
+
+/// The name, or the error to report: ERROR_PATH_NOT_FOUND for NULL (W2), ERROR_INVALID_NAME for bytes that
+/// are not valid UTF-8/UTF-16.
+func decodedName(_ given: GivenName) -> String? {
+    switch given {
+    case .none: SetLastError(ERROR_PATH_NOT_FOUND); return nil
+    case .some(.none): SetLastError(ERROR_INVALID_NAME); return nil
+    case .some(.some(let name)): return name
     }
+}
+
+func createMailslot(_ given: GivenName, _ maxMessageSize: UInt32, _ readTimeout: UInt32,
+                    _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> UnsafeMutableRawPointer? {
+    guard let name = decodedName(given) else { return invalidHandleValue }
     guard let (grant, inherit) = attributes(sa) else {
         SetLastError(ERROR_INVALID_SECURITY_DESCR)
         return invalidHandleValue
@@ -91,39 +101,29 @@ func createMailslot(_ name: String?, _ maxMessageSize: UInt32, _ readTimeout: UI
 @_cdecl("CreateMailslotA")
 public func w32CreateMailslotA(_ name: UnsafePointer<CChar>?, _ maxMessageSize: UInt32, _ readTimeout: UInt32,
                                _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> UnsafeMutableRawPointer? {
-    guard let name else { // W2
-        SetLastError(ERROR_PATH_NOT_FOUND)
-        return invalidHandleValue
-    }
-    return createMailslot(narrowString(name), maxMessageSize, readTimeout, sa)
+    createMailslot(name.map(narrowString), maxMessageSize, readTimeout, sa)
 }
 
 @_cdecl("CreateMailslotW")
 public func w32CreateMailslotW(_ name: UnsafePointer<WCHAR>?, _ maxMessageSize: UInt32, _ readTimeout: UInt32,
                                _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> UnsafeMutableRawPointer? {
-    guard let name else {
-        SetLastError(ERROR_PATH_NOT_FOUND)
-        return invalidHandleValue
-    }
-    return createMailslot(wideString(name), maxMessageSize, readTimeout, sa)
+    createMailslot(name.map(wideString), maxMessageSize, readTimeout, sa)
 }
 
 /// Whether `text` is spelled like a mailslot name (`\\host\mailslot\...`), so that a malformed one gets
 /// ERROR_INVALID_NAME and any other path ERROR_NOT_SUPPORTED.
 func looksLikeMailslot(_ text: String) -> Bool {
-    let parts = text.replacingSlashes.split(separator: "\\", omittingEmptySubsequences: false)
-    return text.replacingSlashes.hasPrefix("\\\\") && parts.count >= 4 && parts[3].uppercased() == "MAILSLOT"
+    let normalized = text.replacingSlashes
+    let parts = normalized.split(separator: "\\", omittingEmptySubsequences: false)
+    return normalized.hasPrefix("\\\\") && parts.count >= 4 && parts[3].uppercased() == "MAILSLOT"
 }
 
 extension String {
     var replacingSlashes: String { String(map { $0 == "/" ? "\\" : $0 }) }
 }
 
-func openClient(_ name: String?, _ access: UInt32) -> UnsafeMutableRawPointer? {
-    guard let name else {
-        SetLastError(ERROR_INVALID_NAME)
-        return invalidHandleValue
-    }
+func openClient(_ given: GivenName, _ access: UInt32, _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> UnsafeMutableRawPointer? {
+    guard let name = decodedName(given) else { return invalidHandleValue }
     guard looksLikeMailslot(name) else {
         SetLastError(ERROR_NOT_SUPPORTED) // this CreateFile opens mailslots only
         return invalidHandleValue
@@ -131,7 +131,7 @@ func openClient(_ name: String?, _ access: UInt32) -> UnsafeMutableRawPointer? {
     do throws(MailslotError) {
         let writer = try MailslotWriter(opening: name)
         let canWrite = access & (GENERIC_WRITE | GENERIC_ALL | UInt32(FILE_WRITE_DATA)) != 0
-        let handle = register(ClientObject(writer: writer, canWrite: canWrite), inherit: false)
+        let handle = register(ClientObject(writer: writer, canWrite: canWrite), inherit: (sa?.pointee.bInheritHandle ?? 0) != 0)
         SetLastError(0)
         return handle
     } catch {
@@ -140,39 +140,22 @@ func openClient(_ name: String?, _ access: UInt32) -> UnsafeMutableRawPointer? {
     }
 }
 
-func openClient(_ name: String?, _ access: UInt32, _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?) -> UnsafeMutableRawPointer? {
-    let handle = openClient(name, access)
-    if handle != invalidHandleValue, let sa, sa.pointee.bInheritHandle != 0, let handle {
-        _ = w32SetHandleInformation(handle, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)
-        SetLastError(0)
-    }
-    return handle
-}
-
 @_cdecl("CreateFileA")
 public func w32CreateFileA(_ name: UnsafePointer<CChar>?, _ access: UInt32, _ share: UInt32,
                            _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ disposition: UInt32, _ flags: UInt32,
                            _ template: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    guard let name else {
-        SetLastError(ERROR_PATH_NOT_FOUND)
-        return invalidHandleValue
-    }
-    return openClient(narrowString(name), access, sa)
+    openClient(name.map(narrowString), access, sa)
 }
 
 @_cdecl("CreateFileW")
 public func w32CreateFileW(_ name: UnsafePointer<WCHAR>?, _ access: UInt32, _ share: UInt32,
                            _ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ disposition: UInt32, _ flags: UInt32,
                            _ template: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    guard let name else {
-        SetLastError(ERROR_PATH_NOT_FOUND)
-        return invalidHandleValue
-    }
-    return openClient(wideString(name), access, sa)
+    openClient(name.map(wideString), access, sa)
 }
 
 /// The mailslot's state for GetMailslotInfo and NtQueryInformationFile, from a server handle or, as on
-/// Windows 8 and later, from a client handle of a mailslot served in this process (W38).
+/// Windows 8 and later, from a client handle (W38): asked of the server in this process or in another.
 func mailslotInfo(_ object: KernelObject) -> Result<(MailslotInfo, quota: UInt32), MailslotError> {
     if let server = object as? ServerObject {
         do throws(MailslotError) { return .success((try server.server.info(), server.requestedQuota)) } catch { return .failure(error) }
@@ -238,9 +221,14 @@ enum OverlappedEvent {
 func overlappedEvent(_ ov: UnsafeMutablePointer<OVERLAPPED>?) -> OverlappedEvent {
     guard let ov, let raw = ov.pointee.hEvent else { return .none }
     // The low bit of hEvent asks Windows not to queue a completion port packet: it is still the event.
-    let key = UInt(bitPattern: raw) & ~1
+    return operationEvent(UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: raw) & ~1))
+}
+
+/// The event handle of an operation (an NT call's Event, an OVERLAPPED's hEvent), reset.
+func operationEvent(_ handle: UnsafeMutableRawPointer?) -> OverlappedEvent {
+    guard let handle else { return .none }
     return Hub.shared.withLock {
-        guard let event = Hub.shared.handles[key]?.object as? EventObject else { return .invalid }
+        guard let event = Hub.shared.object(handle) as? EventObject else { return .invalid }
         event.signalled = false
         return .event(event)
     }
@@ -329,12 +317,7 @@ public func w32WriteFile(_ handle: UnsafeMutableRawPointer?, _ buffer: UnsafeRaw
         if let ov { ov.pointee.Internal = UInt(bitPattern: Int(status)) }
         return fail(RtlNtStatusToDosError(status))
     }
-    Hub.shared.withLock {
-        if let ov { IOResult.store(status: NTS.SUCCESS, bytes: Int(count), in: .overlapped(ov)) }
-        event?.signalled = true
-        object.signalled = true
-        Hub.shared.broadcast()
-    }
+    Hub.shared.withLock { object.completed(status: NTS.SUCCESS, bytes: Int(count), into: ov.map { .overlapped($0) }, event: event) }
     written?.pointee = count
     return succeed()
 }
@@ -452,8 +435,9 @@ public func w32SetHandleInformation(_ handle: UnsafeMutableRawPointer?, _ mask: 
 
 // MARK: events and waits
 
-/// `name`: nil for an unnamed event; `.some(nil)` for a name that did not decode (ERROR_INVALID_NAME).
-func createEvent(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int32, _ initial: Int32, _ given: String??) -> UnsafeMutableRawPointer? {
+/// `given`: nil for an unnamed event (a NULL name is allowed here); `.some(nil)` for a name that did not
+/// decode (ERROR_INVALID_NAME).
+func createEvent(_ sa: UnsafeMutablePointer<SECURITY_ATTRIBUTES>?, _ manual: Int32, _ initial: Int32, _ given: GivenName) -> UnsafeMutableRawPointer? {
     if case .some(.none) = given {
         SetLastError(ERROR_INVALID_NAME)
         return nil
