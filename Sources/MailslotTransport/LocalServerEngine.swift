@@ -361,9 +361,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 answerQuery(fd, permitted: permitted, &state)
                 continue
             }
-            let greeting = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
-                                         quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
-                                         access: queue.access, path: queue.path, allowsNetwork: queue.allowsNetwork).encoded()
+            let greeting = greeting(permitted: permitted)
             // Stamp every record the writer sends (it sends only after this greeting), for ordering across writers.
             let stamped = (try? Sys.enableTimestamps(fd)) != nil
             let sent = stamped && ((try? Sys.send(fd, greeting)) ?? false)
@@ -421,11 +419,15 @@ public final class LocalServerEngine: @unchecked Sendable {
             queueState = .init(messageCount: UInt32(clamping: s.count), nextMessageSize: s.nextSize.map { UInt32(clamping: $0) },
                                readTimeout: s.readTimeout, queuedBytes: UInt64(s.usedBytes))
         }
-        let answer = LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
-                                   quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
-                                   access: queue.access, path: queue.path, state: queueState, allowsNetwork: queue.allowsNetwork).encoded()
-        _ = try? Sys.send(fd, answer)
+        _ = try? Sys.send(fd, greeting(permitted: permitted, state: queueState))
         Sys.close(fd)
+    }
+
+    /// The greeting this mailslot sends (with the queue's state in the answer to a query).
+    private func greeting(permitted: Bool, state: LocalGreeting.QueueState? = nil) -> [UInt8] {
+        LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
+                      quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
+                      access: queue.access, path: queue.path, state: state, allowsNetwork: queue.allowsNetwork).encoded()
     }
 
     private func drainRound(_ connections: [Connection], watermark: Int64, _ state: inout State) -> Int {
