@@ -35,8 +35,6 @@ public struct ConfigurationOptions: ParsableArguments {
 
     /// The configuration file, the environment, then these flags (and `more`, from the executable's own flags).
     public func configuration(adding more: [(key: String, value: String)] = []) throws(MailslotError) -> MailslotConfiguration {
-        var configuration = try MailslotConfiguration.load()
-        try configuration.apply(settings + more, source: "command line")
-        return configuration
+        try MailslotConfiguration.load(overrides: settings + more)
     }
 }

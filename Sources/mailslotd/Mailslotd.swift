@@ -75,7 +75,7 @@ struct Run: ParsableCommand {
         let configuration: MailslotConfiguration
         do throws(MailslotError) { configuration = try options.configuration(adding: extraSettings) } catch { fail(error) }
         if checkConfig {
-            print("# mailslotd: the effective configuration (file: \(ProcessInfo.processInfo.environment["MAILSLOT_CONFIG"] ?? MailslotConfiguration.defaultPath))")
+            print("# mailslotd: the effective configuration (file: \(MailslotConfiguration.filePath()))")
             print(configuration.report)
             return
         }
@@ -104,9 +104,7 @@ struct Run: ParsableCommand {
 
         let flags = options.settings + extraSettings
         let reload = ReloadService(gateway: gateway, logger: logger) { () throws(MailslotError) -> MailslotConfiguration in
-            var configuration = try MailslotConfiguration.load()
-            try configuration.apply(flags, source: "command line")
-            return configuration
+            try MailslotConfiguration.load(overrides: flags)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: GatewayService(gateway: gateway)), .init(service: reload)]
         if let metricsServer { services.append(.init(service: metricsServer)) }
