@@ -46,24 +46,22 @@ public struct MailslotConfiguration: Sendable, Equatable {
     public struct Subnet: Sendable, Hashable, CustomStringConvertible {
         public var network: UInt32
         public var prefixLength: Int
-        public var mask: UInt32 { prefixLength == 0 ? 0 : UInt32.max << UInt32(32 - prefixLength) }
+        public var mask: UInt32 { Subnet.mask(prefixLength) }
+
+        static func mask(_ prefixLength: Int) -> UInt32 { prefixLength == 0 ? 0 : UInt32.max << UInt32(32 - prefixLength) }
 
         public init?(_ text: String) {
             let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-            guard octets.count == 4, parts[0].split(separator: ".", omittingEmptySubsequences: false).count == 4 else { return nil }
+            guard let address = IPv4Address(String(parts[0])) else { return nil }
             let length = parts.count == 2 ? Int(parts[1]) : 32
             guard let length, (0...32).contains(length) else { return nil }
             prefixLength = length
-            network = 0
-            network = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & mask
+            network = address.value & Subnet.mask(length)
         }
 
         public func contains(_ address: UInt32) -> Bool { address & mask == network }
 
-        public var description: String {
-            "\(network >> 24).\(network >> 16 & 0xFF).\(network >> 8 & 0xFF).\(network & 0xFF)/\(prefixLength)"
-        }
+        public var description: String { "\(IPv4Address(network))/\(prefixLength)" }
     }
 
     /// Every key the file, the environment and the flags know, in the order `--check-config` prints them.
@@ -110,8 +108,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
     /// The effective configuration, one `key = value  # source` line per key (`mailslotd --check-config`).
     public var report: String {
         MailslotConfiguration.keys.map { key in
-            let value = value(of: key)
-            return "\(key) = \(value.isEmpty ? "" : value)".padding(toLength: 40) + "# \(source(of: key))"
+            "\(key) = \(value(of: key))".padding(toLength: 40) + "# \(source(of: key))"
         }.joined(separator: "\n")
     }
 
@@ -155,7 +152,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
             case "name_service": nameService = try flag()
             case "metrics":
                 let text = value.trimmingSpaces
-                guard text.isEmpty || MailslotConfiguration.isHostPort(text) else {
+                guard text.isEmpty || MailslotConfiguration.hostAndPort(text) != nil else {
                     throw MailslotError(.invalidParameter, "\(source): 'metrics' must be ADDRESS:PORT (for example 127.0.0.1:9138), not '\(value)'")
                 }
                 metrics = text.isEmpty ? nil : text
@@ -180,13 +177,12 @@ public struct MailslotConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `ADDRESS:PORT` with an IPv4 address (or `localhost`) and a port from 1 to 65535.
-    static func isHostPort(_ text: String) -> Bool {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return false }
-        let host = text[..<colon]
-        if host == "localhost" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    /// `ADDRESS:PORT` with an IPv4 address (or `localhost`) and a port from 1 to 65535, split; nil otherwise.
+    public static func hostAndPort(_ text: String) -> (host: String, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else { return nil }
+        let host = String(text[..<colon])
+        guard host == "localhost" || IPv4Address(host) != nil else { return nil }
+        return (host, port)
     }
 
     /// Parses the configuration file's text into settings.

@@ -19,12 +19,11 @@ final class MetricsServer: Service, @unchecked Sendable {
 
     /// Checks the address; nothing is bound and no thread starts until ``start()``.
     init(address: String, registry: PrometheusCollectorRegistry, logger: Logger) throws(MailslotError) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-              (1...65535).contains(port) else {
+        guard let (host, port) = MailslotConfiguration.hostAndPort(address) else {
             throw MailslotError(.invalidParameter, "--metrics '\(address)' is not ADDRESS:PORT (for example 127.0.0.1:9138)")
         }
-        self.host = String(address[..<colon])
-        self.port = port
+        self.host = host
+        self.port = Int(port)
         self.registry = registry
         self.logger = logger
     }
