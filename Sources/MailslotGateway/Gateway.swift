@@ -151,17 +151,8 @@ public final class Gateway: @unchecked Sendable {
 
     static func openSocket(_ address: IPv4Address, port: UInt16) throws(MailslotError) -> FD {
         do throws(Errno) {
-            let fd = try Sys.udpSocket()
-            do throws(Errno) {
-                try Sys.setBroadcast(fd)
-                // Room for bursts (browser elections, many hosts answering at once): up to rmem_max.
-                try? Sys.setSocketIntOption(fd, Sys.soRcvBuf, 4 << 20)
-                try Sys.bind(fd, address, port)
-            } catch {
-                Sys.close(fd)
-                throw error
-            }
-            return fd
+            // Room for bursts (browser elections, many hosts answering at once).
+            return try Sys.udpListener(address, port, receiveBuffer: 4 << 20)
         } catch {
             let hint = error.code == Errno.addressInUse ? " (is nmbd or another mailslotd running?)"
                 : error.code == Errno.permissionDenied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""

@@ -31,16 +31,7 @@ public final class DatagramListener {
         self.port = port
         self.address = address
         do throws(Errno) {
-            let socket = try Sys.udpSocket()
-            do throws(Errno) {
-                try Sys.setBroadcast(socket)
-                try? Sys.setSocketIntOption(socket, Sys.soRcvBuf, 1 << 20) // bursts: elections, many hosts at once
-                try Sys.bind(socket, address, port)
-            } catch {
-                Sys.close(socket)
-                throw error
-            }
-            fd = socket
+            fd = try Sys.udpListener(address, port, receiveBuffer: 1 << 20) // bursts: elections, many hosts at once
         } catch {
             let hint: String
             switch error.code {

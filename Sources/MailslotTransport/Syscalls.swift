@@ -504,6 +504,21 @@ public enum Sys {
         return fd
     }
 
+    /// A UDP socket for receiving a NetBIOS port: broadcasts allowed, a receive buffer of up to
+    /// `receiveBuffer` bytes (capped by rmem_max) for bursts, bound to `address:port`.
+    public static func udpListener(_ address: IPv4Address, _ port: UInt16, receiveBuffer: Int32) throws(Errno) -> FD {
+        let fd = try udpSocket()
+        do throws(Errno) {
+            try setBroadcast(fd)
+            try? setSocketIntOption(fd, soRcvBuf, receiveBuffer)
+            try bind(fd, address, port)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
     static func withSocketAddress<R>(_ address: IPv4Address, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
