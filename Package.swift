@@ -78,7 +78,7 @@ let package = Package(
         .target(name: "MailslotTestSupport", path: "Tests/MailslotTestSupport"),
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore"]),
-        .testTarget(name: "MailslotTests", dependencies: ["Mailslot"]),
+        .testTarget(name: "MailslotTests", dependencies: ["Mailslot", "MailslotTestSupport"]),
         .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot", "MailslotTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot", "MailslotTestSupport"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).

@@ -1,5 +1,6 @@
 import Foundation
 import Mailslot
+import MailslotTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -112,7 +113,8 @@ struct BehaviourTests {
             return got
         }
         for i in 0..<100 { try c.write("m\(i)") }
-        let drained = await Support.eventually { (try? s.info().messageCount) == 0 }
+        // Waits with Task.sleep: a blocking wait would hold one of the two cooperative threads the consumer needs.
+        let drained = await TestSupport.eventually(timeout: 20) { (try? s.info().messageCount) == 0 }
         #expect(drained)
         try await Task.sleep(for: .milliseconds(50))
         s.close()

@@ -119,17 +119,6 @@ enum Support {
     }
 
     /// Waits (bounded) until `condition` holds.
-    /// The same for async tests: it sleeps with Task.sleep, so that it does not hold one of the few
-    /// cooperative threads (two on a two-core machine) that the code under test needs.
-    static func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return condition()
-    }
-
     static func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
