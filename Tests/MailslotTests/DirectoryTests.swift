@@ -56,13 +56,19 @@ struct DirectoryTests {
             }
         }
 
-        let started = Date()
-        let entries = MailslotDirectory.list()
-        let elapsed = Date().timeIntervalSince(started)
-        let impostorEntry = entries.first { $0.name.path == "impostor" }
+        // The impostor (a Python process) may miss one 300 ms deadline on a loaded machine: ask again, a
+        // bounded number of times; every call is timed.
+        var impostorEntry: MailslotDirectory.Entry?
+        var elapsed: TimeInterval = 0
+        for _ in 0..<10 where impostorEntry == nil {
+            let started = Date()
+            let entries = MailslotDirectory.list()
+            elapsed = max(elapsed, Date().timeIntervalSince(started))
+            impostorEntry = entries.first { $0.name.path == "impostor" }
+        }
         #expect(impostorEntry != nil, "the answering socket is listed")
         #expect(impostorEntry?.ownerUID == geteuid(), "owner \(String(describing: impostorEntry?.ownerUID)): the kernel says \(geteuid()), the greeting claimed 0")
         // Ten sockets that never answer cost one deadline (300 ms), not ten (a loose bound for a busy machine).
-        #expect(elapsed < 2.0, "list took \(elapsed) s")
+        #expect(elapsed < 2.0, "a list took \(elapsed) s")
     }
 }
