@@ -282,3 +282,67 @@ int cms_drop_privileges(uint32_t uid, uint32_t gid, int keep_net_bind_service) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
     return 0;
 }
+
+
+// MARK: per-writer rings
+
+#include <poll.h>
+#include <pthread.h>
+
+int cms_memfd_sealable(const char *name) { return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING); }
+
+static int seal_bits(int which) {
+    int s = 0;
+    if (which & 1) s |= F_SEAL_SHRINK;
+    if (which & 2) s |= F_SEAL_GROW;
+    if (which & 4) s |= F_SEAL_WRITE;
+    if (which & 8) s |= F_SEAL_FUTURE_WRITE;
+    if (which & 16) s |= F_SEAL_SEAL;
+    return s;
+}
+
+int cms_add_seals(int fd, int which) { return fcntl(fd, F_ADD_SEALS, seal_bits(which)); }
+
+int cms_get_seals(int fd) {
+    int s = fcntl(fd, F_GET_SEALS);
+    if (s < 0) return -1;
+    int which = 0;
+    if (s & F_SEAL_SHRINK) which |= 1;
+    if (s & F_SEAL_GROW) which |= 2;
+    if (s & F_SEAL_WRITE) which |= 4;
+    if (s & F_SEAL_FUTURE_WRITE) which |= 8;
+    if (s & F_SEAL_SEAL) which |= 16;
+    return which;
+}
+
+void *cms_map_read_only(int fd, size_t size) {
+    void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+_Static_assert(sizeof(pthread_mutex_t) <= CMS_MUTEX_SIZE, "liveness mutex storage");
+
+int cms_liveness_init(void *storage) { return cms_shm_mutex_init(storage); }
+
+int cms_liveness_hold(void *storage) {
+    int r = pthread_mutex_lock((pthread_mutex_t *)storage);
+    if (r == EOWNERDEAD) { pthread_mutex_consistent((pthread_mutex_t *)storage); r = 0; }
+    if (r != 0) { errno = r; return -1; }
+    return 0;
+}
+
+void cms_liveness_release(void *storage) { pthread_mutex_unlock((pthread_mutex_t *)storage); }
+
+int cms_yield(void) { return sched_yield(); }
+
+int cms_peer_hung_up(int fd) {
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP, .revents = 0};
+    int r = poll(&p, 1, 0);
+    return r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+uint64_t cms_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

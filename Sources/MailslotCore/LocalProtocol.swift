@@ -1,10 +1,12 @@
 /// The small protocol between a local writer and a mailslot server, carried over an
 /// `AF_UNIX SOCK_SEQPACKET` connection to the server's abstract address.
 ///
-/// 1. The writer connects. The server checks the writer's credentials and sends one greeting record
-///    (``LocalGreeting``): whether the writer may write, the maximum message size, the quota.
-/// 2. The writer sends one record per message, or several for a message larger than one record
-///    (``LocalFrame``): the bytes, then a one-byte frame kind (last, so the bytes stay aligned).
+/// 1. The writer connects. The server checks the writer's credentials (SO_PEERCRED) and sends one greeting
+///    record (``LocalGreeting``): whether the writer may write, the maximum message size, the quota. With
+///    an accepting greeting come two descriptors (SCM_RIGHTS): the writer's own ring (a sealed memfd that
+///    only this writer and the server map) and the server's liveness page (read-only).
+/// 2. The writer copies each message into its ring (the transport's `RingLayout`). The connection then
+///    carries only doorbell bytes (sent when the server sleeps) and, by closing, the writer's departure.
 public enum LocalProtocol {
     /// The abstract socket address of a mailslot (without the leading NUL byte).
     ///
@@ -28,8 +30,6 @@ public enum LocalProtocol {
     /// the mailslot's state instead of opening it for writing (`GetMailslotInfo` on a client handle): the
     /// server answers with one greeting that carries ``LocalGreeting/state`` and closes the connection.
     public static let queryPrefix: [UInt8] = Array("msquery:".utf8)
-    /// The largest record a writer sends; bigger messages travel as several records.
-    public static let maxRecordPayload = 128 * 1024
 
     static func fnv1a128Hex(_ bytes: [UInt8]) -> String {
         // Two independent 64-bit FNV-1a lanes (different offset bases) make a 128-bit digest.
@@ -47,21 +47,13 @@ public enum LocalProtocol {
     }
 }
 
-/// The kind byte in front of every record a writer sends.
-public enum LocalFrame: UInt8, Sendable {
-    /// A whole message.
-    case whole = 0x57 // 'W'
-    /// A part of a larger message; more parts follow.
-    case part = 0x50 // 'P'
-    /// The last part of a larger message.
-    case last = 0x4C // 'L'
-}
-
 /// The first record a server sends on every writer connection.
 public struct LocalGreeting: Sendable, Hashable {
     public enum Status: UInt16, Sendable {
         case ok = 0
         case accessDenied = 5
+        /// The mailslot already serves as many writers as it takes at once.
+        case tooManyWriters = 1450
     }
     public var status: Status
     /// The mailslot's maximum message size (0 = any).
@@ -110,7 +102,7 @@ public struct LocalGreeting: Sendable, Hashable {
     }
 
     static let magic: [UInt8] = Array("MSLT".utf8)
-    static let version: UInt16 = 3
+    static let version: UInt16 = 4
 
     public func encoded() -> [UInt8] {
         var out = LocalGreeting.magic

@@ -83,6 +83,8 @@ extension MailslotError {
         public static let filenameExceedsRange = Code(rawValue: 206)
         /// 995: the operation was cancelled (task cancellation, or the handle closed under it).
         public static let operationAborted = Code(rawValue: 995)
+        /// 1450: the mailslot serves as many writers as it takes at once; close a writer and open again.
+        public static let noSystemResources = Code(rawValue: 1450)
         /// 1816: the mailslot's memory quota cannot hold this message at all.
         public static let notEnoughQuota = Code(rawValue: 1816)
         /// 4336: the message is larger than the mailslot's maximum message size.
@@ -93,7 +95,7 @@ extension MailslotError {
             6: "ERROR_INVALID_HANDLE", 8: "ERROR_NOT_ENOUGH_MEMORY", 31: "ERROR_GEN_FAILURE", 50: "ERROR_NOT_SUPPORTED",
             53: "ERROR_BAD_NETPATH", 87: "ERROR_INVALID_PARAMETER", 109: "ERROR_BROKEN_PIPE",
             121: "ERROR_SEM_TIMEOUT", 122: "ERROR_INSUFFICIENT_BUFFER", 123: "ERROR_INVALID_NAME",
-            183: "ERROR_ALREADY_EXISTS", 206: "ERROR_FILENAME_EXCED_RANGE", 995: "ERROR_OPERATION_ABORTED",
+            183: "ERROR_ALREADY_EXISTS", 206: "ERROR_FILENAME_EXCED_RANGE", 995: "ERROR_OPERATION_ABORTED", 1450: "ERROR_NO_SYSTEM_RESOURCES",
             1816: "ERROR_NOT_ENOUGH_QUOTA", 4336: "ERROR_MESSAGE_EXCEEDS_MAX_SIZE",
         ]
     }

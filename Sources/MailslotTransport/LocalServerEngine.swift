@@ -3,11 +3,16 @@ import MailslotCore
 import Synchronization
 
 /// The server side of a local mailslot in one process: the listening socket that holds the name, the
-/// shared queue, and an I/O thread that accepts writers, checks their credentials and drains their
-/// connections into the queue as fast as messages arrive.
+/// shared queue, the rings of the writers this process accepted, and an I/O thread that accepts writers,
+/// checks their credentials, hands each a ring of its own and moves what they publish into the queue.
 ///
 /// Several processes may hold the same mailslot (a handle inherited across fork/exec or sent over a
 /// Unix socket): each runs its own engine over the same listening socket and the same queue.
+///
+/// **Reading and waiting.** Every message goes from a writer's ring into the queue in write order across
+/// writers (see ``drain(_:)``); reads take it from the queue. A reader that finds the queue empty spins on
+/// the rings for a bounded time (``spinNanoseconds``), then sleeps in epoll after asking every writer to
+/// ring the doorbell (one byte on its connection) with its next message; the I/O thread parks meanwhile.
 public final class LocalServerEngine: @unchecked Sendable {
     public let queue: SharedQueue
     public let listenFD: FD
@@ -16,6 +21,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     let epollFD: FD
     let stopFD: FD
     let logger: Logger
+    private let liveness: ServerLiveness
     private let state: Locked<State>
     private let closed = Atomic<Bool>(false)
     private var thread: ThreadHandle?
@@ -26,45 +32,70 @@ public final class LocalServerEngine: @unchecked Sendable {
         public var writersRefused = 0
         public var messagesReceived = 0
         public var protocolViolations = 0
+        /// Writers refused because the mailslot already had ``LocalServerEngine/maxConnections`` of them.
+        public var writersOverLimit = 0
     }
 
+    /// The most writers one process's engine serves at once (each holds at most one ring,
+    /// ``RingLayout/mappedSize`` bytes); the next one is refused with ERROR_NO_SYSTEM_RESOURCES (1450).
+    public static let maxConnections = 1024
+    /// How long a reader that finds nothing spins on the rings before it sleeps.
+    public static let spinNanoseconds: UInt64 = 50_000
+
     private final class Connection {
+        let id: UInt64
         let fd: FD
         let pid: Int32
         let uid: UInt32
-        var partial: [UInt8]? = nil
-        var pending: [[UInt8]] = []
-        var reading = true
-        init(fd: FD, pid: Int32, uid: UInt32) {
+        let ring: ServerRing
+        var hungUp = false
+        /// The last stamp taken from this ring (stamps never go back within one writer).
+        var lastStamp: UInt64 = 0
+        /// A message arriving in parts: its room in the queue is reserved; `filled` bytes have arrived.
+        var assembly: UnsafeMutableRawBufferPointer?
+        var filled = 0
+        /// A message assembled from parts, waiting for its turn in the queue (its room reserved).
+        var complete: (bytes: UnsafeMutableRawBufferPointer, stamp: UInt64)?
+        var violation: String?
+        /// Where this ring is consumed up to once the current round's messages are queued.
+        var consumeTo: UInt64 = 0
+        init(id: UInt64, fd: FD, pid: Int32, uid: UInt32, ring: ServerRing) {
+            self.id = id
             self.fd = fd
             self.pid = pid
             self.uid = uid
+            self.ring = ring
+        }
+        deinit {
+            assembly?.deallocate()
+            complete?.bytes.deallocate()
         }
     }
 
-    private struct State {
-        var connections: [FD: Connection] = [:]
-        var blocked: Set<FD> = []
-        var counters = Counters()
-        var scratch = BatchBuffers()
-        /// Messages read from writers that may not go into the queue yet: another writer could still
-        /// have an older one unread (see ``drainRound(_:watermark:_:)``). Oldest first.
-        var held: [Taken] = []
-        var nextOrder: UInt64 = 0
+    /// One message a round may queue: where it is, and its place in write order.
+    private struct Candidate {
+        var stamp: UInt64
+        var sequence: Int
+        var connection: Connection
+        var bytes: UnsafeRawBufferPointer
+        /// The ring position after the record (nil: an assembled message).
+        var end: UInt64?
     }
 
-    /// One message read from a writer while several write: its kernel timestamp and arrival order.
-    private struct Taken {
-        var stamp: Int64
-        var order: UInt64
-        var connection: Connection
-        var bytes: [UInt8]
+    private struct State {
+        var connections: [UInt64: Connection] = [:]
+        var nextID: UInt64 = 0
+        var counters = Counters()
+        /// The queue could not take the oldest waiting message: look again soon.
+        var queueFull = false
+        var armed = false
+        var candidates: [Candidate] = []
     }
 
     static let listenToken: UInt64 = 0
     static let stopToken: UInt64 = 1
     static let wakeToken: UInt64 = 2
-    /// Wakes the I/O thread to queue held messages.
+    /// Wakes the thread waiting in epoll.
     let wakeFD: FD
     static let connectionTokenBase: UInt64 = 16
 
@@ -162,6 +193,13 @@ public final class LocalServerEngine: @unchecked Sendable {
         self.logger = logger
         self.state = Locked(State())
         parkWord.initialize(to: 0)
+        startedWord.initialize(to: 0)
+        do throws(Errno) {
+            liveness = try ServerLiveness()
+        } catch {
+            Sys.close(listenFD)
+            throw MailslotError.system("could not create the mailslot's liveness page", error)
+        }
         queue.addHolder()
         do throws(Errno) {
             epollFD = try Sys.epollCreate()
@@ -183,6 +221,8 @@ public final class LocalServerEngine: @unchecked Sendable {
             Sys.close(wakeFD)
             throw MailslotError.system("could not start the mailslot's I/O thread", error)
         }
+        // The I/O thread holds the liveness page before any writer can be greeted.
+        while Sys.atomicLoad(startedWord) == 0 { Sys.futexWait(startedWord, expected: 0, timeoutNanoseconds: 10_000_000) }
         logger.debug("mailslot server started", metadata: ["path": "\(queue.path)", "pid": "\(Sys.pid)"])
     }
 
@@ -199,16 +239,19 @@ public final class LocalServerEngine: @unchecked Sendable {
         // A reader polling in epoll wakes on the stop signal and lets go before the descriptors close.
         while readerPolling.load(ordering: .sequentiallyConsistent) { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
         state.withLock { state in
-            // What writers have already sent belongs to the mailslot: move it into the queue before this
+            // What writers have published belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
-            retryBlocked(&state)
-            _ = drainRound(Array(state.connections.values), watermark: Int64.max, &state)
-            for (fd, connection) in state.connections {
-                if !connection.pending.isEmpty {
-                    logger.debug("mailslot closed with messages its quota could not take",
-                                 metadata: ["path": "\(queue.path)", "messages": "\(connection.pending.count)"])
-                }
-                Sys.close(fd)
+            drain(&state)
+            var left = 0
+            for connection in state.connections.values {
+                left += connection.ring.hasData || connection.complete != nil ? 1 : 0
+                connection.ring.markClosed()
+                if !connection.hungUp { Sys.close(connection.fd) }
+                if connection.assembly != nil { queue.cancelReservation(connection.assembly!.count) }
+                if let complete = connection.complete { queue.cancelReservation(complete.bytes.count) }
+            }
+            if left > 0 {
+                logger.debug("mailslot closed with messages its quota could not take", metadata: ["path": "\(queue.path)", "writers": "\(left)"])
             }
             state.connections.removeAll()
         }
@@ -225,6 +268,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     deinit {
         close()
         parkWord.deallocate()
+        startedWord.deallocate()
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
@@ -232,28 +276,267 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// Descriptors that make up the handle, for passing to another process.
     public var handleDescriptors: [FD] { [listenFD, queue.fd, readyFD] }
 
+    /// How many writers this process serves now (rings of writers that hung up with messages still in
+    /// them included).
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
     // MARK: draining
 
-    /// Takes every message already sent by an open writer into the queue, from the calling thread.
+    /// Takes every message writers have published into the queue, from the calling thread.
     /// Info and reads call this so that a message whose write has returned is always seen.
     @discardableResult
     public func drainNow() -> Int {
         guard !isClosed else { return 0 }
-        // Every writer is read after this instant, so every message sent before it is taken now.
-        let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
         return state.withLock { state in
-            let moved = drainRound(Array(state.connections.values), watermark: watermark, &state)
-            if !state.held.isEmpty { Sys.signalEventFD(wakeFD) } // the I/O thread queues them in a moment
+            let moved = drain(&state)
+            reap(&state)
             return moved
         }
     }
 
-    // MARK: who waits on the writers' connections
+    /// The queue's state with every message whose write has returned counted, wherever it waits (the
+    /// queue, or a writer's ring when the quota is full).
+    public func exactSnapshot() -> SharedQueue.Snapshot {
+        state.withLock { state in
+            if !isClosed { drain(&state) }
+            var snapshot = queue.snapshot()
+            var oldest: (stamp: UInt64, size: Int)?
+            for connection in state.connections.values {
+                if let complete = connection.complete {
+                    snapshot.count += 1
+                    snapshot.usedBytes += SharedQueue.recordSize(complete.bytes.count)
+                    if oldest == nil || complete.stamp < oldest!.stamp { oldest = (complete.stamp, complete.bytes.count) }
+                    continue
+                }
+                let tail = connection.ring.tail
+                var position = connection.ring.head
+                for _ in 0..<(RingLayout.capacity / RingLayout.recordHeader) {
+                    guard case .record(let kind, let stamp, let payload, let end) = connection.ring.record(at: position, tail: tail),
+                          kind == .whole else { break }
+                    snapshot.count += 1
+                    snapshot.usedBytes += SharedQueue.recordSize(payload.count)
+                    if oldest == nil || stamp < oldest!.stamp { oldest = (stamp, payload.count) }
+                    position = end
+                }
+            }
+            if snapshot.nextSize == nil { snapshot.nextSize = oldest?.size }
+            return snapshot
+        }
+    }
+
+    /// Moves what writers have published into the queue, oldest first across writers, until the queue is
+    /// full or the rings are empty. Returns how many messages went.
+    ///
+    /// Each record carries its writer's CLOCK_MONOTONIC stamp, taken before the record was published. A
+    /// round reads the clock (the watermark) before it looks at any ring, and queues, in stamp order, the
+    /// records stamped before it; a record stamped after it waits for the next round. A write that returned
+    /// before another began was therefore published before that other one was stamped: if the round did not
+    /// see it, the other is stamped after the watermark and waits too. So one FIFO holds every writer's
+    /// messages in write order (conformance W32). With one writer there is nothing to merge.
+    @discardableResult
+    private func drain(_ state: inout State) -> Int {
+        var moved = 0
+        for _ in 0..<64 { // each round queues something or ends the loop; bounded all the same
+            let (queued, more) = drainRound(&state)
+            moved += queued
+            if !more { break }
+        }
+        if moved > 0 {
+            state.counters.messagesReceived += moved
+            signalReady()
+        }
+        return moved
+    }
+
+    /// One round: returns how many messages it queued and whether another round may queue more.
+    private func drainRound(_ state: inout State) -> (Int, Bool) {
+        let single = state.connections.count == 1
+        let watermark = single ? UInt64.max : Sys.monotonicNow()
+        var candidates = state.candidates
+        candidates.removeAll(keepingCapacity: true)
+        defer { state.candidates = candidates }
+        var held = false
+        var full = false
+        for connection in state.connections.values {
+            collect(connection, watermark: watermark, into: &candidates, held: &held, full: &full)
+        }
+        if !single { candidates.sort { ($0.stamp, $0.sequence) < ($1.stamp, $1.sequence) } }
+        let taken = candidates.withUnsafeBufferPointer { list in
+            queue.push(count: list.count) { i in (list[i].bytes, list[i].end == nil) }
+        }
+        for candidate in candidates[0..<taken] {
+            let connection = candidate.connection
+            connection.lastStamp = max(connection.lastStamp, candidate.stamp)
+            if let end = candidate.end {
+                connection.consumeTo = end
+            } else {
+                connection.complete?.bytes.deallocate()
+                connection.complete = nil
+            }
+        }
+        for candidate in candidates[0..<taken] where candidate.end != nil && candidate.connection.consumeTo > candidate.connection.ring.head {
+            candidate.connection.ring.consume(to: candidate.connection.consumeTo)
+        }
+        state.queueFull = full || taken < candidates.count
+        return (taken, taken == candidates.count && taken > 0 || held && taken == candidates.count)
+    }
+
+    /// Adds the records of one ring to a round: whole messages as candidates (at most 64), parts straight
+    /// into the message they belong to.
+    private func collect(_ connection: Connection, watermark: UInt64, into candidates: inout [Candidate], held: inout Bool, full: inout Bool) {
+        guard connection.violation == nil else { return }
+        if let complete = connection.complete {
+            if complete.stamp >= watermark { held = true; return }
+            candidates.append(Candidate(stamp: complete.stamp, sequence: candidates.count, connection: connection,
+                                        bytes: UnsafeRawBufferPointer(complete.bytes), end: nil))
+            return
+        }
+        let ring = connection.ring
+        let tail = ring.tail
+        // Every record up to `tail` was stamped before this instant: a later stamp is a lie.
+        let now = Sys.monotonicNow()
+        let limit = effectiveMessageLimit
+        var position = ring.head
+        var lastStamp = connection.lastStamp
+        var taken = 0
+        while taken < 64 {
+            switch ring.record(at: position, tail: tail) {
+            case .empty:
+                return
+            case .violation(let why):
+                connection.violation = why
+                return
+            case .record(let kind, let rawStamp, let payload, let end):
+                switch kind {
+                case .whole:
+                    guard connection.assembly == nil else { connection.violation = "a whole message inside a multi-part one"; return }
+                    guard payload.count <= limit else { connection.violation = "a message of \(payload.count) bytes over the limit of \(limit)"; return }
+                    let stamp = max(rawStamp > now ? min(now, watermark &- 1) : rawStamp, lastStamp)
+                    if stamp >= watermark { held = true; return }
+                    lastStamp = stamp
+                    candidates.append(Candidate(stamp: stamp, sequence: candidates.count, connection: connection, bytes: payload, end: end))
+                    position = end
+                    taken += 1
+                case .first, .part, .last:
+                    // Parts leave the ring at once (into the message's own buffer), so they are taken only
+                    // when nothing before them waits in this round.
+                    guard position == ring.head else { return }
+                    guard take(part: kind, rawStamp, payload, connection, limit: limit, full: &full) else { return }
+                    ring.consume(to: end)
+                    position = end
+                    if kind == .last, let complete = connection.complete {
+                        let stamp = max(complete.stamp > now ? min(now, watermark &- 1) : complete.stamp, lastStamp)
+                        connection.complete!.stamp = stamp
+                        if stamp >= watermark { held = true; return }
+                        candidates.append(Candidate(stamp: stamp, sequence: candidates.count, connection: connection,
+                                                    bytes: UnsafeRawBufferPointer(complete.bytes), end: nil))
+                        return
+                    }
+                case .wrap:
+                    return // record(at:) skips wrap records
+                }
+            }
+        }
+    }
+
+    /// Adds one part to the message it belongs to. false when it cannot be taken now (the quota cannot
+    /// reserve the message's room yet) or breaks the rules (the connection's violation is set).
+    private func take(part kind: RingKind, _ stamp: UInt64, _ payload: UnsafeRawBufferPointer, _ connection: Connection,
+                      limit: Int, full: inout Bool) -> Bool {
+        switch kind {
+        case .first:
+            guard connection.assembly == nil else { connection.violation = "a new message inside a multi-part one"; return false }
+            let total = stamp
+            guard total <= UInt64(limit), Int(total) > payload.count else {
+                connection.violation = "a multi-part message of \(total) bytes (the limit is \(limit))"
+                return false
+            }
+            // The room for the whole message is set aside first, so that a message in parts counts
+            // against the quota while it arrives.
+            guard queue.reserve(Int(total)) else { full = true; return false }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(total), alignment: 16)
+            buffer.copyMemory(from: payload)
+            connection.assembly = buffer
+            connection.filled = payload.count
+        case .part, .last:
+            guard let buffer = connection.assembly else { connection.violation = "a part outside a multi-part message"; return false }
+            let end = connection.filled + payload.count
+            guard kind == .part ? end < buffer.count : end == buffer.count else {
+                connection.violation = "parts that do not add up to the message's length"
+                return false
+            }
+            UnsafeMutableRawBufferPointer(rebasing: buffer[connection.filled..<end]).copyMemory(from: payload)
+            connection.filled = end
+            if kind == .last {
+                connection.complete = (buffer, stamp)
+                connection.assembly = nil
+                connection.filled = 0
+            }
+        case .whole, .wrap:
+            return false
+        }
+        return true
+    }
+
+    /// Lets go of writers that broke the rules, and of writers that hung up once their ring is empty.
+    private func reap(_ state: inout State) {
+        for connection in state.connections.values {
+            if let violation = connection.violation {
+                state.counters.protocolViolations += 1
+                logger.debug("mailslot writer dropped: \(violation)", metadata: ["path": "\(queue.path)", "writer_pid": "\(connection.pid)"])
+                remove(connection, &state)
+            } else if connection.hungUp, !connection.ring.hasData, connection.complete == nil {
+                // A writer that died mid-message leaves no partial message.
+                remove(connection, &state)
+            }
+        }
+    }
+
+    private func remove(_ connection: Connection, _ state: inout State) {
+        if !connection.hungUp {
+            Sys.epollRemove(epollFD, connection.fd)
+            Sys.close(connection.fd)
+            connection.hungUp = true
+        }
+        if let assembly = connection.assembly { queue.cancelReservation(assembly.count) }
+        if let complete = connection.complete { queue.cancelReservation(complete.bytes.count) }
+        connection.ring.markClosed()
+        state.connections[connection.id] = nil
+    }
+
+    /// Reads a writer's connection: doorbell bytes (discarded) and the end of the connection.
+    private func service(_ connection: Connection) {
+        var scratch = (UInt64(0), UInt64(0))
+        for _ in 0..<64 {
+            let result = withUnsafeMutableBytes(of: &scratch) { buffer -> Result<Int?, Errno> in
+                do throws(Errno) { return .success(try Sys.receive(connection.fd, into: buffer)) } catch { return .failure(error) }
+            }
+            guard case .success(let received) = result else {
+                hangUp(connection)
+                return
+            }
+            guard let received else { return }
+            if received == 0, Sys.peerHungUp(connection.fd) {
+                hangUp(connection)
+                return
+            }
+        }
+    }
+
+    /// The writer has closed its connection (or died): its ring stays until what it published is queued.
+    private func hangUp(_ connection: Connection) {
+        guard !connection.hungUp else { return }
+        Sys.epollRemove(epollFD, connection.fd)
+        Sys.close(connection.fd)
+        connection.hungUp = true
+    }
+
+    // MARK: who waits on the writers
     //
-    // Normally the I/O thread waits in epoll for writers and queues what they send. While a reader is
-    // waiting for a message, that reader waits in epoll itself and queues the message it then reads, so
-    // a message costs one wake-up (writer to reader) instead of two (writer to I/O thread to reader);
-    // the I/O thread parks meanwhile.
+    // Normally the I/O thread waits in epoll for writers and queues what they publish. While a reader is
+    // waiting for a message, that reader waits itself (spinning on the rings, then in epoll) and queues the
+    // message it then reads, so a message costs at most one wake-up (writer to reader) instead of two
+    // (writer to I/O thread to reader); the I/O thread parks meanwhile.
 
     private let readersWaiting = Atomic<Int>(0)
     /// A reader is inside ``pollOnce``.
@@ -261,13 +544,15 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// The I/O thread is inside epoll_wait.
     private let ioThreadPolling = Atomic<Bool>(false)
     private let parkWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    private let startedWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     /// The event buffer of the reader that polls; only the holder of ``readerPolling`` touches it.
     nonisolated(unsafe) private var readerTokens = [UInt64](repeating: 0, count: 64)
 
-    /// Waits up to `timeoutNanoseconds` (<0: forever) for writers and queues what they send, as the I/O
-    /// thread would, in slices. Returns at once when another reader is already doing it (the caller then
-    /// sleeps on the queue's futex). Messages queued by other processes holding the handle are noticed
-    /// within a 10 ms slice; with no other holder, a slice is a second (an idle reader wakes once a second).
+    /// Waits up to `timeoutNanoseconds` (<0: forever) for writers and queues what they publish: first a
+    /// bounded spin on the rings, then epoll, in slices. Returns at once when another reader is already
+    /// doing it (the caller then sleeps on the queue's futex). Messages queued by other processes holding
+    /// the handle are noticed within a 10 ms slice; with no other holder, a slice is a second (an idle
+    /// reader wakes once a second).
     public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
         readersWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
         defer { readersWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
@@ -287,6 +572,15 @@ public final class LocalServerEngine: @unchecked Sendable {
             }
         }
         guard !closed.load(ordering: .sequentiallyConsistent), queue.sequence == seen else { return }
+        // The bounded spin: a writer that answers within it costs no system call on either side. Each turn
+        // yields the CPU, so a writer that shares it still runs.
+        let spinUntil = Sys.monotonicNow() + (timeoutNanoseconds < 0 ? Self.spinNanoseconds : min(Self.spinNanoseconds, UInt64(timeoutNanoseconds)))
+        while Sys.monotonicNow() < spinUntil {
+            if closed.load(ordering: .relaxed) || queue.sequence != seen { return }
+            if state.withLock({ state in drain(&state) }) > 0 { return }
+            Sys.yield()
+        }
+        if queue.sequence != seen { return }
         // Move the I/O thread out of epoll (it parks while readers wait), so that the writer wakes us.
         if ioThreadPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
         let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
@@ -299,32 +593,43 @@ public final class LocalServerEngine: @unchecked Sendable {
         if readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
     }
 
-    /// One turn of waiting for writers and queueing what they sent, by the I/O thread or a waiting reader.
+    /// Asks every writer to ring the doorbell with its next message; true when one has already published
+    /// something (then there is no sleeping to do).
+    private func arm(_ state: inout State) -> Bool {
+        for connection in state.connections.values where !connection.hungUp { connection.ring.arm() }
+        state.armed = true
+        Sys.fence()
+        return state.connections.values.contains { $0.ring.hasData && $0.violation == nil }
+    }
+
+    private func disarm(_ state: inout State) {
+        guard state.armed else { return }
+        for connection in state.connections.values { connection.ring.disarm() }
+        state.armed = false
+    }
+
+    /// One turn of waiting for writers and queueing what they published, by the I/O thread or a waiting reader.
     private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32, byReader: Bool) {
-        // A writer that epoll does not report as readable had nothing unread at some instant after this
-        // one, so any message it sends later is stamped later: messages stamped before it are all taken.
-        let watermark = Int64(bitPattern: Sys.realtimeNanoseconds())
-        let waitMs = state.withLock { !$0.held.isEmpty ? 0 : $0.blocked.isEmpty ? timeoutMilliseconds : min(timeoutMilliseconds, 2) }
+        let waitMs = state.withLock { state -> Int32 in
+            var wait = state.queueFull ? min(timeoutMilliseconds, 2) : timeoutMilliseconds
+            if wait > 0, arm(&state) { wait = 0 }
+            return wait
+        }
         let n = (try? Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)) ?? 0
         if isClosed { return }
         let pushed = state.withLock { state -> Int in
-            var ready: [Connection] = []
+            disarm(&state)
             for token in tokens[0..<n] {
                 switch token {
                 case Self.stopToken: return 0
                 case Self.listenToken: acceptAll(&state)
                 case Self.wakeToken: Sys.drainEventFD(wakeFD)
                 default:
-                    let fd = FD(truncatingIfNeeded: token - Self.connectionTokenBase)
-                    if let connection = state.connections[fd] { ready.append(connection) }
+                    if let connection = state.connections[token - Self.connectionTokenBase] { service(connection) }
                 }
             }
-            // With as many events as fit, others may be waiting unreported: take every connection, so that
-            // messages of different writers still go into the queue in the order they were written.
-            if n == tokens.count { ready = Array(state.connections.values) }
-            var pushed = 0
-            if !state.blocked.isEmpty { pushed += retryBlocked(&state) }
-            if !ready.isEmpty || !state.held.isEmpty { pushed += drainRound(ready, watermark: watermark, &state) }
+            let pushed = drain(&state)
+            reap(&state)
             return pushed
         }
         // A reader waiting in epoll does not see the queue's futex: the I/O thread tells it.
@@ -332,6 +637,12 @@ public final class LocalServerEngine: @unchecked Sendable {
     }
 
     private func run() {
+        // Hold the liveness page for as long as this engine lives (writers read it to learn that the
+        // server has gone, without a system call); let the constructor go on once it is held.
+        let holding = (try? liveness.hold()) != nil
+        Sys.atomicStore(startedWord, 1)
+        Sys.futexWakeAll(startedWord)
+        if !holding { logger.debug("mailslot liveness page could not be held; writers will notice a closed server only by its connection") }
         var tokens = [UInt64](repeating: 0, count: 64)
         while !isClosed {
             if readersWaiting.load(ordering: .acquiring) > 0 {
@@ -343,6 +654,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             pollOnce(&tokens, timeoutMilliseconds: 1_000, byReader: false)
             ioThreadPolling.store(false, ordering: .releasing)
         }
+        if holding { liveness.release() }
     }
 
     private func acceptAll(_ state: inout State) {
@@ -361,236 +673,83 @@ public final class LocalServerEngine: @unchecked Sendable {
                 answerQuery(fd, permitted: permitted, &state)
                 continue
             }
-            let greeting = greeting(permitted: permitted)
-            // Stamp every record the writer sends (it sends only after this greeting), for ordering across writers.
-            let stamped = (try? Sys.enableTimestamps(fd)) != nil
-            let sent = stamped && ((try? Sys.send(fd, greeting)) ?? false)
-            guard permitted, sent else {
-                if !permitted {
-                    state.counters.writersRefused += 1
-                    logger.debug("mailslot writer refused by the access rule",
-                                 metadata: ["path": "\(queue.path)", "writer_pid": "\(credentials.pid)", "writer_uid": "\(credentials.uid)"])
-                }
+            guard permitted else {
+                state.counters.writersRefused += 1
+                logger.debug("mailslot writer refused by the access rule",
+                             metadata: ["path": "\(queue.path)", "writer_pid": "\(credentials.pid)", "writer_uid": "\(credentials.uid)"])
+                _ = try? Sys.send(fd, greeting(.accessDenied))
                 Sys.close(fd)
                 continue
             }
+            guard state.connections.count < Self.maxConnections else {
+                state.counters.writersOverLimit += 1
+                logger.debug("mailslot writer refused: too many writers", metadata: ["path": "\(queue.path)", "writer_pid": "\(credentials.pid)"])
+                _ = try? Sys.send(fd, greeting(.tooManyWriters))
+                Sys.close(fd)
+                continue
+            }
+            let ring: ServerRing
             do throws(Errno) {
-                try Sys.epollAdd(epollFD, fd, events: Sys.epollIn, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: fd)))
+                ring = try ServerRing()
+            } catch {
+                logger.debug("mailslot writer refused: no ring", metadata: ["path": "\(queue.path)", "error": "\(error)"])
+                _ = try? Sys.send(fd, greeting(.tooManyWriters))
+                Sys.close(fd)
+                continue
+            }
+            let id = state.nextID
+            state.nextID += 1
+            do throws(Errno) {
+                try Sys.sendDescriptors(fd, greeting(.ok), [ring.fd, liveness.fd])
+                try Sys.epollAdd(epollFD, fd, events: Sys.epollIn, token: Self.connectionTokenBase + id)
             } catch {
                 Sys.close(fd)
                 continue
             }
-            state.connections[fd] = Connection(fd: fd, pid: credentials.pid, uid: credentials.uid)
+            let connection = Connection(id: id, fd: fd, pid: credentials.pid, uid: credentials.uid, ring: ring)
+            if state.armed { ring.arm() }
+            state.connections[id] = connection
             state.counters.writersAccepted += 1
             logger.trace("mailslot writer connected", metadata: ["path": "\(queue.path)", "writer_pid": "\(credentials.pid)"])
         }
     }
 
-    private func drop(_ connection: Connection, _ state: inout State, violation: String?) {
-        if let violation {
-            state.counters.protocolViolations += 1
-            logger.debug("mailslot writer dropped: \(violation)", metadata: ["path": "\(queue.path)", "writer_pid": "\(connection.pid)"])
-        }
-        Sys.epollRemove(epollFD, connection.fd)
-        Sys.close(connection.fd)
-        state.connections[connection.fd] = nil
-        state.blocked.remove(connection.fd)
-    }
-
-    /// Reads what writers have sent and queues it. Returns how many messages were queued.
-    ///
-    /// With one writer the messages go from the receive buffers straight into the queue. With several,
-    /// each message is stamped by the kernel when it is sent; the messages read are queued in stamp order,
-    /// but only those stamped before `watermark`, an instant after which every writer has been read or
-    /// seen empty: an older message cannot still be unread anywhere. Later ones are held for the next
-    /// round (the I/O thread's next turn, a few microseconds later). So one FIFO holds every writer's
-    /// messages in write order: a write that returned before another began is read before it.
-    /// Answers a state query (GetMailslotInfo on a client handle): takes every message writers have sent so
-    /// far, then sends one greeting with the queue's state and closes the connection. A client the access
-    /// rule refuses learns nothing about the queue.
-    /// The uid of the `mailslot` system user, as which mailslotd's unit runs (nil: there is none).
-    static let gatewayUID: UInt32? = Sys.user(named: "mailslot")?.uid
-
+    /// Answers a state query (GetMailslotInfo on a client handle): takes every message writers have
+    /// published so far, then sends one greeting with the queue's state and closes the connection. A
+    /// client the access rule refuses learns nothing about the queue.
     private func answerQuery(_ fd: FD, permitted: Bool, _ state: inout State) {
         var queueState: LocalGreeting.QueueState?
         if permitted {
-            _ = drainRound(Array(state.connections.values), watermark: Int64(bitPattern: Sys.realtimeNanoseconds()), &state)
+            drain(&state)
             let s = queue.snapshot()
-            queueState = .init(messageCount: UInt32(clamping: s.count), nextMessageSize: s.nextSize.map { UInt32(clamping: $0) },
-                               readTimeout: s.readTimeout, queuedBytes: UInt64(s.usedBytes))
+            var count = s.count, used = s.usedBytes, next = s.nextSize
+            for connection in state.connections.values {
+                let tail = connection.ring.tail
+                var position = connection.ring.head
+                if let complete = connection.complete { count += 1; used += SharedQueue.recordSize(complete.bytes.count); next = next ?? complete.bytes.count; continue }
+                for _ in 0..<(RingLayout.capacity / RingLayout.recordHeader) {
+                    guard case .record(let kind, _, let payload, let end) = connection.ring.record(at: position, tail: tail), kind == .whole else { break }
+                    count += 1
+                    used += SharedQueue.recordSize(payload.count)
+                    next = next ?? payload.count
+                    position = end
+                }
+            }
+            queueState = .init(messageCount: UInt32(clamping: count), nextMessageSize: next.map { UInt32(clamping: $0) },
+                               readTimeout: s.readTimeout, queuedBytes: UInt64(used))
         }
-        _ = try? Sys.send(fd, greeting(permitted: permitted, state: queueState))
+        _ = try? Sys.send(fd, greeting(permitted ? .ok : .accessDenied, state: queueState))
         Sys.close(fd)
     }
 
+    /// The uid of the `mailslot` system user, as which mailslotd's unit runs (nil: there is none).
+    static let gatewayUID: UInt32? = Sys.user(named: "mailslot")?.uid
+
     /// The greeting this mailslot sends (with the queue's state in the answer to a query).
-    private func greeting(permitted: Bool, state: LocalGreeting.QueueState? = nil) -> [UInt8] {
-        LocalGreeting(status: permitted ? .ok : .accessDenied, maxMessageSize: queue.maxMessageSize,
+    private func greeting(_ status: LocalGreeting.Status, state: LocalGreeting.QueueState? = nil) -> [UInt8] {
+        LocalGreeting(status: status, maxMessageSize: queue.maxMessageSize,
                       quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
                       access: queue.access, path: queue.path, state: state, allowsNetwork: queue.allowsNetwork).encoded()
-    }
-
-    private func drainRound(_ connections: [Connection], watermark: Int64, _ state: inout State) -> Int {
-        let readable = connections.filter(\.reading)
-        if readable.count == 1, state.connections.count == 1, state.held.isEmpty {
-            return service(readable[0], &state, merging: nil)
-        }
-        // Held messages and new ones go into one arena, so that the queue takes them in one batch.
-        var arena: [UInt8] = []
-        var items: [(stamp: Int64, order: UInt64, connection: Connection, offset: Int, count: Int)] = []
-        for held in state.held {
-            items.append((held.stamp, held.order, held.connection, arena.count, held.bytes.count))
-            arena.append(contentsOf: held.bytes)
-        }
-        state.held = []
-        var order = state.nextOrder
-        for connection in readable {
-            _ = service(connection, &state, merging: { stamp, body in
-                items.append((stamp, order, connection, arena.count, body.count))
-                arena.append(contentsOf: body)
-                order &+= 1
-            })
-        }
-        state.nextOrder = order
-        guard !items.isEmpty else { return 0 }
-        items.sort { ($0.stamp, $0.order) < ($1.stamp, $1.order) }
-        // Queue what is older than the watermark (a stamp far ahead of it means the clock was set back:
-        // hold nothing for that), and only from writers that are not paused by the quota.
-        let skew: Int64 = 1_000_000_000
-        func holds(_ stamp: Int64) -> Bool { stamp >= watermark && stamp < watermark &+ skew }
-        var ready = 0
-        while ready < items.count, !holds(items[ready].stamp), items[ready].connection.reading { ready += 1 }
-        let pushed = arena.withUnsafeBytes { base in
-            let pointers = items[0..<ready].map { UnsafeRawBufferPointer(rebasing: base[$0.offset..<$0.offset + $0.count]) }
-            return pointers.withUnsafeBufferPointer { queue.push($0) }
-        }
-        if pushed == ready, ready < items.count, holds(items[ready].stamp) {
-            state.held = items[ready...].map {
-                Taken(stamp: $0.stamp, order: $0.order, connection: $0.connection, bytes: Array(arena[$0.offset..<$0.offset + $0.count]))
-            }
-        } else {
-            // The quota is full (or the writer is paused): what is left stays with its writer, in order,
-            // and that writer is not read again until there is room.
-            for item in items[pushed...] { block(item.connection, &state, with: [Array(arena[item.offset..<item.offset + item.count])]) }
-        }
-        state.counters.messagesReceived += pushed
-        if pushed > 0 { signalReady() }
-        return pushed
-    }
-
-    /// Reads what one writer has sent. Without `merging`, messages go straight into the queue (returns how
-    /// many); with it, each complete message is handed to `merging` with its kernel timestamp instead.
-    private func service(_ connection: Connection, _ state: inout State,
-                         merging: ((Int64, UnsafeRawBufferPointer) -> Void)?) -> Int {
-        var queued = 0
-        let limit = effectiveMessageLimit
-        var ready: [UnsafeRawBufferPointer] = []
-        // Hands one complete message on: to the round, to the queue's next batch, or, once this writer is
-        // blocked by the quota, to its pending list (nothing received is ever dropped).
-        func emit(_ stamp: Int64, _ body: UnsafeRawBufferPointer) {
-            if let merging { merging(stamp, body) } else if connection.reading { ready.append(body) } else { connection.pending.append(Array(body)) }
-        }
-        for _ in 0..<16 { // bounded, so one busy writer cannot starve the others
-            let received: Int
-            do throws(Errno) {
-                received = try state.scratch.receive(connection.fd)
-            } catch {
-                drop(connection, &state, violation: nil) // reset by the writer
-                return queued
-            }
-            if received == 0 { return queued }
-            ready.removeAll(keepingCapacity: true)
-            var endOfStream = false
-            var violation: String?
-            for i in 0..<received {
-                let record = state.scratch.record(i)
-                let stamp = state.scratch.stamp(i)
-                if state.scratch.truncated(i) { violation = "a record larger than the protocol allows"; break }
-                guard let kind = record.last.flatMap(LocalFrame.init(rawValue:)) else {
-                    if record.isEmpty { endOfStream = true } else { violation = "an unknown record kind" }
-                    break
-                }
-                let body = UnsafeRawBufferPointer(rebasing: record.dropLast())
-                switch kind {
-                case .whole:
-                    guard connection.partial == nil else { violation = "a whole message inside a multi-part one"; break }
-                    guard body.count <= limit else { violation = "a message of \(body.count) bytes over the limit"; break }
-                    emit(stamp, body)
-                case .part, .last:
-                    var partial = connection.partial.take() ?? [] // owned: appends do not copy
-                    guard partial.count + body.count <= limit else { violation = "a message over the limit"; break }
-                    partial.append(contentsOf: body)
-                    if kind == .part {
-                        connection.partial = partial
-                    } else if merging == nil && connection.reading {
-                        // Keep order: queue what came before, then the assembled message.
-                        queued += enqueue(&ready, connection, &state)
-                        if connection.reading, partial.withUnsafeBytes({ queue.push($0) }) {
-                            queued += 1
-                        } else {
-                            block(connection, &state, with: [partial])
-                        }
-                    } else {
-                        partial.withUnsafeBytes { emit(stamp, $0) }
-                    }
-                }
-                if violation != nil { break }
-            }
-            if merging == nil { queued += enqueue(&ready, connection, &state) }
-            if let violation { drop(connection, &state, violation: violation); break }
-            if endOfStream {
-                if connection.pending.isEmpty { drop(connection, &state, violation: nil) }
-                break
-            }
-            if !connection.reading || received < BatchBuffers.slots { break }
-        }
-        if merging == nil {
-            state.counters.messagesReceived += queued
-            if queued > 0 { signalReady() }
-        }
-        return queued
-    }
-
-    /// Pushes `ready` into the queue; what does not fit is kept on the connection, which stops being read.
-    private func enqueue(_ ready: inout [UnsafeRawBufferPointer], _ connection: Connection, _ state: inout State) -> Int {
-        guard !ready.isEmpty else { return 0 }
-        let taken = ready.withUnsafeBufferPointer { queue.push($0) }
-        if taken < ready.count {
-            block(connection, &state, with: ready[taken...].map { Array($0) })
-        }
-        ready.removeAll(keepingCapacity: true)
-        return taken
-    }
-
-    private func block(_ connection: Connection, _ state: inout State, with messages: [[UInt8]]) {
-        connection.pending += messages
-        if connection.reading {
-            connection.reading = false
-            try? Sys.epollModify(epollFD, connection.fd, events: 0, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: connection.fd)))
-            state.blocked.insert(connection.fd)
-            logger.trace("mailslot quota reached; writer paused", metadata: ["path": "\(queue.path)", "writer_pid": "\(connection.pid)"])
-        }
-    }
-
-    @discardableResult
-    private func retryBlocked(_ state: inout State) -> Int {
-        var pushed = 0
-        for fd in state.blocked {
-            guard let connection = state.connections[fd] else { state.blocked.remove(fd); continue }
-            while let first = connection.pending.first {
-                guard first.withUnsafeBytes({ queue.push($0) }) else { break }
-                connection.pending.removeFirst()
-                state.counters.messagesReceived += 1
-                pushed += 1
-            }
-            if connection.pending.isEmpty {
-                signalReady()
-                connection.reading = true
-                state.blocked.remove(fd)
-                try? Sys.epollModify(epollFD, fd, events: Sys.epollIn, token: Self.connectionTokenBase + UInt64(UInt32(bitPattern: fd)))
-            }
-        }
-        return pushed
     }
 
     /// The largest message the server accepts from a writer.
@@ -616,40 +775,6 @@ public final class LocalServerEngine: @unchecked Sendable {
             if count > 0 { Sys.signalEventFD(readyFD) } else { Sys.drainEventFD(readyFD) }
         }
     }
-}
-
-/// Receive buffers for batched reads: 64 slots, each big enough for the largest record.
-final class BatchBuffers {
-    static let slots = 64
-    static let slotSize = LocalProtocol.maxRecordPayload + 1
-    /// Slots start on page boundaries: the kernel's copy into a misaligned destination is about 2x slower.
-    static let slotStride = (slotSize + 4095) & ~4095
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: BatchBuffers.slots * BatchBuffers.slotStride, alignment: 4096)
-        .bindMemory(to: UInt8.self, capacity: BatchBuffers.slots * BatchBuffers.slotStride)
-    let lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: BatchBuffers.slots)
-    let flags = UnsafeMutablePointer<Int32>.allocate(capacity: BatchBuffers.slots)
-    let stamps = UnsafeMutablePointer<Int64>.allocate(capacity: BatchBuffers.slots)
-
-    deinit {
-        buffer.deallocate()
-        lengths.deallocate()
-        flags.deallocate()
-        stamps.deallocate()
-    }
-
-    func receive(_ fd: FD) throws(Errno) -> Int {
-        try Sys.receiveBatch(fd, buffers: buffer, slotSize: BatchBuffers.slotSize, stride: BatchBuffers.slotStride, count: BatchBuffers.slots,
-                             lengths: lengths, flags: flags, stamps: stamps)
-    }
-
-    func record(_ i: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: buffer + i * BatchBuffers.slotStride, count: Int(lengths[i]))
-    }
-
-    func truncated(_ i: Int) -> Bool { flags[i] & Sys.truncatedFlag != 0 }
-
-    /// When the writer sent record `i` (the kernel's clock, ns).
-    func stamp(_ i: Int) -> Int64 { stamps[i] }
 }
 
 extension MailslotError {

@@ -2,22 +2,42 @@ import Logging
 import MailslotCore
 import Synchronization
 
-/// A writer's connection to a local mailslot.
+/// A writer's connection to a local mailslot: the connection (credentials, greeting, doorbell) and the
+/// ring of its own that the server handed over with the greeting.
 public final class LocalWriter: @unchecked Sendable {
     public let name: MailslotName
     public let greeting: LocalGreeting
     /// How long a write may wait for a full mailslot, in ms (0: fail at once).
     public let writeTimeoutMilliseconds: UInt32
     private let address: [UInt8]
-    private let connection: Locked<FD>
+    private let link: Locked<Link>
     private let logger: Logger
 
-    private init(name: MailslotName, address: [UInt8], fd: FD, greeting: LocalGreeting, writeTimeoutMilliseconds: UInt32, logger: Logger) {
+    /// An open connection and its ring.
+    final class Channel {
+        let fd: FD
+        let ring: ClientRing
+        init(fd: FD, ring: ClientRing) {
+            self.fd = fd
+            self.ring = ring
+        }
+        deinit { Sys.close(fd) }
+    }
+
+    enum Link {
+        case open(Channel)
+        /// A multi-part write was cut short: the connection was dropped (so the server discards the part
+        /// it has) and the next write connects again.
+        case reconnect
+        case closed
+    }
+
+    private init(name: MailslotName, address: [UInt8], channel: Channel, greeting: LocalGreeting, writeTimeoutMilliseconds: UInt32, logger: Logger) {
         self.name = name
         self.address = address
         self.greeting = greeting
         self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
-        self.connection = Locked(fd)
+        self.link = Locked(.open(channel))
         self.logger = logger
     }
 
@@ -26,22 +46,47 @@ public final class LocalWriter: @unchecked Sendable {
     /// Opens a local mailslot for writing.
     ///
     /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name, ERROR_ACCESS_DENIED (5) when the
-    ///   server's access rule refuses this process, ERROR_SEM_TIMEOUT (121) when the server does not answer.
+    ///   server's access rule refuses this process, ERROR_SEM_TIMEOUT (121) when the server does not answer,
+    ///   ERROR_NO_SYSTEM_RESOURCES (1450) when it already serves as many writers as it takes.
     public static func open(_ name: MailslotName, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
         let address = LocalProtocol.abstractAddress(forKey: name.key)
-        let (fd, greeting) = try connect(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
-        return try accepted(name, address, fd, greeting, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
+        let (fd, greeting, fds) = try connectForWriting(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
+        return try accepted(name, address, fd, greeting, fds, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
     }
 
-    private static func accepted(_ name: MailslotName, _ address: [UInt8], _ fd: FD, _ greeting: LocalGreeting,
+    private static func accepted(_ name: MailslotName, _ address: [UInt8], _ fd: FD, _ greeting: LocalGreeting, _ fds: [FD],
                                  writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
-        if greeting.status == .accessDenied {
-            Sys.close(fd)
-            throw MailslotError(.accessDenied, "the server of \(name) (pid \(greeting.serverPID)) does not let this user write to it; its creator must allow it (mailslot listen --allow-everyone, or WriterAccess.group/.everyone)")
-        }
+        let channel = try channel(name, fd, greeting, fds)
         logger.trace("mailslot opened for writing", metadata: ["path": "\(name.path)", "server_pid": "\(greeting.serverPID)"])
-        return LocalWriter(name: name, address: address, fd: fd, greeting: greeting,
+        return LocalWriter(name: name, address: address, channel: channel, greeting: greeting,
                            writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
+    }
+
+    /// The connection and ring of an accepting greeting; the errors of a refusing one.
+    private static func channel(_ name: MailslotName, _ fd: FD, _ greeting: LocalGreeting, _ fds: [FD]) throws(MailslotError) -> Channel {
+        func fail(_ error: MailslotError) -> MailslotError {
+            Sys.close(fd)
+            for extra in fds { Sys.close(extra) }
+            return error
+        }
+        switch greeting.status {
+        case .accessDenied:
+            throw fail(MailslotError(.accessDenied, "the server of \(name) (pid \(greeting.serverPID)) does not let this user write to it; its creator must allow it (mailslot listen --allow-everyone, or WriterAccess.group/.everyone)"))
+        case .tooManyWriters:
+            throw fail(MailslotError(.noSystemResources, "the server of \(name) (pid \(greeting.serverPID)) already serves \(LocalServerEngine.maxConnections) writers, as many as it takes at once; close writers you do not need and open it again"))
+        case .ok:
+            guard fds.count == 2 else {
+                throw fail(MailslotError(.fileNotFound, "the socket behind \(name) is not a mailslot server of this version (no ring in its greeting)"))
+            }
+            let ring: ClientRing
+            do throws(Errno) {
+                ring = try ClientRing(ringFD: fds[0], livenessFD: fds[1])
+            } catch {
+                Sys.close(fd)
+                throw MailslotError(.fileNotFound, "the server of \(name) sent a ring this writer cannot use", cause: error.cause)
+            }
+            return Channel(fd: fd, ring: ring)
+        }
     }
 
     /// An open that never blocks, for an event loop (the gateway): ``begin(_:)`` connects, the caller polls
@@ -62,26 +107,34 @@ public final class LocalWriter: @unchecked Sendable {
 
         /// The writer once the server has greeted; nil while it has not. Throws what ``LocalWriter/open`` throws.
         public func finish(writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter? {
-            guard let greeting = try LocalWriter.readGreeting(fd, name, checkName: true) else { return nil }
-            return try LocalWriter.accepted(name, address, fd, greeting, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
+            guard let (greeting, fds) = try LocalWriter.readGreeting(fd, name, checkName: true) else { return nil }
+            return try LocalWriter.accepted(name, address, fd, greeting, fds, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
         }
 
         /// Gives up (the server did not answer in time).
         public func cancel() { Sys.close(fd) }
     }
 
-    /// Connects and reads the server's greeting. Used by ``open`` and by `mailslot list`.
+    /// Connects and reads the server's greeting (a probe: any ring the greeting brings is closed).
     public static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true,
                                bindingTo local: [UInt8]? = nil) throws(MailslotError) -> (FD, LocalGreeting) {
+        let (fd, greeting, fds) = try connectForWriting(name, address, timeoutMilliseconds: timeoutMilliseconds, checkName: checkName, bindingTo: local)
+        for extra in fds { Sys.close(extra) }
+        return (fd, greeting)
+    }
+
+    /// Connects and reads the server's greeting and the descriptors that come with it.
+    static func connectForWriting(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true,
+                                  bindingTo local: [UInt8]? = nil) throws(MailslotError) -> (FD, LocalGreeting, [FD]) {
         let deadline = Deadline(milliseconds: timeoutMilliseconds)
         let fd = try startConnect(name, address, bindingTo: local, waitMilliseconds: timeoutMilliseconds)
         while true {
-            let greeting: LocalGreeting?
-            do throws(MailslotError) { greeting = try readGreeting(fd, name, checkName: checkName) } catch {
+            let answer: (LocalGreeting, [FD])?
+            do throws(MailslotError) { answer = try readGreeting(fd, name, checkName: checkName) } catch {
                 Sys.close(fd)
                 throw error
             }
-            if let greeting { return (fd, greeting) }
+            if let (greeting, fds) = answer { return (fd, greeting, fds) }
             let remaining = deadline.remainingMilliseconds
             if remaining == 0 {
                 Sys.close(fd)
@@ -122,24 +175,28 @@ public final class LocalWriter: @unchecked Sendable {
         }
     }
 
-    /// The server's greeting if it has arrived (nil: not yet). Throws when the peer is not a mailslot
-    /// server of this version, or serves another name.
-    static func readGreeting(_ fd: FD, _ name: MailslotName, checkName: Bool) throws(MailslotError) -> LocalGreeting? {
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        let received: Int?
+    /// The server's greeting and the descriptors sent with it, if it has arrived (nil: not yet). Throws
+    /// when the peer is not a mailslot server of this version, or serves another name.
+    static func readGreeting(_ fd: FD, _ name: MailslotName, checkName: Bool) throws(MailslotError) -> (LocalGreeting, [FD])? {
+        let received: ([UInt8], [FD])?
         do throws(Errno) {
-            received = try Sys.receive(fd, into: &buffer)
+            received = try Sys.receiveDescriptorsNow(fd, maxPayload: 8192)
         } catch {
             throw MailslotError(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
         }
-        guard let received else { return nil }
-        guard let greeting = LocalGreeting(decoding: Array(buffer[0..<received])) else {
-            throw MailslotError(.fileNotFound, "the socket behind \(name) is not a mailslot server of this version")
+        guard let (bytes, fds) = received else { return nil }
+        func fail(_ error: MailslotError) -> MailslotError {
+            for extra in fds { Sys.close(extra) }
+            return error
+        }
+        guard let greeting = LocalGreeting(decoding: bytes) else {
+            throw fail(MailslotError(.fileNotFound, bytes.isEmpty ? "the server of \(name) closed the connection; it is shutting down"
+                                        : "the socket behind \(name) is not a mailslot server of this version"))
         }
         guard !checkName || MailslotName.fold(greeting.path) == name.key else {
-            throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine (its address is taken by \\\\.\\mailslot\\\(greeting.path))")
+            throw fail(MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine (its address is taken by \\\\.\\mailslot\\\(greeting.path))"))
         }
-        return greeting
+        return (greeting, fds)
     }
 
     /// Asks the server of a local mailslot for its state (GetMailslotInfo on a client handle): a short
@@ -160,7 +217,7 @@ public final class LocalWriter: @unchecked Sendable {
 
     private static let querySerial = Atomic<UInt64>(0)
 
-    /// Sends one message. It is queued at the server once this returns.
+    /// Sends one message: a copy into this writer's ring. It is in the mailslot once this returns.
     ///
     /// - Throws: ERROR_MESSAGE_EXCEEDS_MAX_SIZE (4336) for a message over the server's maximum (nothing is sent);
     ///   ERROR_SEM_TIMEOUT (121) when the mailslot could not take the message within the write timeout;
@@ -168,34 +225,35 @@ public final class LocalWriter: @unchecked Sendable {
     public func write(_ message: UnsafeRawBufferPointer, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
         let wait = timeoutMilliseconds ?? writeTimeoutMilliseconds
         try checkSize(message.count)
-        try connection.withLock { (fd: inout FD) throws(MailslotError) in
-            if fd < 0 {
-                guard fd == LocalWriter.reconnectNeeded else {
-                    throw MailslotError(.invalidHandle, "this mailslot writer has been closed")
-                }
-                fd = try reconnect()
+        try link.withLock { (link: inout Link) throws(MailslotError) in
+            let channel: Channel
+            switch link {
+            case .open(let open): channel = open
+            case .closed: throw MailslotError(.invalidHandle, "this mailslot writer has been closed")
+            case .reconnect:
+                channel = try reconnect()
+                link = .open(channel)
             }
-            var deadline = Deadline(milliseconds: wait)
-            if message.count <= LocalProtocol.maxRecordPayload {
-                try send(fd, LocalFrame.whole, message, deadline, waited: wait)
+            guard channel.ring.serverAlive else { throw serverGone() }
+            if message.count <= RingLayout.maxPayload {
+                try put(channel, .whole, stamp: nil, message, Deadline(milliseconds: wait), waited: wait)
                 return
             }
             var offset = 0
             while offset < message.count {
-                let end = min(offset + LocalProtocol.maxRecordPayload, message.count)
-                let kind: LocalFrame = end == message.count ? .last : .part
+                let end = min(offset + RingLayout.maxPayload, message.count)
+                let kind: RingKind = offset == 0 ? .first : end == message.count ? .last : .part
                 do throws(MailslotError) {
-                    try send(fd, kind, UnsafeRawBufferPointer(rebasing: message[offset..<end]), deadline, waited: wait)
+                    // The timeout bounds a wait without progress, so a large message is not cut short.
+                    try put(channel, kind, stamp: kind == .first ? UInt64(message.count) : nil,
+                            UnsafeRawBufferPointer(rebasing: message[offset..<end]), Deadline(milliseconds: wait), waited: wait)
                 } catch {
                     // A message cut short must not be delivered: drop the connection (the server discards the
-                    // partial message) and connect again on the next write.
-                    Sys.close(fd)
-                    fd = LocalWriter.reconnectNeeded
+                    // part it has) and connect again on the next write.
+                    link = .reconnect
                     throw error
                 }
                 offset = end
-                // The timeout bounds a wait without progress, so a large message is not cut short.
-                deadline = Deadline(milliseconds: wait)
             }
         }
     }
@@ -209,42 +267,14 @@ public final class LocalWriter: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Sends several messages, in order, with as few system calls as the socket buffer allows. Each is
-    /// one message, exactly as with ``write(_:)-(UnsafeRawBufferPointer)``; on an error, the messages before
-    /// the failing one have been sent and `sent` says how many.
+    /// Sends several messages, in order. Each is one message, exactly as with
+    /// ``write(_:timeoutMilliseconds:)-(UnsafeRawBufferPointer,_)``; on an error, the messages before the
+    /// failing one have been sent and `sent` says how many.
     public func write(batch messages: ArraySlice<[UInt8]>, sent: inout Int, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
         sent = 0
-        var index = messages.startIndex
-        while index < messages.endIndex {
-            // Runs of small messages go together; a large one goes alone through the multi-part path.
-            // A message that fails the size checks ends the run and is written alone, so that it throws
-            // with `sent` counting exactly the messages before it.
-            var end = index
-            while end < messages.endIndex, end - index < 64, messages[end].count <= LocalProtocol.maxRecordPayload,
-                  (try? checkSize(messages[end].count)) != nil { end += 1 }
-            if end == index {
-                try write(messages[index], timeoutMilliseconds: timeoutMilliseconds)
-                index += 1
-                sent += 1
-                continue
-            }
-            let went = try connection.withLock { (fd: inout FD) throws(MailslotError) -> Int in
-                guard fd >= 0 else { return 0 } // closed or reconnecting: the single-message path handles it
-                do throws(Errno) {
-                    return try Sys.sendFramedBatch(fd, kind: LocalFrame.whole.rawValue, messages[index..<end])
-                } catch {
-                    throw sendFailure(error)
-                }
-            }
-            if went == 0 {
-                // Full (or not connected): one message through the waiting path, then batch again.
-                try write(messages[index], timeoutMilliseconds: timeoutMilliseconds)
-                index += 1
-                sent += 1
-            } else {
-                index += went
-                sent += went
-            }
+        for message in messages {
+            try write(message, timeoutMilliseconds: timeoutMilliseconds)
+            sent += 1
         }
     }
 
@@ -260,43 +290,53 @@ public final class LocalWriter: @unchecked Sendable {
         }
     }
 
-    private func send(_ fd: FD, _ kind: LocalFrame, _ bytes: UnsafeRawBufferPointer, _ deadline: Deadline, waited: UInt32) throws(MailslotError) {
+    /// Copies one record into the ring, waiting for room up to the deadline, and rings the doorbell when
+    /// the server sleeps. `stamp` nil: the record is stamped now, just before it is published.
+    private func put(_ channel: Channel, _ kind: RingKind, stamp: UInt64?, _ bytes: UnsafeRawBufferPointer,
+                     _ deadline: Deadline, waited: UInt32) throws(MailslotError) {
+        let ring = channel.ring
         while true {
-            let sent: Bool
-            do throws(Errno) {
-                sent = try Sys.sendFramed(fd, kind: kind.rawValue, bytes)
-            } catch {
-                throw sendFailure(error)
+            if ring.append(kind, stamp: stamp ?? Sys.monotonicNow(), bytes) {
+                if ring.takeDoorbell() { try ringDoorbell(channel) }
+                return
             }
-            if sent { return }
-            let remaining = deadline.remainingMilliseconds
+            // The ring is full: the server is behind (its quota is full, or it is not reading), or gone.
+            guard ring.serverAlive, !Sys.peerHungUp(channel.fd) else { throw serverGone() }
+            let remaining = deadline.remainingNanoseconds
             if remaining == 0 {
                 throw MailslotError(.semTimeout, "\(name) did not take the message within \(waited) ms: its queue is full (quota \(greeting.quota) bytes) or its server is not reading. The message was not delivered; retry later, or raise the write timeout or the server's quota")
             }
-            _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: Int32(clamping: remaining))
+            // In slices, so that a server that dies without a word is noticed.
+            ring.waitForRoom(nanoseconds: min(remaining, 100_000_000)) { !ring.hasRoom(for: bytes.count) }
         }
     }
 
-    /// What a failed send means to the writer: the server has gone (109), or an unexpected failure.
-    private func sendFailure(_ error: Errno) -> MailslotError {
-        switch error.code {
-        case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused:
-            return MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
-        default:
-            return MailslotError.system("could not send to \(name)", error)
+    /// One byte on the connection wakes a server that sleeps in epoll.
+    private func ringDoorbell(_ channel: Channel) throws(MailslotError) {
+        let bell: [UInt8] = [1]
+        do throws(Errno) {
+            _ = try Sys.send(channel.fd, bell) // false (full): the server has bytes to wake on already
+        } catch {
+            switch error.code {
+            case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused: throw serverGone()
+            default: throw MailslotError.system("could not wake the server of \(name)", error)
+            }
         }
     }
 
-    private static let reconnectNeeded: FD = -2
+    private func serverGone() -> MailslotError {
+        MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
+    }
 
-    private func reconnect() throws(MailslotError) -> FD {
+    private func reconnect() throws(MailslotError) -> Channel {
         do throws(MailslotError) {
-            let (fd, greeting) = try LocalWriter.connect(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
-            guard greeting.status == .ok else {
+            let (fd, greeting, fds) = try LocalWriter.connectForWriting(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
+            guard greeting.status != .accessDenied else {
                 Sys.close(fd)
+                for extra in fds { Sys.close(extra) }
                 throw MailslotError(.accessDenied, "the server of \(name) no longer lets this user write")
             }
-            return fd
+            return try LocalWriter.channel(name, fd, greeting, fds)
         } catch where error.code == .fileNotFound {
             throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered")
         }
@@ -304,10 +344,7 @@ public final class LocalWriter: @unchecked Sendable {
 
     /// Closes the connection. Messages already written stay queued at the server.
     public func close() {
-        connection.withLock { fd in
-            if fd >= 0 { Sys.close(fd) }
-            fd = -1
-        }
+        link.withLock { $0 = .closed }
     }
 }
 

@@ -29,7 +29,7 @@ public final class SharedQueue: @unchecked Sendable {
         static let magic = 0, version = 8, capacity = 16, head = 24, tail = 32, count = 40
         static let maxMessage = 48, readTimeout = 52, seq = 56, waiters = 60
         static let ownerUID = 64, accessKind = 68, accessArg = 72, readyWanted = 76, released = 80, created = 88
-        static let pathLength = 96, holders = 100, network = 104, mutex = 256, path = 512
+        static let pathLength = 96, holders = 100, network = 104, reserved = 112, mutex = 256, path = 512
     }
 
     // MARK: creation and adoption
@@ -159,6 +159,51 @@ public final class SharedQueue: @unchecked Sendable {
         unlock()
         if ok { wakeReaders() }
         return ok
+    }
+
+    /// Sets aside room for a message that is still arriving in parts, so that the bytes it holds in the
+    /// meantime count against the quota. false when the quota cannot hold it now.
+    package func reserve(_ length: Int) -> Bool {
+        let size = UInt64(SharedQueue.recordSize(length))
+        lock()
+        defer { unlock() }
+        let used = (load(Off.tail) as UInt64) - load(Off.head)
+        let reserved: UInt64 = load(Off.reserved)
+        // (The record may still have to wait for room at the end of the ring when it is complete.)
+        guard used + reserved + size <= UInt64(capacity) else { return false }
+        store(Off.reserved, reserved + size)
+        return true
+    }
+
+    /// Gives back a reservation whose message will never arrive (its writer died mid-message).
+    package func cancelReservation(_ length: Int) {
+        lock()
+        store(Off.reserved, (load(Off.reserved) as UInt64) &- UInt64(SharedQueue.recordSize(length)))
+        unlock()
+    }
+
+    /// Bytes set aside for messages still arriving in parts.
+    package var reservedBytes: Int { lock(); defer { unlock() }; return Int(load(Off.reserved) as UInt64) }
+
+    /// Appends messages in order under one lock until one does not fit, and wakes readers. `item(i)` gives
+    /// the i-th message and whether it was reserved with ``reserve(_:)`` (it then always fits). Returns how
+    /// many were taken.
+    package func push(count: Int, _ item: (Int) -> (bytes: UnsafeRawBufferPointer, reserved: Bool)) -> Int {
+        guard count > 0 else { return 0 }
+        lock()
+        var taken = 0
+        while taken < count {
+            let (bytes, reserved) = item(taken)
+            if reserved { store(Off.reserved, (load(Off.reserved) as UInt64) &- UInt64(SharedQueue.recordSize(bytes.count))) }
+            guard append(bytes) else {
+                if reserved { store(Off.reserved, (load(Off.reserved) as UInt64) &+ UInt64(SharedQueue.recordSize(bytes.count))) }
+                break
+            }
+            taken += 1
+        }
+        unlock()
+        if taken > 0 { wakeReaders() }
+        return taken
     }
 
     public enum PopResult: Equatable, Sendable {
@@ -306,7 +351,7 @@ public final class SharedQueue: @unchecked Sendable {
         let room = capacity - offset(tail)
         let wraps = size > room
         let needed = wraps ? room + size : size
-        guard Int(tail - head) + needed <= capacity else { return false }
+        guard Int(tail - head) + Int(load(Off.reserved) as UInt64) + needed <= capacity else { return false }
         if wraps {
             ring.storeBytes(of: UInt32(0), toByteOffset: offset(tail), as: UInt32.self)
             ring.storeBytes(of: SharedQueue.wrapTag, toByteOffset: offset(tail) + 4, as: UInt32.self)

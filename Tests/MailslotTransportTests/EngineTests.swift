@@ -25,42 +25,85 @@ struct EngineTests {
         #expect(engine.counters.writersAccepted == 1)
     }
 
-    @Test func hostileRecordsDropTheWriterAndAreCounted() throws {
+    /// A writer that talks to its ring directly, as a hostile process can: raw records, any tail.
+    final class RawRing {
+        let fd: FD
+        let base: UnsafeMutableRawPointer
+        init(_ name: MailslotName) throws {
+            let (fd, greeting, fds) = try LocalWriter.connectForWriting(name, LocalProtocol.abstractAddress(forKey: name.key), timeoutMilliseconds: 1000)
+            #expect(greeting.status == .ok && fds.count == 2)
+            self.fd = fd
+            base = try Sys.mapShared(fds[0], size: RingLayout.mappedSize)
+            for extra in fds { Sys.close(extra) }
+        }
+        deinit {
+            Sys.unmap(base, size: RingLayout.mappedSize)
+            Sys.close(fd)
+        }
+        /// Writes a record header and payload at ring offset `at`.
+        func record(at: Int, length: UInt32, kind: UInt8, stamp: UInt64, payload: [UInt8] = []) {
+            let data = base + RingLayout.headerSize
+            data.storeBytes(of: length, toByteOffset: at, as: UInt32.self)
+            data.storeBytes(of: UInt32(kind), toByteOffset: at + 4, as: UInt32.self)
+            data.storeBytes(of: stamp, toByteOffset: at + 8, as: UInt64.self)
+            payload.withUnsafeBytes { (data + at + 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        func publish(_ tail: UInt64) { base.storeBytes(of: tail, toByteOffset: 128, as: UInt64.self) }
+    }
+
+    @Test func hostileRingsDropTheWriterAndAreCounted() throws {
         let name = try uniqueName("hostile")
         let engine = try LocalServerEngine.create(name: name, maxMessageSize: 10, readTimeout: .immediate, access: .owner,
                                                   quota: 1 << 20, logger: logger)
         defer { engine.close() }
-        let address = LocalProtocol.abstractAddress(forKey: name.key)
-        // 1: unknown record kind; 2: a message over the maximum sent without the writer-side check;
-        // 3: a whole message in the middle of a multi-part one.
-        // Records are the bytes followed by the frame kind.
-        let bad: [[UInt8]] = [[1, 0x99], [UInt8](repeating: 0, count: 11) + [LocalFrame.whole.rawValue],
-                              [1, LocalFrame.part.rawValue], ]
-        for (i, record) in bad.enumerated() {
-            let (fd, _) = try LocalWriter.connect(name, address, timeoutMilliseconds: 1000)
-            if i == 2 {
-                #expect(try Sys.send(fd, record))
-                #expect(try Sys.send(fd, [2, LocalFrame.whole.rawValue]))
-            } else {
-                #expect(try Sys.send(fd, record))
-            }
-            // Wait until the server has dropped the connection.
+        let w = RingKind.whole.rawValue, p = RingKind.part.rawValue, f = RingKind.first.rawValue
+        // Each case writes its records and publishes its tail; each breaks one rule.
+        let cases: [(String, (RawRing) -> Void)] = [
+            ("unknown kind", { $0.record(at: 0, length: 1, kind: 0x99, stamp: 1, payload: [1]); $0.publish(32) }),
+            ("over the maximum message size", { $0.record(at: 0, length: 11, kind: w, stamp: 1, payload: Array(repeating: 0, count: 11)); $0.publish(32) }),
+            ("a part outside a message", { $0.record(at: 0, length: 1, kind: p, stamp: 1, payload: [1]); $0.publish(32) }),
+            ("a tail beyond the ring", { $0.record(at: 0, length: 1, kind: w, stamp: 1, payload: [1]); $0.publish(UInt64(RingLayout.capacity) + 16) }),
+            ("an unaligned tail", { $0.record(at: 0, length: 1, kind: w, stamp: 1, payload: [1]); $0.publish(24) }),
+            ("a record longer than its ring record", { $0.record(at: 0, length: UInt32(RingLayout.maxPayload + 1), kind: w, stamp: 1); $0.publish(64) }),
+            ("a record running past the tail", { $0.record(at: 0, length: 100, kind: w, stamp: 1); $0.publish(32) }),
+            ("a first part announcing too much", { $0.record(at: 0, length: 1, kind: f, stamp: UInt64.max, payload: [1]); $0.publish(32) }),
+            ("a huge length", { $0.record(at: 0, length: UInt32.max, kind: w, stamp: 1); $0.publish(32) }),
+        ]
+        for (label, write) in cases {
+            let before = engine.counters.protocolViolations
+            let raw = try RawRing(name)
+            write(raw)
+            engine.drainNow()
+            #expect(engine.counters.protocolViolations == before + 1, "\(label)")
+            // The server hung up on it.
             var buffer = [UInt8](repeating: 0, count: 16)
-            for _ in 0..<500 {
-                engine.drainNow()
-                if case .some(0) = try? Sys.receive(fd, into: &buffer) { break }
-                _ = try? Sys.poll(fd, .readable, timeoutMilliseconds: 10)
-            }
-            Sys.close(fd)
+            _ = try? Sys.poll(raw.fd, .readable, timeoutMilliseconds: 1000)
+            #expect((try? Sys.receive(raw.fd, into: &buffer)) == 0, "\(label)")
         }
-        engine.drainNow()
-        #expect(engine.counters.protocolViolations == 3)
         #expect(engine.queue.snapshot().count == 0)
+        #expect(engine.connectionCount == 0)
         // A well-behaved writer still works.
         let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 1000, logger: logger)
         try writer.write([7])
         engine.drainNow()
         #expect(engine.queue.popArray(limit: 10).1 == [7])
+    }
+
+    @Test func aStampInTheFutureIsClampedAndDoesNotHoldOthers() throws {
+        let name = try uniqueName("future")
+        let engine = try LocalServerEngine.create(name: name, maxMessageSize: 0, readTimeout: .immediate, access: .owner,
+                                                  quota: 1 << 20, logger: logger)
+        defer { engine.close() }
+        let raw = try RawRing(name)
+        let honest = try LocalWriter.open(name, writeTimeoutMilliseconds: 1000, logger: logger)
+        raw.record(at: 0, length: 1, kind: RingKind.whole.rawValue, stamp: UInt64.max - 5, payload: [9])
+        raw.publish(32)
+        try honest.write([1])
+        engine.drainNow()
+        var got: [[UInt8]] = []
+        while case (.message, let bytes) = engine.queue.popArray(limit: 10) { got.append(bytes) }
+        #expect(Set(got) == [[9], [1]])
+        #expect(engine.counters.protocolViolations == 0)
     }
 
     @Test func nonMailslotSocketIsNotFound() throws {

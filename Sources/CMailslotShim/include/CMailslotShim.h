@@ -86,4 +86,50 @@ int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, ui
 /// also dropped from the bounding set), then sets no_new_privs. Capabilities belong to threads: call it
 /// before the process starts any. Returns 0, or -1 with errno.
 int cms_drop_privileges(uint32_t uid, uint32_t gid, int keep_net_bind_service);
+// MARK: per-writer rings
+
+/// memfd_create with MFD_CLOEXEC | MFD_ALLOW_SEALING.
+int cms_memfd_sealable(const char *name);
+/// fcntl(F_ADD_SEALS). `which`: 1 shrink, 2 grow, 4 write, 8 future write, 16 seal (bits combine).
+int cms_add_seals(int fd, int which);
+/// fcntl(F_GET_SEALS) in the same bits, or -1.
+int cms_get_seals(int fd);
+/// mmap(PROT_READ, MAP_SHARED) of the whole file.
+void *cms_map_read_only(int fd, size_t size);
+
+/// The liveness word of a server process: a process-shared robust mutex (CMS_MUTEX_SIZE bytes) that one
+/// thread of the server locks and holds while the mailslot lives. When that thread ends, however it ends
+/// (SIGKILL included), the kernel clears the owner in the mutex's lock word (robust futex list), so a
+/// writer that maps the page read-only learns without a system call that the server has gone.
+int cms_liveness_init(void *storage);
+/// Locks the liveness mutex from the calling thread (which must hold it until it unlocks or ends).
+int cms_liveness_hold(void *storage);
+void cms_liveness_release(void *storage);
+/// Whether a thread holds the liveness mutex (its owner's tid is in the lock word).
+static inline int cms_liveness_alive(const void *storage) {
+    return (__atomic_load_n((const uint32_t *)storage, __ATOMIC_ACQUIRE) & 0x3fffffffu) != 0;
+}
+
+/// Atomics on shared memory, inline so that Swift's compiler can inline them into the hot paths.
+static inline uint64_t cms_load_acquire_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void cms_store_release_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline uint32_t cms_load_relaxed_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void cms_store_relaxed_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline uint32_t cms_exchange_u32(uint32_t *p, uint32_t v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
+/// A full (sequentially consistent) fence: a store before it is visible before a load after it.
+static inline void cms_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+/// The CPU's spin-wait hint.
+static inline void cms_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+/// sched_yield(2).
+int cms_yield(void);
+/// Whether the peer of a connected socket has shut down or closed it (poll POLLRDHUP | POLLHUP, no wait).
+int cms_peer_hung_up(int fd);
+/// CLOCK_MONOTONIC in ns, through the vDSO.
+uint64_t cms_monotonic_ns(void);
 #endif
