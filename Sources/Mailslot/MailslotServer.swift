@@ -208,6 +208,7 @@ public final class MailslotServer: Sendable {
     }
 
     private func afterRead() {
+        engine.roomMade()
         if engine.queue.readyDescriptorWanted { engine.updateReady() }
     }
 

@@ -34,11 +34,15 @@ public final class LocalServerEngine: @unchecked Sendable {
         public var protocolViolations = 0
         /// Writers refused because the mailslot already had ``LocalServerEngine/maxConnections`` of them.
         public var writersOverLimit = 0
+        /// Times accepting a writer failed (out of descriptors); accepting pauses for a moment each time.
+        public var acceptFailures = 0
     }
 
     /// The most writers one process's engine serves at once (each holds at most one ring,
     /// ``RingLayout/mappedSize`` bytes); the next one is refused with ERROR_NO_SYSTEM_RESOURCES (1450).
     public static let maxConnections = 1024
+    /// How long accepting pauses after running out of descriptors.
+    static let acceptPauseNanoseconds: UInt64 = 100_000_000
     /// How long a reader that finds nothing spins on the rings before it sleeps.
     public static let spinNanoseconds: UInt64 = 50_000
 
@@ -89,6 +93,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         /// The queue could not take the oldest waiting message: look again soon.
         var queueFull = false
         var armed = false
+        /// Accepting is paused until then (after running out of descriptors); 0: not paused.
+        var acceptPausedUntil: UInt64 = 0
         var candidates: [Candidate] = []
     }
 
@@ -378,6 +384,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             candidate.connection.ring.consume(to: candidate.connection.consumeTo)
         }
         state.queueFull = full || taken < candidates.count
+        queueFullHint.store(state.queueFull, ordering: .relaxed)
         return (taken, taken == candidates.count && taken > 0 || held && taken == candidates.count)
     }
 
@@ -588,6 +595,15 @@ public final class LocalServerEngine: @unchecked Sendable {
         pollOnce(&readerTokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000), byReader: true)
     }
 
+    /// Set while writers' messages wait for room in the queue.
+    private let queueFullHint = Atomic<Bool>(false)
+
+    /// A reader took a message: if writers wait for room, the thread that waits on them moves their
+    /// messages in now (once per full spell).
+    public func roomMade() {
+        if queueFullHint.load(ordering: .relaxed), queueFullHint.exchange(false, ordering: .relaxed) { Sys.signalEventFD(wakeFD) }
+    }
+
     /// Wakes a reader that waits in epoll (after a cancellation, for example).
     public func kickReaders() {
         if readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
@@ -611,8 +627,20 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// One turn of waiting for writers and queueing what they published, by the I/O thread or a waiting reader.
     private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32, byReader: Bool) {
         let waitMs = state.withLock { state -> Int32 in
-            var wait = state.queueFull ? min(timeoutMilliseconds, 2) : timeoutMilliseconds
-            if wait > 0, arm(&state) { wait = 0 }
+            // A full queue gets room when a reader takes a message: in this process the reader says so
+            // (``roomMade()``); another holder's reads are noticed within 10 ms.
+            var wait = state.queueFull && queue.holders > 1 ? min(timeoutMilliseconds, 10) : timeoutMilliseconds
+            if state.acceptPausedUntil != 0 {
+                let now = Sys.monotonicNow()
+                if now >= state.acceptPausedUntil {
+                    state.acceptPausedUntil = 0
+                    try? Sys.epollModify(epollFD, listenFD, events: Sys.epollIn, token: Self.listenToken)
+                } else {
+                    wait = min(wait, Int32((state.acceptPausedUntil - now + 999_999) / 1_000_000))
+                }
+            }
+            // Published messages are a reason not to sleep, unless they wait for room in a full queue.
+            if wait > 0, arm(&state), !state.queueFull { wait = 0 }
             return wait
         }
         let n = (try? Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)) ?? 0
@@ -658,7 +686,20 @@ public final class LocalServerEngine: @unchecked Sendable {
     }
 
     private func acceptAll(_ state: inout State) {
-        while let fd = try? Sys.accept(listenFD) {
+        while true {
+            let accepted: FD?
+            do throws(Errno) {
+                accepted = try Sys.accept(listenFD)
+            } catch {
+                // Out of descriptors (EMFILE, ENFILE) or memory: the listening socket stays readable, so stop
+                // watching it for a moment instead of spinning; writers wait in the backlog meanwhile.
+                state.acceptPausedUntil = Sys.monotonicNow() + Self.acceptPauseNanoseconds
+                try? Sys.epollModify(epollFD, listenFD, events: 0, token: Self.listenToken)
+                state.counters.acceptFailures += 1
+                logger.debug("mailslot could not accept a writer; pausing", metadata: ["path": "\(queue.path)", "error": "\(error)"])
+                return
+            }
+            guard let fd = accepted else { return }
             let credentials: Sys.PeerCredentials
             do throws(Errno) {
                 credentials = try Sys.peerCredentials(fd)
@@ -706,6 +747,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 Sys.close(fd)
                 continue
             }
+            ring.closeDescriptor()
             let connection = Connection(id: id, fd: fd, pid: credentials.pid, uid: credentials.uid, ring: ring)
             if state.armed { ring.arm() }
             state.connections[id] = connection

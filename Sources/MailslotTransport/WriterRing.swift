@@ -54,7 +54,8 @@ package enum RingKind: UInt8, Sendable {
 /// the writer's tail once per look, copies each record header once and checks it against the ring before
 /// it touches the bytes.
 package final class ServerRing: @unchecked Sendable {
-    package let fd: FD
+    /// The memfd, until it has gone to the writer (the server keeps only the mapping).
+    private(set) package var fd: FD
     let base: UnsafeMutableRawPointer
     let data: UnsafeMutableRawPointer
     let capacity = RingLayout.capacity
@@ -81,7 +82,13 @@ package final class ServerRing: @unchecked Sendable {
 
     deinit {
         Sys.unmap(base, size: RingLayout.mappedSize)
-        Sys.close(fd)
+        closeDescriptor()
+    }
+
+    /// The writer has the ring: the server needs only its mapping (one descriptor less per writer).
+    package func closeDescriptor() {
+        if fd >= 0 { Sys.close(fd) }
+        fd = -1
     }
 
     private func word(_ offset: Int) -> UnsafeMutablePointer<UInt32> { (base + offset).assumingMemoryBound(to: UInt32.self) }
