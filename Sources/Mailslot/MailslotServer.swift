@@ -1,8 +1,6 @@
 @_exported import MailslotCore
-import Dispatch
 import Logging
 import MailslotTransport
-import Synchronization
 
 /// The server (reading) side of a mailslot: it owns the name, and only it, or a process it handed its
 /// handle to, can read the messages.
@@ -42,7 +40,6 @@ public final class MailslotServer: Sendable {
     /// The mailslot's name.
     public let name: MailslotName
     let engine: LocalServerEngine
-    private let asyncReads: DispatchQueue
 
     /// Creates a mailslot.
     ///
@@ -68,13 +65,11 @@ public final class MailslotServer: Sendable {
         self.engine = try LocalServerEngine.create(name: name, maxMessageSize: maxMessageSize, readTimeout: readTimeout,
                                                    access: options.access, allowNetwork: options.allowNetwork, quota: options.quota,
                                                    logger: options.logger)
-        self.asyncReads = DispatchQueue(label: "mailslot.read")
     }
 
     init(engine: LocalServerEngine) throws(MailslotError) {
         self.name = try MailslotName(local: engine.queue.path)
         self.engine = engine
-        self.asyncReads = DispatchQueue(label: "mailslot.read")
     }
 
     deinit { engine.close() }
@@ -107,31 +102,12 @@ public final class MailslotServer: Sendable {
         try read(into: buffer, timeout: timeout, cancellation: CancelFlag())
     }
 
-    /// Reads the oldest message without blocking a Swift concurrency thread: the wait runs on a thread
-    /// of its own. Cancelling the task ends the wait with ERROR_OPERATION_ABORTED.
+    /// Reads the oldest message without blocking a thread: the read waits in a queue that the mailslot's
+    /// own I/O thread serves. Cancelling the task ends the wait with ERROR_OPERATION_ABORTED.
     public func read(maxLength: Int = Int.max, timeout: MailslotTimeout? = nil) async throws(MailslotError) -> [UInt8] {
-        // Fast path: a message is already there.
-        if case (.message, let bytes) = engine.queue.popArray(limit: maxLength) {
-            afterRead()
-            return bytes
-        }
-        let cancelled = CancelFlag()
-        let result: Result<[UInt8], MailslotError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                asyncReads.async {
-                    do throws(MailslotError) {
-                        continuation.resume(returning: .success(try self.blockingRead(maxLength: maxLength, timeout: timeout, cancelled: cancelled)))
-                    } catch {
-                        continuation.resume(returning: .failure(error))
-                    }
-                }
-            }
-        } onCancel: {
-            cancelled.set()
-            engine.queue.wakeReaders()
-            engine.kickReaders()
-        }
-        return try result.get()
+        try checkOpen()
+        let timeout = timeout ?? MailslotTimeout(rawValue: engine.queue.readTimeout)
+        return try await engine.receive(maxLength: maxLength, timeout: timeout).get()
     }
 
     /// The messages as they arrive, oldest first. The sequence waits for messages regardless of the
@@ -203,56 +179,28 @@ public final class MailslotServer: Sendable {
         if engine.isClosed { throw MailslotError(.invalidHandle, "the mailslot \(name) has been closed in this process") }
     }
 
-    fileprivate func tooSmall(_ size: Int, _ capacity: Int) -> MailslotError {
-        MailslotError(.insufficientBuffer, "the next message is \(size) bytes but the buffer holds \(capacity); the message stays queued, read it with a larger buffer")
-    }
-
-    private func afterRead() {
-        engine.roomMade()
-        if engine.queue.readyDescriptorWanted { engine.updateReady() }
-    }
-
     func blockingRead(maxLength: Int, timeout: MailslotTimeout?, cancelled: CancelFlag?) throws(MailslotError) -> [UInt8] {
         try waitLoop(timeout: timeout, cancelled: cancelled) { () throws(MailslotError) -> [UInt8]? in
             let (result, bytes) = engine.queue.popArray(limit: maxLength)
             switch result {
             case .message: return bytes
-            case .tooSmall(let n): throw tooSmall(n, maxLength)
+            case .tooSmall(let n): throw engine.tooSmall(n, maxLength)
             case .empty: return nil
             }
         }
     }
 
-    /// The wait shared by every read: try, drain writers' connections, try again, then sleep on the
-    /// queue's futex until a message, the deadline, a close or a cancellation.
+    /// Every synchronous read: the engine's one read protocol, and the errors its endings mean here.
     fileprivate func waitLoop<T>(timeout: MailslotTimeout?, cancelled: CancelFlag?, attempt: () throws(MailslotError) -> T?) throws(MailslotError) -> T {
         try checkOpen()
         let timeout = timeout ?? MailslotTimeout(rawValue: engine.queue.readTimeout)
-        let deadline = Deadline(milliseconds: timeout.milliseconds)
-        while true {
-            let seen = engine.queue.sequence
-            if let value = try attempt() { afterRead(); return value }
-            if engine.isClosed { throw MailslotError(.operationAborted, "the mailslot \(name) was closed while a read was waiting") }
-            if cancelled?.isSet == true { throw MailslotError(.operationAborted, "the read was cancelled") }
-            let remaining = deadline.remainingNanoseconds
-            if remaining == 0 {
-                // Before timing out, take what writers have already sent (the I/O thread may also have queued
-                // it meanwhile), so that a message whose write has returned is always seen.
-                engine.drainNow()
-                if let value = try attempt() { afterRead(); return value }
-                throw MailslotError(.semTimeout, "no message arrived in \(name) within \(timeout)")
-            }
-            engine.readerWait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)
+        switch try engine.receive(timeout: timeout, cancellation: cancelled, take: attempt) {
+        case .value(let value): return value
+        case .closed: throw MailslotError(.operationAborted, "the mailslot \(name) was closed while a read was waiting")
+        case .cancelled: throw MailslotError(.operationAborted, "the read was cancelled")
+        case .timedOut: throw MailslotError(.semTimeout, "no message arrived in \(name) within \(timeout)")
         }
     }
-}
-
-/// Set when the task waiting for a read is cancelled.
-package final class CancelFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    package init() {}
-    package func set() { flag.store(true, ordering: .releasing) }
-    package var isSet: Bool { flag.load(ordering: .acquiring) }
 }
 
 extension MailslotServer {
@@ -263,16 +211,12 @@ extension MailslotServer {
         try waitLoop(timeout: timeout, cancelled: cancellation) { () throws(MailslotError) -> Int? in
             switch engine.queue.pop(into: buffer) {
             case .message(let n): return n
-            case .tooSmall(let n): throw tooSmall(n, buffer.count)
+            case .tooSmall(let n): throw engine.tooSmall(n, buffer.count)
             case .empty: return nil
             }
         }
     }
 
     /// Ends a read started with ``read(into:timeout:cancellation:)`` and `cancellation`.
-    package func cancelRead(_ cancellation: CancelFlag) {
-        cancellation.set()
-        engine.queue.wakeReaders()
-        engine.kickReaders()
-    }
+    package func cancelRead(_ cancellation: CancelFlag) { engine.cancel(cancellation) }
 }

@@ -237,13 +237,14 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// Stops the I/O thread and closes this process's descriptors. The name is freed at once unless
     /// another process still holds the handle. Queued messages go with the last holder.
     public func close() {
-        // Sequentially consistent with readerWait's claim of readerPolling: either the reader sees the close,
+        // Sequentially consistent with readerWait's claim of the watcher role: either the reader sees the close,
         // or this sees the reader and waits for it to leave epoll before the descriptors close.
         guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
         Sys.signalEventFD(stopFD)
         if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
         // A reader polling in epoll wakes on the stop signal and lets go before the descriptors close.
-        while readerPolling.load(ordering: .sequentiallyConsistent) { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
+        while watcher.load(ordering: .sequentiallyConsistent) == .reader { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
+        endAsyncReads()
         state.withLock { state in
             // What writers have published belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
@@ -545,14 +546,22 @@ public final class LocalServerEngine: @unchecked Sendable {
     // message it then reads, so a message costs at most one wake-up (writer to reader) instead of two
     // (writer to I/O thread to reader); the I/O thread parks meanwhile.
 
+    /// Who waits on the writers (in epoll) now: one party at a time.
+    enum Watcher: UInt8, AtomicRepresentable {
+        /// Nobody: the I/O thread is between two turns, or parked.
+        case nobody
+        /// The I/O thread (no reader is waiting).
+        case ioThread
+        /// A waiting reader; the I/O thread parks until it lets go.
+        case reader
+    }
+
+    private let watcher = Atomic<Watcher>(.nobody)
+    /// Synchronous reads waiting for a message (the I/O thread parks while there are any).
     private let readersWaiting = Atomic<Int>(0)
-    /// A reader is inside ``pollOnce``.
-    private let readerPolling = Atomic<Bool>(false)
-    /// The I/O thread is inside epoll_wait.
-    private let ioThreadPolling = Atomic<Bool>(false)
     private let parkWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     private let startedWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-    /// The event buffer of the reader that polls; only the holder of ``readerPolling`` touches it.
+    /// The event buffer of the reader that polls; only the reader that holds the watcher role touches it.
     nonisolated(unsafe) private var readerTokens = [UInt64](repeating: 0, count: 64)
 
     /// Waits up to `timeoutNanoseconds` (<0: forever) for writers and queues what they publish: first a
@@ -563,13 +572,21 @@ public final class LocalServerEngine: @unchecked Sendable {
     public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
         readersWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
         defer { readersWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
-        guard readerPolling.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
-            queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds)
+        // Take the watcher role from nobody or from the I/O thread (which is then told to leave epoll).
+        var current = watcher.load(ordering: .sequentiallyConsistent)
+        while current != .reader {
+            let (exchanged, found) = watcher.compareExchange(expected: current, desired: .reader, ordering: .sequentiallyConsistent)
+            if exchanged { break }
+            current = found
+        }
+        guard current != .reader else {
+            queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds) // another reader watches
             return
         }
+        if current == .ioThread { Sys.signalEventFD(wakeFD) }
         let started = Sys.monotonicNanoseconds()
         defer {
-            readerPolling.store(false, ordering: .releasing)
+            watcher.store(.nobody, ordering: .sequentiallyConsistent)
             if readersWaiting.load(ordering: .acquiring) > 1 {
                 queue.wakeReaders() // another reader may take over
             } else if Sys.monotonicNanoseconds() - started > 1_000_000 {
@@ -588,8 +605,6 @@ public final class LocalServerEngine: @unchecked Sendable {
             Sys.yield()
         }
         if queue.sequence != seen { return }
-        // Move the I/O thread out of epoll (it parks while readers wait), so that the writer wakes us.
-        if ioThreadPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
         let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
         let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
         pollOnce(&readerTokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000), byReader: true)
@@ -606,7 +621,7 @@ public final class LocalServerEngine: @unchecked Sendable {
 
     /// Wakes a reader that waits in epoll (after a cancellation, for example).
     public func kickReaders() {
-        if readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
+        if watcher.load(ordering: .acquiring) == .reader { Sys.signalEventFD(wakeFD) }
     }
 
     /// Asks every writer to ring the doorbell with its next message; true when one has already published
@@ -661,7 +676,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             return pushed
         }
         // A reader waiting in epoll does not see the queue's futex: the I/O thread tells it.
-        if pushed > 0, !byReader, readerPolling.load(ordering: .acquiring) { Sys.signalEventFD(wakeFD) }
+        if pushed > 0, !byReader, watcher.load(ordering: .acquiring) == .reader { Sys.signalEventFD(wakeFD) }
     }
 
     private func run() {
@@ -673,14 +688,15 @@ public final class LocalServerEngine: @unchecked Sendable {
         if !holding { logger.debug("mailslot liveness page could not be held; writers will notice a closed server only by its connection") }
         var tokens = [UInt64](repeating: 0, count: 64)
         while !isClosed {
-            if readersWaiting.load(ordering: .acquiring) > 0 {
+            serveAsyncReads()
+            guard readersWaiting.load(ordering: .acquiring) == 0,
+                  watcher.compareExchange(expected: .nobody, desired: .ioThread, ordering: .sequentiallyConsistent).exchanged else {
                 // A reader waits on the writers itself; look again in a moment (or when it says so).
                 Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 20_000_000)
                 continue
             }
-            ioThreadPolling.store(true, ordering: .releasing)
-            pollOnce(&tokens, timeoutMilliseconds: 1_000, byReader: false)
-            ioThreadPolling.store(false, ordering: .releasing)
+            pollOnce(&tokens, timeoutMilliseconds: asyncReadWaitMilliseconds(), byReader: false)
+            _ = watcher.compareExchange(expected: .ioThread, desired: .nobody, ordering: .sequentiallyConsistent)
         }
         if holding { liveness.release() }
     }
@@ -799,6 +815,182 @@ public final class LocalServerEngine: @unchecked Sendable {
         MailslotLimits.largestAccepted(maxMessageSize: queue.maxMessageSize, quota: queue.capacity)
     }
 
+    // MARK: reading
+    //
+    // The one place that says how a read goes. Synchronous reads: take a message if one waits; else move
+    // what writers have published into the queue and take again; else wait (``readerWait(seen:timeoutNanoseconds:)``:
+    // a bounded spin, then epoll, or the queue's futex while another reader watches) until the queue
+    // changes, the deadline passes, the mailslot closes or the read is cancelled; at the deadline, one
+    // last look. Asynchronous reads wait in a FIFO that the I/O thread serves: no thread is parked per read,
+    // and cancelling removes the waiter.
+
+    /// How a read ended.
+    package enum ReadEnd<Value> {
+        case value(Value)
+        /// The deadline passed with no message.
+        case timedOut
+        /// The mailslot was closed in this process while the read waited.
+        case closed
+        /// The read was cancelled (``CancelFlag``).
+        case cancelled
+    }
+
+    /// Reads one message with `take` (which pops from the queue: a value, nil when empty, or an error
+    /// such as ERROR_INSUFFICIENT_BUFFER), waiting as described above for at most `timeout`.
+    package func receive<Value>(timeout: MailslotTimeout, cancellation: CancelFlag?,
+                                take: () throws(MailslotError) -> Value?) throws(MailslotError) -> ReadEnd<Value> {
+        let deadline = Deadline(milliseconds: timeout.milliseconds)
+        while true {
+            let seen = queue.sequence
+            if let value = try take() { tookMessage(); return .value(value) }
+            if isClosed { return .closed }
+            if cancellation?.isSet == true { return .cancelled }
+            if drainNow() > 0 { continue }
+            let remaining = deadline.remainingNanoseconds
+            if remaining == 0 {
+                // Before timing out, take what writers have already published, so that a message whose
+                // write has returned is always seen.
+                drainNow()
+                if let value = try take() { tookMessage(); return .value(value) }
+                return .timedOut
+            }
+            readerWait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)
+        }
+    }
+
+    /// Ends a synchronous read waiting with `cancellation` (a message it had not taken stays queued).
+    package func cancel(_ cancellation: CancelFlag) {
+        cancellation.set()
+        queue.wakeReaders()
+        kickReaders()
+    }
+
+    /// After every message taken: room for writers whose messages wait, and the readiness descriptor.
+    package func tookMessage() {
+        roomMade()
+        if queue.readyDescriptorWanted { updateReady() }
+    }
+
+    /// One asynchronous read waiting for a message.
+    private final class AsyncRead: @unchecked Sendable {
+        let id: UInt64
+        let maxLength: Int
+        let deadline: Deadline
+        let continuation: CheckedContinuation<Result<[UInt8], MailslotError>, Never>
+        init(id: UInt64, maxLength: Int, deadline: Deadline, continuation: CheckedContinuation<Result<[UInt8], MailslotError>, Never>) {
+            self.id = id
+            self.maxLength = maxLength
+            self.deadline = deadline
+            self.continuation = continuation
+        }
+    }
+
+    private struct AsyncReads {
+        var waiting: [AsyncRead] = []
+        var nextID: UInt64 = 0
+        /// Reads cancelled before they were registered.
+        var cancelledEarly: Set<UInt64> = []
+        var ended = false
+    }
+
+    private let asyncReads = Locked(AsyncReads())
+
+    /// Reads one message without holding a thread: the read waits in a FIFO that the I/O thread serves.
+    /// Cancelling the task ends it with ERROR_OPERATION_ABORTED (the message it had not taken stays).
+    package func receive(maxLength: Int, timeout: MailslotTimeout) async -> Result<[UInt8], MailslotError> {
+        switch queue.popArray(limit: maxLength) {
+        case (.message, let bytes): tookMessage(); return .success(bytes)
+        case (.tooSmall(let size), _): return .failure(tooSmall(size, maxLength))
+        case (.empty, _): break
+        }
+        let id = asyncReads.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        let deadline = Deadline(milliseconds: timeout.milliseconds)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let read = AsyncRead(id: id, maxLength: maxLength, deadline: deadline, continuation: continuation)
+                let refused: MailslotError? = asyncReads.withLock { state in
+                    if state.cancelledEarly.remove(id) != nil { return MailslotError(.operationAborted, "the read was cancelled") }
+                    if state.ended { return closedWhileWaiting() }
+                    state.waiting.append(read)
+                    return nil
+                }
+                if let refused { continuation.resume(returning: .failure(refused)); return }
+                Sys.signalEventFD(wakeFD) // the I/O thread takes it from here
+                Sys.futexWakeAll(parkWord)
+            }
+        } onCancel: {
+            let read = asyncReads.withLock { state -> AsyncRead? in
+                guard let index = state.waiting.firstIndex(where: { $0.id == id }) else {
+                    state.cancelledEarly.insert(id)
+                    return nil
+                }
+                return state.waiting.remove(at: index)
+            }
+            read?.continuation.resume(returning: .failure(MailslotError(.operationAborted, "the read was cancelled")))
+        }
+    }
+
+    /// Gives waiting asynchronous reads their messages, oldest read first, and ends those whose deadline
+    /// passed. Runs on the I/O thread.
+    private func serveAsyncReads() {
+        var done: [(AsyncRead, Result<[UInt8], MailslotError>)] = []
+        asyncReads.withLock { state in
+            guard !state.waiting.isEmpty else { return }
+            drainNow()
+            while let first = state.waiting.first {
+                let (result, bytes) = queue.popArray(limit: first.maxLength)
+                switch result {
+                case .message: done.append((first, .success(bytes)))
+                case .tooSmall(let size): done.append((first, .failure(tooSmall(size, first.maxLength))))
+                case .empty: break
+                }
+                if case .empty = result { break }
+                state.waiting.removeFirst()
+            }
+            state.waiting.removeAll { read in
+                guard read.deadline.passed else { return false }
+                done.append((read, .failure(MailslotError(.semTimeout, "no message arrived in \\\\.\\mailslot\\\(queue.path) within the read timeout"))))
+                return true
+            }
+        }
+        for (read, result) in done {
+            if case .success = result { tookMessage() }
+            read.continuation.resume(returning: result)
+        }
+    }
+
+    /// How long the I/O thread may sleep: a second, or until the nearest asynchronous read's deadline.
+    private func asyncReadWaitMilliseconds() -> Int32 {
+        asyncReads.withLock { state in
+            var wait: UInt32 = 1_000
+            for read in state.waiting { wait = min(wait, read.deadline.remainingMilliseconds) }
+            // Messages another holder of the handle queues are noticed within 10 ms.
+            if !state.waiting.isEmpty, queue.holders > 1 { wait = min(wait, 10) }
+            return Int32(wait)
+        }
+    }
+
+    /// The mailslot closed: every waiting asynchronous read ends with ERROR_OPERATION_ABORTED.
+    private func endAsyncReads() {
+        let reads = asyncReads.withLock { state -> [AsyncRead] in
+            state.ended = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for read in reads { read.continuation.resume(returning: .failure(closedWhileWaiting())) }
+    }
+
+    private func closedWhileWaiting() -> MailslotError {
+        MailslotError(.operationAborted, "the mailslot \\\\.\\mailslot\\\(queue.path) was closed while a read was waiting")
+    }
+
+    package func tooSmall(_ size: Int, _ capacity: Int) -> MailslotError {
+        MailslotError(.insufficientBuffer, "the next message is \(size) bytes but the buffer holds \(capacity); the message stays queued, read it with a larger buffer")
+    }
+
     // MARK: readiness descriptor
 
     /// Turns on the readable-while-a-message-waits descriptor (for every holder of the handle).
@@ -817,6 +1009,14 @@ public final class LocalServerEngine: @unchecked Sendable {
             if count > 0 { Sys.signalEventFD(readyFD) } else { Sys.drainEventFD(readyFD) }
         }
     }
+}
+
+/// Set when the task or thread waiting for a read is cancelled.
+package final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    package init() {}
+    package func set() { flag.store(true, ordering: .releasing) }
+    package var isSet: Bool { flag.load(ordering: .acquiring) }
 }
 
 extension MailslotError {

@@ -11,6 +11,7 @@ import Glibc
 #endif
 import CMailslotWin32
 import Mailslot
+import MailslotTransport
 
 /// The lock and the condition variable (on CLOCK_MONOTONIC) behind every handle's state.
 final class Hub: @unchecked Sendable {

@@ -159,6 +159,38 @@ struct BehaviourTests {
         #expect(got.sorted() == (0..<16).map { UInt8($0) })
     }
 
+    @Test("200 waiting async reads park no thread each; cancelled ones leave, the others get one message each")
+    func asyncReadsAreServedByTheMailslotsOwnThread() async throws {
+        let name = Support.uniqueName("async-waiters")
+        let s = try MailslotServer(name: name)
+        defer { s.close() }
+        func threads() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0 }
+        let before = threads()
+        let readers = (0..<200).map { _ in Task { () -> [UInt8]? in try? await s.read() } }
+        try await Task.sleep(for: .milliseconds(200))
+        let during = threads()
+        #expect(during - before < 20, "\(during - before) more threads with 200 reads waiting")
+        // Cancel 50 of them: they end with nothing, and take no message.
+        for reader in readers[0..<50] { reader.cancel() }
+        for reader in readers[0..<50] { #expect(await reader.value == nil) }
+        let c = try MailslotWriter(opening: name)
+        for i in 0..<150 { try c.write(Array("\(i)".utf8)) }
+        var got: [String] = []
+        for reader in readers[50...] {
+            if let bytes = await reader.value { got.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        #expect(got.sorted() == (0..<150).map { "\($0)" }.sorted())
+        #expect(try s.info().messageCount == 0)
+        // A timed async read times out with 121; one pending when the mailslot closes ends with 995.
+        await #expect(throws: MailslotError.self) { _ = try await s.read(timeout: .milliseconds(50)) }
+        let pending = Task { () -> MailslotError.Code? in
+            do { _ = try await s.read(); return nil } catch { return (error as? MailslotError)?.code }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        s.close()
+        #expect(await pending.value == .operationAborted)
+    }
+
     @Test func theReadinessDescriptorPollsReadableWhileAMessageWaits() throws {
         let name = Support.uniqueName("ready")
         let s = try MailslotServer(name: name, readTimeout: .immediate)
