@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Fuzz the pure wire codec (Sources/MailslotCore/Wire) with libFuzzer + AddressSanitizer, or with
-# --browser the browser protocol decoder and browse list (Sources/MailslotCore/Browser).
+# --browser the browser protocol decoder and browse list (Sources/MailslotCore/Browser), or with --ring
+# the server's reader of the per-writer rings (Sources/MailslotCore/Ring), racing writer included.
 #
-# Usage: scripts/fuzz-codec.sh [--browser] [SECONDS] [extra libFuzzer options...]
+# Usage: scripts/fuzz-codec.sh [--browser | --ring] [SECONDS] [extra libFuzzer options...]
 #   --browser fuzz Fuzz/DecodeBrowser.swift (seeds Fuzz/corpus-browser) instead of Fuzz/DecodeDatagram.swift
+#   --ring    fuzz Fuzz/ReadRing.swift (seeds Fuzz/corpus-ring)
 #   SECONDS   how long to fuzz (default 60), passed as -max_total_time
 #   e.g.      scripts/fuzz-codec.sh 300 -jobs=2 -workers=2
 #             scripts/fuzz-codec.sh --browser 120
@@ -28,13 +30,16 @@ target=datagram
 if [[ "${1:-}" == "--browser" ]]; then
     target=browser
     shift
+elif [[ "${1:-}" == "--ring" ]]; then
+    target=ring
+    shift
 fi
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then
     shift
 fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
-    echo "usage: $0 [--browser] [SECONDS] [libFuzzer options...]" >&2
+    echo "usage: $0 [--browser | --ring] [SECONDS] [libFuzzer options...]" >&2
     exit 2
 fi
 
@@ -51,7 +56,13 @@ if [[ -z "$swiftc" ]]; then
 fi
 
 build_dir=.build-fuzz
-if [[ "$target" == browser ]]; then
+if [[ "$target" == ring ]]; then
+    binary="$build_dir/fuzz-read-ring"
+    work_corpus="$build_dir/corpus-ring"
+    artifacts="$build_dir/artifacts-ring"
+    entry=Fuzz/ReadRing.swift
+    seeds=Fuzz/corpus-ring
+elif [[ "$target" == browser ]]; then
     binary="$build_dir/fuzz-decode-browser"
     work_corpus="$build_dir/corpus-browser"
     artifacts="$build_dir/artifacts-browser"
@@ -69,17 +80,21 @@ mkdir -p "$build_dir" "$work_corpus" "$artifacts"
 # The codec describes the browser frames its datagrams carry, so both binaries take the Browser sources
 # (and the IPv4 address type they use) too.
 shopt -s nullglob
-sources=(Sources/MailslotCore/Wire/*.swift Sources/MailslotCore/Browser/*.swift Sources/MailslotCore/IPv4Address.swift)
+if [[ "$target" == ring ]]; then
+    sources=(Sources/MailslotCore/Ring/*.swift)
+else
+    sources=(Sources/MailslotCore/Wire/*.swift Sources/MailslotCore/Browser/*.swift Sources/MailslotCore/IPv4Address.swift)
+fi
 shopt -u nullglob
-if [[ ${#sources[@]} -le 1 ]]; then
-    echo "error: no codec sources in Sources/MailslotCore/Wire" >&2
+if [[ ${#sources[@]} -lt 1 ]]; then
+    echo "error: no sources to fuzz under Sources/MailslotCore" >&2
     exit 1
 fi
 
 echo "building $binary from ${#sources[@]} codec and browser files + $entry" >&2
 # The linker's "Cannot export local symbol" warnings are harmless; drop them to keep the log clean.
 "$swiftc" -sanitize=fuzzer,address -parse-as-library -swift-version 6 -O -g \
-    -module-name MailslotWireFuzz \
+    -module-name MailslotWireFuzz -package-name mailslot \
     "${sources[@]}" "$entry" \
     -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
 

@@ -447,41 +447,33 @@ public final class LocalServerEngine: @unchecked Sendable {
         }
     }
 
-    /// Adds one part to the message it belongs to. false when it cannot be taken now (the quota cannot
-    /// reserve the message's room yet) or breaks the rules (the connection's violation is set).
+    /// Adds one part to the message it belongs to (``PartRules``). false when it cannot be taken now (the
+    /// quota cannot reserve the message's room yet) or breaks the rules (the connection's violation is set).
     private func take(part kind: RingKind, _ stamp: UInt64, _ payload: UnsafeRawBufferPointer, _ connection: Connection,
                       limit: Int, full: inout Bool) -> Bool {
-        switch kind {
-        case .first:
-            guard connection.assembly == nil else { connection.violation = "a new message inside a multi-part one"; return false }
-            let total = stamp
-            guard total <= UInt64(limit), Int(total) > payload.count else {
-                connection.violation = "a multi-part message of \(total) bytes (the limit is \(limit))"
-                return false
-            }
+        let inProgress = connection.assembly.map { (total: $0.count, filled: connection.filled) }
+        switch PartRules.check(kind, stamp: stamp, length: payload.count, inProgress: inProgress, limit: limit) {
+        case .violation(let why):
+            connection.violation = why
+            return false
+        case .start(let total):
             // The room for the whole message is set aside first, so that a message in parts counts
             // against the quota while it arrives.
-            guard queue.reserve(Int(total)) else { full = true; return false }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(total), alignment: 16)
+            guard queue.reserve(total) else { full = true; return false }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 16)
             buffer.copyMemory(from: payload)
             connection.assembly = buffer
             connection.filled = payload.count
-        case .part, .last:
-            guard let buffer = connection.assembly else { connection.violation = "a part outside a multi-part message"; return false }
+        case .append(let complete):
+            guard let buffer = connection.assembly else { return false }
             let end = connection.filled + payload.count
-            guard kind == .part ? end < buffer.count : end == buffer.count else {
-                connection.violation = "parts that do not add up to the message's length"
-                return false
-            }
             UnsafeMutableRawBufferPointer(rebasing: buffer[connection.filled..<end]).copyMemory(from: payload)
             connection.filled = end
-            if kind == .last {
+            if complete {
                 connection.complete = (buffer, stamp)
                 connection.assembly = nil
                 connection.filled = 0
             }
-        case .whole, .wrap:
-            return false
         }
         return true
     }

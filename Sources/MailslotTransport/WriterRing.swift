@@ -1,54 +1,8 @@
 import CMailslotShim
+import MailslotCore
 
-/// The ring one writer shares with the server: a memfd the server creates for each writer it accepts and
-/// sends with the greeting (SCM_RIGHTS). Only that writer and the server map it, so no writer can see,
-/// reorder or corrupt another writer's messages.
-///
-/// Layout: a 4 KiB header page, then `capacity` bytes of records. Positions grow monotonically; the
-/// offset in the ring is `position % capacity`. Every field has one writer:
-///
-/// | offset | field | written by |
-/// |---|---|---|
-/// | 0 | magic `MSLTRNG1` (u64), 8: capacity (u32) | server, at creation |
-/// | 64 | head: the position the server has consumed up to (u64) | server |
-/// | 72 | head wake: bumped when the server consumes for a writer that waits (futex, u32) | server |
-/// | 76 | writer waiting (u32) | writer sets, server clears |
-/// | 128 | tail: the position the writer has published up to (u64, release) | writer |
-/// | 192 | reader sleeping: set before the server sleeps; the writer that clears it rings the doorbell | both |
-/// | 256 | closed: the server has let go of the mailslot (u32) | server |
-///
-/// A record is a 16-byte header (`u32 length, u8 kind, 3 bytes zero, u64 stamp`) and `length` bytes,
-/// padded to 16. The stamp is CLOCK_MONOTONIC when the write began publishing (it orders messages across
-/// writers); in a ``RingKind/first`` record it is the whole message's length instead. A record never
-/// straddles the end of the ring: a ``RingKind/wrap`` record there says the next one starts at offset 0.
-/// One record carries at most ``maxPayload`` bytes (half the ring, so an empty ring always takes one);
-/// bigger messages travel as a first record, parts, and a last record.
-package enum RingLayout {
-    package static let headerSize = 4096
-    package static let capacity = 64 * 1024
-    package static let mappedSize = headerSize + capacity
-    package static let magic: UInt64 = 0x3147_4E52_544C_534D // "MSLTRNG1" little-endian
-    package static let recordHeader = 16
-    /// The largest payload of one record.
-    package static let maxPayload = capacity / 2 - recordHeader
-
-    @inline(__always)
-    package static func recordSize(_ length: Int) -> Int { recordHeader + ((length + 15) & ~15) }
-
-    enum Off {
-        static let magic = 0, capacity = 8, head = 64, headWake = 72, writerWaiting = 76, tail = 128
-        static let readerSleeping = 192, closed = 256
-    }
-}
-
-/// The kind byte of a ring record.
-package enum RingKind: UInt8, Sendable {
-    case whole = 0x57 // 'W'
-    case first = 0x46 // 'F': the first part of a larger message; its stamp field holds the message's length
-    case part = 0x50 // 'P'
-    case last = 0x4C // 'L'
-    case wrap = 0x58 // 'X': the rest of the ring is empty; the next record starts at offset 0
-}
+// The rings' format and the checks the server applies are in MailslotCore (RingFormat.swift); this file
+// maps the rings and does the waiting and waking around them.
 
 /// The server's view of one writer's ring. The server trusts nothing in it: it keeps the head itself, reads
 /// the writer's tail once per look, copies each record header once and checks it against the ring before
@@ -76,8 +30,8 @@ package final class ServerRing: @unchecked Sendable {
         self.fd = fd
         self.base = base
         self.data = base + RingLayout.headerSize
-        base.storeBytes(of: UInt32(capacity), toByteOffset: RingLayout.Off.capacity, as: UInt32.self)
-        base.storeBytes(of: RingLayout.magic, toByteOffset: RingLayout.Off.magic, as: UInt64.self)
+        base.storeBytes(of: UInt32(capacity), toByteOffset: RingLayout.Offset.capacity, as: UInt32.self)
+        base.storeBytes(of: RingLayout.magic, toByteOffset: RingLayout.Offset.magic, as: UInt64.self)
     }
 
     deinit {
@@ -92,7 +46,7 @@ package final class ServerRing: @unchecked Sendable {
     }
 
     private func word(_ offset: Int) -> UnsafeMutablePointer<UInt32> { (base + offset).assumingMemoryBound(to: UInt32.self) }
-    private var tailWord: UnsafeMutablePointer<UInt64> { (base + RingLayout.Off.tail).assumingMemoryBound(to: UInt64.self) }
+    private var tailWord: UnsafeMutablePointer<UInt64> { (base + RingLayout.Offset.tail).assumingMemoryBound(to: UInt64.self) }
 
     /// What the writer has published (read once per look).
     @inline(__always)
@@ -102,72 +56,42 @@ package final class ServerRing: @unchecked Sendable {
     @inline(__always)
     package var hasData: Bool { tail != head }
 
-    /// One record as the server sees it.
-    package enum Record {
-        case empty
-        /// A record whose header passed every check; `payload` points into the ring (copy it once), `end` is
-        /// the position after it.
-        case record(kind: RingKind, stamp: UInt64, payload: UnsafeRawBufferPointer, end: UInt64)
-        /// The writer broke the ring's rules; the server drops it.
-        case violation(String)
-    }
+    package typealias Record = RingReader.Record
 
     /// The record at `position` (the head, or a later position in a batch), given the tail read once.
+    @inline(__always)
     package func record(at position: UInt64, tail: UInt64) -> Record {
-        var position = position
-        guard tail >= position, tail - head <= UInt64(capacity), tail & 15 == 0 else {
-            return .violation("a ring tail outside the ring")
-        }
-        while true {
-            if position == tail { return .empty }
-            let offset = Int(position % UInt64(capacity))
-            let room = capacity - offset
-            // One copy of the header: what is checked is what is used.
-            let length = Int(data.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            let kindByte = data.loadUnaligned(fromByteOffset: offset + 4, as: UInt8.self)
-            let stamp = data.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
-            guard let kind = RingKind(rawValue: kindByte) else { return .violation("an unknown record kind \(kindByte)") }
-            if kind == .wrap {
-                guard tail - position >= UInt64(room) else { return .violation("a wrap record past the tail") }
-                position += UInt64(room)
-                continue
-            }
-            guard length <= RingLayout.maxPayload else { return .violation("a record of \(length) bytes, more than a ring record holds") }
-            let size = RingLayout.recordSize(length)
-            guard size <= room, UInt64(size) <= tail - position else { return .violation("a record that runs past the ring or the tail") }
-            let payload = UnsafeRawBufferPointer(start: data + offset + RingLayout.recordHeader, count: length)
-            return .record(kind: kind, stamp: stamp, payload: payload, end: position + UInt64(size))
-        }
+        RingReader(data: UnsafeRawPointer(data), capacity: capacity).record(at: position, head: head, tail: tail)
     }
 
     /// Consumes up to `position` and wakes the writer if it waits for room.
     package func consume(to position: UInt64) {
         head = position
-        cms_store_release_u64((base + RingLayout.Off.head).assumingMemoryBound(to: UInt64.self), position)
+        cms_store_release_u64((base + RingLayout.Offset.head).assumingMemoryBound(to: UInt64.self), position)
         cms_fence()
-        if cms_load_relaxed_u32(word(RingLayout.Off.writerWaiting)) != 0 {
-            cms_store_relaxed_u32(word(RingLayout.Off.writerWaiting), 0)
+        if cms_load_relaxed_u32(word(RingLayout.Offset.writerWaiting)) != 0 {
+            cms_store_relaxed_u32(word(RingLayout.Offset.writerWaiting), 0)
             wakeWriter()
         }
     }
 
     private func wakeWriter() {
-        Sys.atomicIncrement(word(RingLayout.Off.headWake))
-        Sys.futexWakeAll(word(RingLayout.Off.headWake))
+        Sys.atomicIncrement(word(RingLayout.Offset.headWake))
+        Sys.futexWakeAll(word(RingLayout.Offset.headWake))
     }
 
     /// Asks the writer to ring the doorbell (one byte on the connection) with its next message. The caller
     /// issues one fence after arming every ring and then checks ``hasData`` on each.
     @inline(__always)
-    package func arm() { cms_store_relaxed_u32(word(RingLayout.Off.readerSleeping), 1) }
+    package func arm() { cms_store_relaxed_u32(word(RingLayout.Offset.readerSleeping), 1) }
 
     /// The server is awake again: writers need not ring.
     @inline(__always)
-    package func disarm() { cms_store_relaxed_u32(word(RingLayout.Off.readerSleeping), 0) }
+    package func disarm() { cms_store_relaxed_u32(word(RingLayout.Offset.readerSleeping), 0) }
 
     /// The server has let go of the mailslot: writes fail with ERROR_BROKEN_PIPE from now on.
     package func markClosed() {
-        cms_store_relaxed_u32(word(RingLayout.Off.closed), 1)
+        cms_store_relaxed_u32(word(RingLayout.Offset.closed), 1)
         cms_fence()
         wakeWriter()
     }
@@ -192,8 +116,8 @@ package final class ClientRing: @unchecked Sendable {
             throw Errno(Errno.badFD, "mailslot ring (not a sealed ring of the expected size)")
         }
         let base = try Sys.mapShared(ringFD, size: size)
-        guard base.load(fromByteOffset: RingLayout.Off.magic, as: UInt64.self) == RingLayout.magic,
-              base.load(fromByteOffset: RingLayout.Off.capacity, as: UInt32.self) == UInt32(RingLayout.capacity) else {
+        guard base.load(fromByteOffset: RingLayout.Offset.magic, as: UInt64.self) == RingLayout.magic,
+              base.load(fromByteOffset: RingLayout.Offset.capacity, as: UInt32.self) == UInt32(RingLayout.capacity) else {
             Sys.unmap(base, size: size)
             throw Errno(Errno.badFD, "mailslot ring (bad header)")
         }
@@ -207,7 +131,7 @@ package final class ClientRing: @unchecked Sendable {
         self.base = base
         self.data = base + RingLayout.headerSize
         self.capacity = RingLayout.capacity
-        self.tail = cms_load_acquire_u64((base + RingLayout.Off.tail).assumingMemoryBound(to: UInt64.self))
+        self.tail = cms_load_acquire_u64((base + RingLayout.Offset.tail).assumingMemoryBound(to: UInt64.self))
     }
 
     deinit {
@@ -220,14 +144,14 @@ package final class ClientRing: @unchecked Sendable {
     /// Whether the server still holds the mailslot (no system call).
     @inline(__always)
     package var serverAlive: Bool {
-        Sys.livenessAlive(liveness) && cms_load_relaxed_u32(word(RingLayout.Off.closed)) == 0
+        Sys.livenessAlive(liveness) && cms_load_relaxed_u32(word(RingLayout.Offset.closed)) == 0
     }
 
     /// Copies one record into the ring and publishes it; false when it does not fit now.
     @inline(__always)
     package func append(_ kind: RingKind, stamp: UInt64, _ payload: UnsafeRawBufferPointer) -> Bool {
         let size = RingLayout.recordSize(payload.count)
-        let head = cms_load_acquire_u64((base + RingLayout.Off.head).assumingMemoryBound(to: UInt64.self))
+        let head = cms_load_acquire_u64((base + RingLayout.Offset.head).assumingMemoryBound(to: UInt64.self))
         var tail = self.tail
         let offset = Int(tail % UInt64(capacity))
         let room = capacity - offset
@@ -248,14 +172,14 @@ package final class ClientRing: @unchecked Sendable {
         }
         tail += UInt64(size)
         self.tail = tail
-        cms_store_release_u64((base + RingLayout.Off.tail).assumingMemoryBound(to: UInt64.self), tail)
+        cms_store_release_u64((base + RingLayout.Offset.tail).assumingMemoryBound(to: UInt64.self), tail)
         return true
     }
 
     /// Whether a record of `length` bytes fits now.
     package func hasRoom(for length: Int) -> Bool {
         let size = RingLayout.recordSize(length)
-        let head = cms_load_acquire_u64((base + RingLayout.Off.head).assumingMemoryBound(to: UInt64.self))
+        let head = cms_load_acquire_u64((base + RingLayout.Offset.head).assumingMemoryBound(to: UInt64.self))
         let room = capacity - Int(tail % UInt64(capacity))
         let needed = size > room ? room + size : size
         return tail &- head <= UInt64(capacity) && Int(tail &- head) + needed <= capacity
@@ -265,15 +189,15 @@ package final class ClientRing: @unchecked Sendable {
     @inline(__always)
     package func takeDoorbell() -> Bool {
         cms_fence()
-        guard cms_load_relaxed_u32(word(RingLayout.Off.readerSleeping)) != 0 else { return false }
-        return cms_exchange_u32(word(RingLayout.Off.readerSleeping), 0) != 0
+        guard cms_load_relaxed_u32(word(RingLayout.Offset.readerSleeping)) != 0 else { return false }
+        return cms_exchange_u32(word(RingLayout.Offset.readerSleeping), 0) != 0
     }
 
     /// Waits (futex on the head) until the server consumes something, at most `nanoseconds`.
     package func waitForRoom(nanoseconds: Int64, stillFull: () -> Bool) {
-        let wake = word(RingLayout.Off.headWake)
+        let wake = word(RingLayout.Offset.headWake)
         let seen = Sys.atomicLoad(wake)
-        cms_store_relaxed_u32(word(RingLayout.Off.writerWaiting), 1)
+        cms_store_relaxed_u32(word(RingLayout.Offset.writerWaiting), 1)
         cms_fence()
         guard stillFull(), serverAlive else { return }
         Sys.futexWait(wake, expected: seen, timeoutNanoseconds: nanoseconds)
