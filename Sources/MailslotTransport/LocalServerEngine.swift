@@ -241,9 +241,11 @@ public final class LocalServerEngine: @unchecked Sendable {
         // or this sees the reader and waits for it to leave epoll before the descriptors close.
         guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
         Sys.signalEventFD(stopFD)
+        unpark()
         if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
         // A reader polling in epoll wakes on the stop signal and lets go before the descriptors close.
-        while watcher.load(ordering: .sequentiallyConsistent) == .reader { Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 1_000_000) }
+        unpark()
+        while watcher.load(ordering: .sequentiallyConsistent) == .reader { Sys.futexWait(parkWord, expected: Sys.atomicLoad(parkWord), timeoutNanoseconds: 1_000_000) }
         endAsyncReads()
         state.withLock { state in
             // What writers have published belongs to the mailslot: move it into the queue before this
@@ -551,7 +553,20 @@ public final class LocalServerEngine: @unchecked Sendable {
     private let watcher = Atomic<Watcher>(.nobody)
     /// Synchronous reads waiting for a message (the I/O thread parks while there are any).
     private let readersWaiting = Atomic<Int>(0)
+    /// The I/O thread parks on this word while a reader watches; ``unpark()`` bumps it and wakes it.
     private let parkWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    /// When a reader last left a short wait (without unparking the I/O thread).
+    private let lastShortWait = Atomic<UInt64>(0)
+    /// The I/O thread is parked for long (up to 5 s): a reader leaving must unpark it.
+    private let ioThreadParkedLong = Atomic<Bool>(false)
+
+    private func unpark() {
+        Sys.atomicIncrement(parkWord)
+        Sys.futexWakeAll(parkWord)
+    }
+
+    /// A wait in ms (-1: forever) capped at `cap`.
+    private static func capped(_ wait: Int32, _ cap: Int32) -> Int32 { wait < 0 ? cap : min(wait, cap) }
     private let startedWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     /// The event buffer of the reader that polls; only the reader that holds the watcher role touches it.
     nonisolated(unsafe) private var readerTokens = [UInt64](repeating: 0, count: 64)
@@ -562,8 +577,27 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// the handle are noticed within a 10 ms slice; with no other holder, a slice is a second (an idle
     /// reader wakes once a second).
     public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
-        readersWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
-        defer { readersWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
+        readersWaiting.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        let started = Sys.monotonicNanoseconds()
+        var watched = false
+        defer {
+            if watched { watcher.store(.nobody, ordering: .sequentiallyConsistent) }
+            // Count this reader out before anyone is woken, so that the I/O thread sees nobody waiting.
+            let left = readersWaiting.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+            if left > 0 {
+                if watched { queue.wakeReaders() } // another reader takes over watching
+            } else if Sys.monotonicNanoseconds() - started > 1_000_000 {
+                // After a long wait, hand the writers back to the I/O thread at once. After a short one, as
+                // in a busy exchange, the reader is likely to wait again soon: the I/O thread looks by itself
+                // within 20 ms (see ``run()``), which saves two wake-ups per message.
+                unpark()
+            } else {
+                lastShortWait.store(Sys.monotonicNow(), ordering: .sequentiallyConsistent)
+                // An I/O thread that parked for long (no reader had come and gone lately) must not stay
+                // parked now that nobody watches the writers.
+                if ioThreadParkedLong.load(ordering: .sequentiallyConsistent) { unpark() }
+            }
+        }
         // Take the watcher role from nobody or from the I/O thread (which is then told to leave epoll).
         var current = watcher.load(ordering: .sequentiallyConsistent)
         while current != .reader {
@@ -575,18 +609,8 @@ public final class LocalServerEngine: @unchecked Sendable {
             queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds) // another reader watches
             return
         }
+        watched = true
         if current == .ioThread { Sys.signalEventFD(wakeFD) }
-        let started = Sys.monotonicNanoseconds()
-        defer {
-            watcher.store(.nobody, ordering: .sequentiallyConsistent)
-            if readersWaiting.load(ordering: .acquiring) > 1 {
-                queue.wakeReaders() // another reader may take over
-            } else if Sys.monotonicNanoseconds() - started > 1_000_000 {
-                // After a long wait, hand the writers back to the I/O thread at once (after a short one, as
-                // in a busy exchange, the reader is likely to wait again soon; the I/O thread looks by itself).
-                Sys.futexWakeAll(parkWord)
-            }
-        }
         guard !closed.load(ordering: .sequentiallyConsistent), queue.sequence == seen else { return }
         // The bounded spin: a writer that answers within it costs no system call on either side. Each turn
         // yields the CPU, so a writer that shares it still runs.
@@ -597,9 +621,12 @@ public final class LocalServerEngine: @unchecked Sendable {
             Sys.yield()
         }
         if queue.sequence != seen { return }
-        let slice: Int64 = queue.holders > 1 ? 10_000_000 : 1_000_000_000
+        // Everything a reader waits for wakes epoll (writers, close, cancellation, async reads), so with no
+        // other holder of the handle it sleeps until then or its deadline; messages another holder queues
+        // are noticed within a 10 ms slice.
+        let slice: Int64 = queue.holders > 1 ? 10_000_000 : Int64.max
         let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
-        pollOnce(&readerTokens, timeoutMilliseconds: Int32((wait + 999_999) / 1_000_000), byReader: true)
+        pollOnce(&readerTokens, timeoutMilliseconds: wait == Int64.max ? -1 : Int32(clamping: (wait + 999_999) / 1_000_000), byReader: true)
     }
 
     /// Set while writers' messages wait for room in the queue.
@@ -636,18 +663,18 @@ public final class LocalServerEngine: @unchecked Sendable {
         let waitMs = state.withLock { state -> Int32 in
             // A full queue gets room when a reader takes a message: in this process the reader says so
             // (``roomMade()``); another holder's reads are noticed within 10 ms.
-            var wait = state.queueFull && queue.holders > 1 ? min(timeoutMilliseconds, 10) : timeoutMilliseconds
+            var wait = state.queueFull && queue.holders > 1 ? Self.capped(timeoutMilliseconds, 10) : timeoutMilliseconds
             if state.acceptPausedUntil != 0 {
                 let now = Sys.monotonicNow()
                 if now >= state.acceptPausedUntil {
                     state.acceptPausedUntil = 0
                     try? Sys.epollModify(epollFD, listenFD, events: Sys.epollIn, token: Self.listenToken)
                 } else {
-                    wait = min(wait, Int32((state.acceptPausedUntil - now + 999_999) / 1_000_000))
+                    wait = Self.capped(wait, Int32((state.acceptPausedUntil - now + 999_999) / 1_000_000))
                 }
             }
             // Published messages are a reason not to sleep, unless they wait for room in a full queue.
-            if wait > 0, arm(&state), !state.queueFull { wait = 0 }
+            if wait != 0, arm(&state), !state.queueFull { wait = 0 }
             return wait
         }
         let n = (try? Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)) ?? 0
@@ -680,11 +707,20 @@ public final class LocalServerEngine: @unchecked Sendable {
         if !holding { logger.debug("mailslot liveness page could not be held; writers will notice a closed server only by its connection") }
         var tokens = [UInt64](repeating: 0, count: 64)
         while !isClosed {
+            let ticket = Sys.atomicLoad(parkWord)
             serveAsyncReads()
             guard readersWaiting.load(ordering: .acquiring) == 0,
                   watcher.compareExchange(expected: .nobody, desired: .ioThread, ordering: .sequentiallyConsistent).exchanged else {
-                // A reader waits on the writers itself; look again in a moment (or when it says so).
-                Sys.futexWait(parkWord, expected: 0, timeoutNanoseconds: 20_000_000)
+                // A reader waits on the writers itself: park until it lets go (``unpark()``). While readers
+                // come and go quickly, look again every 20 ms, since they do not unpark after a short wait.
+                let hot = Sys.monotonicNow() &- lastShortWait.load(ordering: .sequentiallyConsistent) < 100_000_000
+                let park = min(hot ? 20 : 5_000, Int64(asyncReadWaitMilliseconds()))
+                ioThreadParkedLong.store(!hot, ordering: .sequentiallyConsistent)
+                // A reader that left a short wait after `hot` was decided sees the flag, or is seen by `hot`.
+                if hot || Sys.monotonicNow() &- lastShortWait.load(ordering: .sequentiallyConsistent) >= 100_000_000 {
+                    Sys.futexWait(parkWord, expected: ticket, timeoutNanoseconds: park * 1_000_000)
+                }
+                ioThreadParkedLong.store(false, ordering: .sequentiallyConsistent)
                 continue
             }
             pollOnce(&tokens, timeoutMilliseconds: asyncReadWaitMilliseconds(), byReader: false)
@@ -911,7 +947,7 @@ public final class LocalServerEngine: @unchecked Sendable {
                 }
                 if let refused { continuation.resume(returning: .failure(refused)); return }
                 Sys.signalEventFD(wakeFD) // the I/O thread takes it from here
-                Sys.futexWakeAll(parkWord)
+                unpark()
             }
         } onCancel: {
             let read = asyncReads.withLock { state -> AsyncRead? in
@@ -954,10 +990,11 @@ public final class LocalServerEngine: @unchecked Sendable {
         }
     }
 
-    /// How long the I/O thread may sleep: a second, or until the nearest asynchronous read's deadline.
+    /// How long the I/O thread may sleep: 5 s (everything it waits for wakes it), or until the nearest
+    /// asynchronous read's deadline.
     private func asyncReadWaitMilliseconds() -> Int32 {
         asyncReads.withLock { state in
-            var wait: UInt32 = 1_000
+            var wait: UInt32 = 5_000
             for read in state.waiting { wait = min(wait, read.deadline.remainingMilliseconds) }
             // Messages another holder of the handle queues are noticed within 10 ms.
             if !state.waiting.isEmpty, queue.holders > 1 { wait = min(wait, 10) }
