@@ -101,30 +101,6 @@ ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capaci
     return n;
 }
 
-ssize_t cms_send_framed(int socket, uint8_t kind, const void *payload, size_t length) {
-    struct iovec iov[2] = {{.iov_base = (void *)payload, .iov_len = length}, {.iov_base = &kind, .iov_len = 1}};
-    struct msghdr msg = {0};
-    msg.msg_iov = length > 0 ? iov : iov + 1;
-    msg.msg_iovlen = length > 0 ? 2 : 1;
-    return sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-int cms_send_framed_batch(int socket, uint8_t kind, const void *const *payloads, const size_t *lengths, int count) {
-    struct mmsghdr msgs[64];
-    struct iovec iovs[64][2];
-    if (count > 64) count = 64;
-    for (int i = 0; i < count; i++) {
-        iovs[i][0].iov_base = (void *)payloads[i];
-        iovs[i][0].iov_len = lengths[i];
-        iovs[i][1].iov_base = &kind;
-        iovs[i][1].iov_len = 1;
-        memset(&msgs[i], 0, sizeof msgs[i]);
-        msgs[i].msg_hdr.msg_iov = lengths[i] > 0 ? iovs[i] : iovs[i] + 1;
-        msgs[i].msg_hdr.msg_iovlen = lengths[i] > 0 ? 2 : 1;
-    }
-    return sendmmsg(socket, msgs, (unsigned)count, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
 /* Points message i of a receive batch at its slot: `size` bytes at buffers + i * stride. */
 static void cms_batch_slot(struct mmsghdr *msg, struct iovec *iov, uint8_t *buffers, size_t size, size_t stride, int i) {
     iov->iov_base = buffers + (size_t)i * stride;
@@ -135,49 +111,12 @@ static void cms_batch_slot(struct mmsghdr *msg, struct iovec *iov, uint8_t *buff
     msg->msg_len = 0;
 }
 
-int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags,
-                   int64_t *stamps) {
-    struct mmsghdr msgs[64];
-    struct iovec iovs[64];
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(struct timespec))];
-    } control[64];
-    if (count > 64) count = 64;
-    for (int i = 0; i < count; i++) {
-        cms_batch_slot(&msgs[i], &iovs[i], buffers, size, stride, i);
-        msgs[i].msg_hdr.msg_control = control[i].buf;
-        msgs[i].msg_hdr.msg_controllen = sizeof(control[i].buf);
-    }
-    int n = recvmmsg(socket, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
-    for (int i = 0; i < n; i++) {
-        lengths[i] = msgs[i].msg_len;
-        flags[i] = msgs[i].msg_hdr.msg_flags;
-        stamps[i] = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-                struct timespec ts;
-                memcpy(&ts, CMSG_DATA(c), sizeof ts);
-                stamps[i] = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-            }
-        }
-    }
-    return n;
-}
-
-int cms_enable_timestamps(int socket) {
-    int on = 1;
-    return setsockopt(socket, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
-}
-
 int cms_pin_to_cpu(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     return sched_setaffinity(0, sizeof(set), &set);
 }
-
-int cms_outq(int fd, int *bytes) { return ioctl(fd, SIOCOUTQ, bytes); }
 
 #include <pthread.h>
 _Static_assert(sizeof(pthread_mutex_t) <= CMS_MUTEX_SIZE, "mutex storage too small");

@@ -74,7 +74,7 @@ extension MailslotServer {
 
 /// The mailslots that exist on this machine.
 public enum MailslotDirectory {
-    public typealias Entry = LocalDirectory.Entry
+    public typealias Entry = MailslotDirectoryEntry
     /// Every mailslot on this machine (in this network namespace), with the pids of the processes that hold it.
     public static func list() -> [Entry] { LocalDirectory.entries() }
 }

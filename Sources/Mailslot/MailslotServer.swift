@@ -171,7 +171,7 @@ public final class MailslotServer: Sendable {
 
     /// What this process's server has counted: writers accepted and refused, messages received, and
     /// writers dropped for breaking the protocol.
-    public var counters: LocalServerEngine.Counters { engine.counters }
+    public var counters: MailslotCounters { engine.counters }
 
     // MARK: internals
 

@@ -154,10 +154,7 @@ public final class Gateway: @unchecked Sendable {
             // Room for bursts (browser elections, many hosts answering at once).
             return try Sys.udpListener(address, port, receiveBuffer: 4 << 20)
         } catch {
-            let hint = error.code == Errno.addressInUse ? " (is nmbd or another mailslotd running?)"
-                : error.code == Errno.permissionDenied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""
-            let code: MailslotError.Code = error.code == Errno.permissionDenied ? .accessDenied : .generalFailure
-            throw MailslotError(code, "cannot listen on UDP port \(port) at \(address)\(hint): \(error.message)", cause: error.cause)
+            throw MailslotError(error, .listenUDP(port: port, address: address))
         }
     }
 

@@ -2,20 +2,20 @@ import MailslotCore
 
 extension MailslotConfiguration {
     /// ``load(environment:)``, then command-line settings over it (the last source).
-    public static func load(overrides: [(key: String, value: String)]) throws(MailslotError) -> MailslotConfiguration {
+    package static func load(overrides: [(key: String, value: String)]) throws(MailslotError) -> MailslotConfiguration {
         var configuration = try load()
         try configuration.apply(overrides, source: "command line")
         return configuration
     }
 
     /// The configuration file: `MAILSLOT_CONFIG`, else /etc/mailslot.conf.
-    public static func filePath(environment: [String: String] = Sys.environment) -> String {
+    package static func filePath(environment: [String: String] = Sys.environment) -> String {
         environment["MAILSLOT_CONFIG"] ?? defaultPath
     }
 
     /// The configuration of this machine: defaults (host name, WORKGROUP, all interfaces, ports 138/137),
     /// then the file (`MAILSLOT_CONFIG` or /etc/mailslot.conf, if it exists), then `MAILSLOT_*` variables.
-    public static func load(environment: [String: String] = Sys.environment) throws(MailslotError) -> MailslotConfiguration {
+    package static func load(environment: [String: String] = Sys.environment) throws(MailslotError) -> MailslotConfiguration {
         let path = filePath(environment: environment)
         let text = Sys.readFile(path, limit: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
         if text == nil, environment["MAILSLOT_CONFIG"] != nil {

@@ -6,55 +6,48 @@ import MailslotCore
 /// no daemon owns the port. Bound to all addresses, it receives the subnet broadcasts too.
 ///
 /// Not for concurrent use: one thread receives.
-public final class DatagramListener {
+package final class DatagramListener {
     /// One received datagram.
-    public struct Datagram: Sendable, Hashable {
+    package struct Datagram: Sendable, Hashable {
         /// The UDP payload; empty and `truncated` when it was larger than the receive buffer.
-        public var bytes: [UInt8]
-        public var truncated: Bool
-        public var address: IPv4Address
-        public var port: UInt16
+        package var bytes: [UInt8]
+        package var truncated: Bool
+        package var address: IPv4Address
+        package var port: UInt16
     }
 
     /// The largest datagram kept whole: mailslot datagrams are at most about 600 bytes.
-    public static let bufferSize = 8192
+    package static let bufferSize = 8192
 
-    public let port: UInt16
-    public let address: IPv4Address
+    package let port: UInt16
+    package let address: IPv4Address
     private var fd: FD?
     private var buffer = [UInt8](repeating: 0, count: DatagramListener.bufferSize)
 
     /// Binds the port. Fails with ERROR_ACCESS_DENIED (5) when it cannot: its `cause` carries the errno
     /// (EADDRINUSE when another process, such as mailslotd or nmbd, owns the port; EACCES when a port below
     /// 1024 needs root or CAP_NET_BIND_SERVICE).
-    public init(port: UInt16, address: IPv4Address = .any) throws(MailslotError) {
+    package init(port: UInt16, address: IPv4Address = .any) throws(MailslotError) {
         self.port = port
         self.address = address
         do throws(Errno) {
             fd = try Sys.udpListener(address, port, receiveBuffer: 1 << 20) // bursts: elections, many hosts at once
         } catch {
-            let hint: String
-            switch error.code {
-            case Errno.addressInUse: hint = "another process (mailslotd or nmbd) owns it"
-            case EACCES: hint = "ports below 1024 need root or CAP_NET_BIND_SERVICE"
-            default: hint = error.message
-            }
-            throw MailslotError(.accessDenied, "cannot listen on UDP port \(port) of \(address): \(hint)",
-                                cause: .init(call: error.call, errno: error.code, errnoDescription: error.message))
+            throw MailslotError(error, .listenUDP(port: port, address: address))
         }
     }
 
     deinit { close() }
 
     /// Closes the socket; later receives return nil.
-    public func close() {
+    package func close() {
         if let fd { Sys.close(fd) }
         fd = nil
     }
 
     /// The next datagram, waiting at most `timeoutMilliseconds` (0: only what is already there); nil when
     /// none arrived in time or the listener is closed.
-    public func receive(timeoutMilliseconds: Int32) throws(MailslotError) -> Datagram? {
+    package func receive(timeoutMilliseconds: Int32) throws(MailslotError) -> Datagram? {
         guard let fd else { return nil }
         do throws(Errno) {
             if let datagram = try take(fd) { return datagram }

@@ -2,25 +2,13 @@ import MailslotCore
 
 /// The mailslots that exist on this machine (in this network namespace), found from the listening
 /// sockets in `/proc/net/unix` and the greeting each server sends.
-public enum LocalDirectory {
-    public struct Entry: Sendable {
-        /// The name as its creator wrote it.
-        public var name: MailslotName
-        /// Every process that holds the server handle (found through `/proc/PID/fd`; processes of other
-        /// users are visible only to root).
-        public var holderPIDs: [Int32]
-        public var ownerUID: UInt32
-        public var access: WriterAccess
-        public var maxMessageSize: UInt32
-        public var quota: UInt64
-        /// Whether it takes messages from other machines (through mailslotd).
-        public var allowsNetwork: Bool
-    }
+package enum LocalDirectory {
+    package typealias Entry = MailslotDirectoryEntry
 
     /// Every mailslot whose server answers within `timeoutMilliseconds` (all are asked at once, so a
     /// socket that never answers costs that much in all, not per socket). The owner is the kernel's
     /// word (SO_PEERCRED of the listening socket), never what the server says about itself.
-    public static func entries(timeoutMilliseconds: UInt32 = 300) -> [Entry] {
+    package static func entries(timeoutMilliseconds: UInt32 = 300) -> [Entry] {
         guard let table = Sys.readFile("/proc/net/unix") else { return [] }
         var sockets: [(inode: UInt64, address: [UInt8])] = []
         for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {

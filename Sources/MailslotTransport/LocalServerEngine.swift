@@ -13,11 +13,11 @@ import Synchronization
 /// writers (see ``drain(_:)``); reads take it from the queue. A reader that finds the queue empty spins on
 /// the rings for a bounded time (``spinNanoseconds``), then sleeps in epoll after asking every writer to
 /// ring the doorbell (one byte on its connection) with its next message; the I/O thread parks meanwhile.
-public final class LocalServerEngine: @unchecked Sendable {
-    public let queue: SharedQueue
-    public let listenFD: FD
+package final class LocalServerEngine: @unchecked Sendable {
+    package let queue: SharedQueue
+    package let listenFD: FD
     /// Readable while a message waits (maintained only once someone asks for it).
-    public let readyFD: FD
+    package let readyFD: FD
     let epollFD: FD
     let stopFD: FD
     let logger: Logger
@@ -27,24 +27,15 @@ public final class LocalServerEngine: @unchecked Sendable {
     private var thread: ThreadHandle?
 
     /// Counters for this process's engine.
-    public struct Counters: Sendable, Equatable {
-        public var writersAccepted = 0
-        public var writersRefused = 0
-        public var messagesReceived = 0
-        public var protocolViolations = 0
-        /// Writers refused because the mailslot already had ``LocalServerEngine/maxConnections`` of them.
-        public var writersOverLimit = 0
-        /// Times accepting a writer failed (out of descriptors); accepting pauses for a moment each time.
-        public var acceptFailures = 0
-    }
+    package typealias Counters = MailslotCounters
 
     /// The most writers one process's engine serves at once (each holds at most one ring,
     /// ``RingLayout/mappedSize`` bytes); the next one is refused with ERROR_NO_SYSTEM_RESOURCES (1450).
-    public static let maxConnections = 1024
+    package static let maxConnections = 1024
     /// How long accepting pauses after running out of descriptors.
     static let acceptPauseNanoseconds: UInt64 = 100_000_000
     /// How long a reader that finds nothing spins on the rings before it sleeps.
-    public static let spinNanoseconds: UInt64 = 50_000
+    package static let spinNanoseconds: UInt64 = 50_000
 
     private final class Connection {
         let id: UInt64
@@ -108,7 +99,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     // MARK: life cycle
 
     /// Creates a new mailslot: binds its name and creates its queue.
-    public static func create(name: MailslotName, maxMessageSize: UInt32, readTimeout: MailslotTimeout,
+    package static func create(name: MailslotName, maxMessageSize: UInt32, readTimeout: MailslotTimeout,
                               access: WriterAccess, allowNetwork: Bool = false, quota: Int, logger: Logger) throws(MailslotError) -> LocalServerEngine {
         guard name.isLocal else {
             throw MailslotError(.invalidName, "'\(name)' names another machine; a mailslot can only be created on this machine, as \\\\.\\mailslot\\\(name.path)")
@@ -128,10 +119,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             try Sys.listen(listenFD, backlog: 4096)
         } catch {
             Sys.close(listenFD)
-            if error.code == Errno.addressInUse {
-                throw MailslotError(.alreadyExists, "a mailslot named \(name) already exists on this machine (names are case-insensitive); choose another name or close the other server first")
-            }
-            throw MailslotError.system("could not publish the mailslot's name", error)
+            throw MailslotError(error, .publish(name))
         }
         let queue: SharedQueue
         let readyFD: FD
@@ -141,10 +129,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             readyFD = try Sys.eventFD()
         } catch {
             Sys.close(listenFD)
-            if error.code == 12 /* ENOMEM */ || error.code == 28 /* ENOSPC */ {
-                throw MailslotError(.notEnoughMemory, "could not reserve \(quota) bytes for the mailslot's queue; use a smaller quota", cause: error.cause)
-            }
-            throw MailslotError.system("could not create the mailslot's queue", error)
+            throw MailslotError(error, .reserveQueue(quota: quota))
         }
         return try LocalServerEngine(listenFD: listenFD, queue: queue, readyFD: readyFD, logger: logger)
     }
@@ -169,7 +154,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     }
 
     /// Takes over descriptors handed to this process (inherited or received over a Unix socket).
-    public static func adopt(listenFD: FD, queueFD: FD, readyFD: FD, logger: Logger) throws(MailslotError) -> LocalServerEngine {
+    package static func adopt(listenFD: FD, queueFD: FD, readyFD: FD, logger: Logger) throws(MailslotError) -> LocalServerEngine {
         let isListening = (try? Sys.socketIntOption(listenFD, Sys.soAcceptConn)) == 1
         let type = try? Sys.socketIntOption(listenFD, Sys.soType)
         guard isListening, type == Sys.sockSeqpacket, let bound = Sys.abstractName(listenFD),
@@ -232,11 +217,11 @@ public final class LocalServerEngine: @unchecked Sendable {
         logger.debug("mailslot server started", metadata: ["path": "\(queue.path)", "pid": "\(Sys.pid)"])
     }
 
-    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+    package var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Stops the I/O thread and closes this process's descriptors. The name is freed at once unless
     /// another process still holds the handle. Queued messages go with the last holder.
-    public func close() {
+    package func close() {
         // Sequentially consistent with readerWait's claim of the watcher role: either the reader sees the close,
         // or this sees the reader and waits for it to leave epoll before the descriptors close.
         guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
@@ -280,21 +265,21 @@ public final class LocalServerEngine: @unchecked Sendable {
         startedWord.deallocate()
     }
 
-    public var counters: Counters { state.withLock { $0.counters } }
+    package var counters: Counters { state.withLock { $0.counters } }
 
     /// Descriptors that make up the handle, for passing to another process.
-    public var handleDescriptors: [FD] { [listenFD, queue.fd, readyFD] }
+    package var handleDescriptors: [FD] { [listenFD, queue.fd, readyFD] }
 
     /// How many writers this process serves now (rings of writers that hung up with messages still in
     /// them included).
-    public var connectionCount: Int { state.withLock { $0.connections.count } }
+    package var connectionCount: Int { state.withLock { $0.connections.count } }
 
     // MARK: draining
 
     /// Takes every message writers have published into the queue, from the calling thread.
     /// Info and reads call this so that a message whose write has returned is always seen.
     @discardableResult
-    public func drainNow() -> Int {
+    package func drainNow() -> Int {
         guard !isClosed else { return 0 }
         return state.withLock { state in
             let moved = drain(&state)
@@ -305,7 +290,7 @@ public final class LocalServerEngine: @unchecked Sendable {
 
     /// The queue's state with every message whose write has returned counted, wherever it waits (the
     /// queue, or a writer's ring when the quota is full).
-    public func exactSnapshot() -> SharedQueue.Snapshot {
+    package func exactSnapshot() -> SharedQueue.Snapshot {
         state.withLock { state in
             if !isClosed { drain(&state) }
             var snapshot = queue.snapshot()
@@ -571,12 +556,11 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// The event buffer of the reader that polls; only the reader that holds the watcher role touches it.
     nonisolated(unsafe) private var readerTokens = [UInt64](repeating: 0, count: 64)
 
-    /// Waits up to `timeoutNanoseconds` (<0: forever) for writers and queues what they publish: first a
-    /// bounded spin on the rings, then epoll, in slices. Returns at once when another reader is already
-    /// doing it (the caller then sleeps on the queue's futex). Messages queued by other processes holding
-    /// the handle are noticed within a 10 ms slice; with no other holder, a slice is a second (an idle
-    /// reader wakes once a second).
-    public func readerWait(seen: UInt32, timeoutNanoseconds: Int64) {
+    /// Waits until `deadline` for writers and queues what they publish: first a bounded spin on the rings,
+    /// then epoll. Returns at once when another reader is already doing it (the caller then sleeps on the
+    /// queue's futex). Messages queued by other processes holding the handle are noticed within a 10 ms
+    /// slice; with no other holder the reader sleeps until something happens or the deadline.
+    package func readerWait(seen: UInt32, until deadline: Deadline) {
         readersWaiting.wrappingAdd(1, ordering: .sequentiallyConsistent)
         let started = Sys.monotonicNanoseconds()
         var watched = false
@@ -606,7 +590,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             current = found
         }
         guard current != .reader else {
-            queue.wait(seen: seen, timeoutNanoseconds: timeoutNanoseconds) // another reader watches
+            queue.wait(seen: seen, until: deadline) // another reader watches
             return
         }
         watched = true
@@ -614,8 +598,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         guard !closed.load(ordering: .sequentiallyConsistent), queue.sequence == seen else { return }
         // The bounded spin: a writer that answers within it costs no system call on either side. Each turn
         // yields the CPU, so a writer that shares it still runs.
-        let spinUntil = Sys.monotonicNow() + (timeoutNanoseconds < 0 ? Self.spinNanoseconds : min(Self.spinNanoseconds, UInt64(timeoutNanoseconds)))
-        while Sys.monotonicNow() < spinUntil {
+        let spin = deadline.capped(atNanoseconds: Int64(Self.spinNanoseconds))
+        while !spin.passed {
             if closed.load(ordering: .relaxed) || queue.sequence != seen { return }
             if state.withLock({ state in drain(&state) }) > 0 { return }
             Sys.yield()
@@ -624,9 +608,8 @@ public final class LocalServerEngine: @unchecked Sendable {
         // Everything a reader waits for wakes epoll (writers, close, cancellation, async reads), so with no
         // other holder of the handle it sleeps until then or its deadline; messages another holder queues
         // are noticed within a 10 ms slice.
-        let slice: Int64 = queue.holders > 1 ? 10_000_000 : Int64.max
-        let wait = timeoutNanoseconds < 0 ? slice : min(timeoutNanoseconds, slice)
-        pollOnce(&readerTokens, timeoutMilliseconds: wait == Int64.max ? -1 : Int32(clamping: (wait + 999_999) / 1_000_000), byReader: true)
+        let wait = queue.holders > 1 ? deadline.capped(atNanoseconds: 10_000_000) : deadline
+        pollOnce(&readerTokens, timeoutMilliseconds: wait.epollMilliseconds, byReader: true)
     }
 
     /// Set while writers' messages wait for room in the queue.
@@ -634,12 +617,12 @@ public final class LocalServerEngine: @unchecked Sendable {
 
     /// A reader took a message: if writers wait for room, the thread that waits on them moves their
     /// messages in now (once per full spell).
-    public func roomMade() {
+    package func roomMade() {
         if queueFullHint.load(ordering: .relaxed), queueFullHint.exchange(false, ordering: .relaxed) { Sys.signalEventFD(wakeFD) }
     }
 
     /// Wakes a reader that waits in epoll (after a cancellation, for example).
-    public func kickReaders() {
+    package func kickReaders() {
         if watcher.load(ordering: .acquiring) == .reader { Sys.signalEventFD(wakeFD) }
     }
 
@@ -846,7 +829,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     // MARK: reading
     //
     // The one place that says how a read goes. Synchronous reads: take a message if one waits; else move
-    // what writers have published into the queue and take again; else wait (``readerWait(seen:timeoutNanoseconds:)``:
+    // what writers have published into the queue and take again; else wait (``readerWait(seen:until:)``:
     // a bounded spin, then epoll, or the queue's futex while another reader watches) until the queue
     // changes, the deadline passes, the mailslot closes or the read is cancelled; at the deadline, one
     // last look. Asynchronous reads wait in a FIFO that the I/O thread serves: no thread is parked per read,
@@ -867,22 +850,21 @@ public final class LocalServerEngine: @unchecked Sendable {
     /// such as ERROR_INSUFFICIENT_BUFFER), waiting as described above for at most `timeout`.
     package func receive<Value>(timeout: MailslotTimeout, cancellation: CancelFlag?,
                                 take: () throws(MailslotError) -> Value?) throws(MailslotError) -> ReadEnd<Value> {
-        let deadline = Deadline(milliseconds: timeout.milliseconds)
+        let deadline = Deadline(after: timeout)
         while true {
             let seen = queue.sequence
             if let value = try take() { tookMessage(); return .value(value) }
             if isClosed { return .closed }
             if cancellation?.isSet == true { return .cancelled }
             if drainNow() > 0 { continue }
-            let remaining = deadline.remainingNanoseconds
-            if remaining == 0 {
+            if deadline.passed {
                 // Before timing out, take what writers have already published, so that a message whose
                 // write has returned is always seen.
                 drainNow()
                 if let value = try take() { tookMessage(); return .value(value) }
                 return .timedOut
             }
-            readerWait(seen: seen, timeoutNanoseconds: remaining == Int64.max ? -1 : remaining)
+            readerWait(seen: seen, until: deadline)
         }
     }
 
@@ -935,7 +917,7 @@ public final class LocalServerEngine: @unchecked Sendable {
             state.nextID += 1
             return state.nextID
         }
-        let deadline = Deadline(milliseconds: timeout.milliseconds)
+        let deadline = Deadline(after: timeout)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let read = AsyncRead(id: id, maxLength: maxLength, deadline: deadline, continuation: continuation)
@@ -1023,7 +1005,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     // MARK: readiness descriptor
 
     /// Turns on the readable-while-a-message-waits descriptor (for every holder of the handle).
-    public func enableReadyDescriptor() {
+    package func enableReadyDescriptor() {
         queue.readyDescriptorWanted = true
         updateReady()
     }
@@ -1033,7 +1015,7 @@ public final class LocalServerEngine: @unchecked Sendable {
     }
 
     /// Makes `readyFD` readable exactly when the queue is not empty (under the queue lock).
-    public func updateReady() {
+    package func updateReady() {
         queue.withCount { count in
             if count > 0 { Sys.signalEventFD(readyFD) } else { Sys.drainEventFD(readyFD) }
         }
@@ -1046,17 +1028,4 @@ package final class CancelFlag: Sendable {
     package init() {}
     package func set() { flag.store(true, ordering: .releasing) }
     package var isSet: Bool { flag.load(ordering: .acquiring) }
-}
-
-extension MailslotError {
-    /// An unexpected system failure, with its errno as the cause.
-    public static func system(_ what: String, _ error: Errno) -> MailslotError {
-        MailslotError(.generalFailure, "\(what): \(error.message)", cause: error.cause)
-    }
-}
-
-extension Errno {
-    public var cause: MailslotError.SystemCause {
-        MailslotError.SystemCause(call: call, errno: code, errnoDescription: message)
-    }
 }

@@ -4,11 +4,11 @@ import Synchronization
 
 /// A writer's connection to a local mailslot: the connection (credentials, greeting, doorbell) and the
 /// ring of its own that the server handed over with the greeting.
-public final class LocalWriter: @unchecked Sendable {
-    public let name: MailslotName
-    public let greeting: LocalGreeting
+package final class LocalWriter: @unchecked Sendable {
+    package let name: MailslotName
+    package let greeting: LocalGreeting
     /// How long a write may wait for a full mailslot, in ms (0: fail at once).
-    public let writeTimeoutMilliseconds: UInt32
+    package let writeTimeoutMilliseconds: UInt32
     private let address: [UInt8]
     private let link: Locked<Link>
     private let logger: Logger
@@ -48,7 +48,7 @@ public final class LocalWriter: @unchecked Sendable {
     /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name, ERROR_ACCESS_DENIED (5) when the
     ///   server's access rule refuses this process, ERROR_SEM_TIMEOUT (121) when the server does not answer,
     ///   ERROR_NO_SYSTEM_RESOURCES (1450) when it already serves as many writers as it takes.
-    public static func open(_ name: MailslotName, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
+    package static func open(_ name: MailslotName, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter {
         let address = LocalProtocol.abstractAddress(forKey: name.key)
         let (fd, greeting, fds) = try connectForWriting(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
         return try accepted(name, address, fd, greeting, fds, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
@@ -92,31 +92,31 @@ public final class LocalWriter: @unchecked Sendable {
     /// An open that never blocks, for an event loop (the gateway): ``begin(_:)`` connects, the caller polls
     /// ``fd`` for readable, and ``finish(writeTimeoutMilliseconds:logger:)`` reads the greeting. A server
     /// that is stopped, stuck or not a mailslot server at all then costs the loop nothing while it waits.
-    public struct PendingOpen: Sendable {
-        public let name: MailslotName
-        public let fd: FD
+    package struct PendingOpen: Sendable {
+        package let name: MailslotName
+        package let fd: FD
         let address: [UInt8]
 
         /// Connects (without waiting for the greeting).
         /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name; ERROR_SEM_TIMEOUT (121) when its
         ///   backlog is full.
-        public static func begin(_ name: MailslotName) throws(MailslotError) -> PendingOpen {
+        package static func begin(_ name: MailslotName) throws(MailslotError) -> PendingOpen {
             let address = LocalProtocol.abstractAddress(forKey: name.key)
             return PendingOpen(name: name, fd: try LocalWriter.startConnect(name, address, bindingTo: nil, waitMilliseconds: 0), address: address)
         }
 
         /// The writer once the server has greeted; nil while it has not. Throws what ``LocalWriter/open`` throws.
-        public func finish(writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter? {
+        package func finish(writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter? {
             guard let (greeting, fds) = try LocalWriter.readGreeting(fd, name, checkName: true) else { return nil }
             return try LocalWriter.accepted(name, address, fd, greeting, fds, writeTimeoutMilliseconds: writeTimeoutMilliseconds, logger: logger)
         }
 
         /// Gives up (the server did not answer in time).
-        public func cancel() { Sys.close(fd) }
+        package func cancel() { Sys.close(fd) }
     }
 
     /// Connects and reads the server's greeting (a probe: any ring the greeting brings is closed).
-    public static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true,
+    package static func connect(_ name: MailslotName, _ address: [UInt8], timeoutMilliseconds: UInt32, checkName: Bool = true,
                                bindingTo local: [UInt8]? = nil) throws(MailslotError) -> (FD, LocalGreeting) {
         let (fd, greeting, fds) = try connectForWriting(name, address, timeoutMilliseconds: timeoutMilliseconds, checkName: checkName, bindingTo: local)
         for extra in fds { Sys.close(extra) }
@@ -163,14 +163,7 @@ public final class LocalWriter: @unchecked Sendable {
                 _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: 1) // the server's backlog is full
             } catch {
                 Sys.close(fd)
-                switch error.code {
-                case Errno.connectionRefused, Errno.noEntry:
-                    throw MailslotError(.fileNotFound, "no mailslot named \(name) exists on this machine; start its server first (mailslot listen '\(name)')")
-                case Errno.again:
-                    throw MailslotError(.semTimeout, "the server of \(name) did not accept the connection within \(waitMilliseconds) ms; it may be stuck")
-                default:
-                    throw MailslotError.system("could not connect to \(name)", error)
-                }
+                throw MailslotError(error, .connect(name, waited: waitMilliseconds))
             }
         }
     }
@@ -204,7 +197,7 @@ public final class LocalWriter: @unchecked Sendable {
     ///
     /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name any more, ERROR_ACCESS_DENIED (5)
     ///   when its access rule refuses this process.
-    public static func query(_ name: MailslotName, timeoutMilliseconds: UInt32 = 1000) throws(MailslotError) -> LocalGreeting {
+    package static func query(_ name: MailslotName, timeoutMilliseconds: UInt32 = 1000) throws(MailslotError) -> LocalGreeting {
         let local = LocalProtocol.queryPrefix + Array("\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
         let (fd, greeting) = try connect(name, LocalProtocol.abstractAddress(forKey: name.key), timeoutMilliseconds: timeoutMilliseconds,
                                          bindingTo: local)
@@ -222,7 +215,7 @@ public final class LocalWriter: @unchecked Sendable {
     /// - Throws: ERROR_MESSAGE_EXCEEDS_MAX_SIZE (4336) for a message over the server's maximum (nothing is sent);
     ///   ERROR_SEM_TIMEOUT (121) when the mailslot could not take the message within the write timeout;
     ///   ERROR_BROKEN_PIPE (109) when the server has closed the mailslot; ERROR_INVALID_HANDLE (6) after close.
-    public func write(_ message: UnsafeRawBufferPointer, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
+    package func write(_ message: UnsafeRawBufferPointer, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
         let wait = timeoutMilliseconds ?? writeTimeoutMilliseconds
         try checkSize(message.count)
         try link.withLock { (link: inout Link) throws(MailslotError) in
@@ -259,7 +252,7 @@ public final class LocalWriter: @unchecked Sendable {
     }
 
     /// Sends one message held in an array.
-    public func write(_ message: [UInt8], timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
+    package func write(_ message: [UInt8], timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
         var failure: MailslotError?
         message.withUnsafeBytes { buffer in
             do throws(MailslotError) { try write(buffer, timeoutMilliseconds: timeoutMilliseconds) } catch { failure = error }
@@ -270,7 +263,7 @@ public final class LocalWriter: @unchecked Sendable {
     /// Sends several messages, in order. Each is one message, exactly as with
     /// ``write(_:timeoutMilliseconds:)-(UnsafeRawBufferPointer,_)``; on an error, the messages before the
     /// failing one have been sent and `sent` says how many.
-    public func write(batch messages: ArraySlice<[UInt8]>, sent: inout Int, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
+    package func write(batch messages: ArraySlice<[UInt8]>, sent: inout Int, timeoutMilliseconds: UInt32? = nil) throws(MailslotError) {
         sent = 0
         for message in messages {
             try write(message, timeoutMilliseconds: timeoutMilliseconds)
@@ -317,10 +310,7 @@ public final class LocalWriter: @unchecked Sendable {
         do throws(Errno) {
             _ = try Sys.send(channel.fd, bell) // false (full): the server has bytes to wake on already
         } catch {
-            switch error.code {
-            case Errno.brokenPipe, Errno.connectionReset, Errno.notConnected, Errno.connectionRefused: throw serverGone()
-            default: throw MailslotError.system("could not wake the server of \(name)", error)
-            }
+            throw MailslotError(error, .send(name))
         }
     }
 
@@ -343,29 +333,7 @@ public final class LocalWriter: @unchecked Sendable {
     }
 
     /// Closes the connection. Messages already written stay queued at the server.
-    public func close() {
+    package func close() {
         link.withLock { $0 = .closed }
-    }
-}
-
-/// A point in CLOCK_MONOTONIC time, `nil` meaning never.
-public struct Deadline: Sendable {
-    let end: UInt64?
-    public init(milliseconds: UInt32?) {
-        guard let milliseconds else { end = nil; return }
-        end = Sys.monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
-    }
-    public var passed: Bool { remainingNanoseconds == 0 }
-    /// Remaining time in ns; Int64.max for never.
-    public var remainingNanoseconds: Int64 {
-        guard let end else { return Int64.max }
-        let now = Sys.monotonicNanoseconds()
-        return now >= end ? 0 : Int64(end - now)
-    }
-    /// Remaining time in whole ms, rounded up (so a wait never ends early); UInt32.max for never.
-    public var remainingMilliseconds: UInt32 {
-        let ns = remainingNanoseconds
-        if ns == Int64.max { return UInt32.max }
-        return UInt32(clamping: (ns + 999_999) / 1_000_000)
     }
 }

@@ -14,12 +14,12 @@ import Synchronization
 ///
 /// There is no handshake and no acknowledgement: opening always succeeds and a message nobody serves is
 /// lost without an error, as on Windows.
-public final class NetworkWriter: @unchecked Sendable {
-    public let name: MailslotName
-    public let destination: MailslotName.Destination
-    public let configuration: MailslotConfiguration
+package final class NetworkWriter: @unchecked Sendable {
+    package let name: MailslotName
+    package let destination: MailslotName.Destination
+    package let configuration: MailslotConfiguration
     /// The most data one datagram may carry for this mailslot name.
-    public let dataLimit: Int
+    package let dataLimit: Int
     private let socket: FD
     private let logger: Logger
     private let writeTimeoutMilliseconds: UInt32
@@ -33,7 +33,7 @@ public final class NetworkWriter: @unchecked Sendable {
         var type: NetBIOSDatagramType
     }
 
-    public init(_ name: MailslotName, configuration: MailslotConfiguration, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) {
+    package init(_ name: MailslotName, configuration: MailslotConfiguration, writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) {
         let destination = name.destination(workgroup: configuration.workgroup)
         guard destination != .local else { preconditionFailure("NetworkWriter is for remote names") }
         self.name = name
@@ -57,7 +57,7 @@ public final class NetworkWriter: @unchecked Sendable {
     ///
     /// - Throws: ERROR_BAD_NETPATH (53) when the message is larger than one datagram carries for this name
     ///   (nothing is sent), when the computer name cannot be resolved, or when no interface can reach it.
-    public func write(_ data: [UInt8]) throws(MailslotError) {
+    package func write(_ data: [UInt8]) throws(MailslotError) {
         guard data.count <= dataLimit else {
             throw MailslotError(.badNetPath, "the message is \(data.count) bytes; a mailslot datagram to \(name) carries at most \(dataLimit) bytes (432 minus the name length after \\mailslot\\, rounded up to 4). Nothing was sent")
         }
@@ -154,9 +154,9 @@ public final class NetworkWriter: @unchecked Sendable {
 }
 
 /// The interfaces a writer or a name query uses.
-public enum NetworkInterfaces {
+package enum NetworkInterfaces {
     /// The configured interfaces (names or addresses), or every up, broadcast-capable, non-loopback IPv4 one.
-    public static func selected(_ configuration: MailslotConfiguration) -> [Sys.Interface] {
+    package static func selected(_ configuration: MailslotConfiguration) -> [Sys.Interface] {
         let all = Sys.interfaces().filter(\.isUp)
         if configuration.interfaces.isEmpty {
             return all.filter { !$0.isLoopback && $0.broadcast != nil }

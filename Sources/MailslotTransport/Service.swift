@@ -10,7 +10,7 @@ extension Sys {
     /// socket ($NOTIFY_SOCKET, as sd_notify(3) does). Returns false when there is none (not started by
     /// systemd with Type=notify) or the send failed.
     @discardableResult
-    public static func notifySystemd(_ state: String, environment: [String: String] = Sys.environment) -> Bool {
+    package static func notifySystemd(_ state: String, environment: [String: String] = Sys.environment) -> Bool {
         guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108 else { return false }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
@@ -33,14 +33,14 @@ extension Sys {
     }
 
     /// A user's uid and primary gid, from the password database.
-    public static func user(named name: String) -> (uid: UInt32, gid: UInt32)? {
+    package static func user(named name: String) -> (uid: UInt32, gid: UInt32)? {
         if let entry = getpwnam(name) { return (entry.pointee.pw_uid, entry.pointee.pw_gid) }
         if let uid = UInt32(name), let entry = getpwuid(uid) { return (entry.pointee.pw_uid, entry.pointee.pw_gid) }
         return nil
     }
 
     /// Becomes `user` keeping only CAP_NET_BIND_SERVICE (see `cms_drop_privileges`). Call before any thread starts.
-    public static func dropPrivileges(to user: String) throws(MailslotError) {
+    package static func dropPrivileges(to user: String) throws(MailslotError) {
         guard let (uid, gid) = Sys.user(named: user) else {
             throw MailslotError(.invalidParameter, "there is no user '\(user)'; create it (for example with systemd-sysusers or useradd --system \(user)) or name another")
         }

@@ -71,19 +71,13 @@ extension Sys {
     package static func monotonicNow() -> UInt64 { cms_monotonic_ns() }
 
     /// Receives a small record and the descriptors attached to it without waiting; nil when none waits.
-    /// Descriptors beyond `maxDescriptors` are closed.
     package static func receiveDescriptorsNow(_ socket: FD, maxPayload: Int) throws(Errno) -> ([UInt8], [FD])? {
         var buffer = [UInt8](repeating: 0, count: maxPayload)
         var fds = [Int32](repeating: -1, count: 8)
         var received: Int32 = 0
-        while true {
-            let r = buffer.withUnsafeMutableBytes { b in
-                cms_recv_fds(socket, b.baseAddress, b.count, &fds, 8, &received)
-            }
-            if r >= 0 { return (Array(buffer[0..<r]), Array(fds[0..<Int(received)])) }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return nil }
-            throw .current("recvmsg(SCM_RIGHTS)")
-        }
+        guard let r = try retryingUnlessWouldBlock("recvmsg(SCM_RIGHTS)", {
+            buffer.withUnsafeMutableBytes { b in cms_recv_fds(socket, b.baseAddress, b.count, &fds, 8, &received) }
+        }) else { return nil }
+        return (Array(buffer[0..<r]), Array(fds[0..<Int(received)]))
     }
 }

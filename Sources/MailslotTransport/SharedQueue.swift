@@ -10,12 +10,12 @@ import MailslotCore
 ///
 /// Writers never map this memory: only server-handle holders do, so a writer can neither read other
 /// writers' messages nor corrupt the queue.
-public final class SharedQueue: @unchecked Sendable {
-    public let fd: FD
+package final class SharedQueue: @unchecked Sendable {
+    package let fd: FD
     let base: UnsafeMutableRawPointer
     let mappedSize: Int
     let ring: UnsafeMutableRawPointer
-    public let capacity: Int
+    package let capacity: Int
 
     static let headerSize = 4096
     static let magic: UInt64 = 0x3145_5551_544C_534D // "MSLTQUE1" little-endian
@@ -35,7 +35,7 @@ public final class SharedQueue: @unchecked Sendable {
     // MARK: creation and adoption
 
     /// Creates a new queue with room for `quota` bytes of records.
-    public init(quota: Int, maxMessageSize: UInt32, readTimeout: UInt32, ownerUID: UInt32,
+    package init(quota: Int, maxMessageSize: UInt32, readTimeout: UInt32, ownerUID: UInt32,
                 access: WriterAccess, allowNetwork: Bool = false, path: String) throws(Errno) {
         let capacity = (quota + 7) & ~7
         let fd = try Sys.memfd(name: "mailslot")
@@ -72,7 +72,7 @@ public final class SharedQueue: @unchecked Sendable {
 
     /// Maps a queue created by another process (handed over by inheritance or SCM_RIGHTS).
     /// Takes ownership of `fd`.
-    public init(adopting fd: FD) throws(Errno) {
+    package init(adopting fd: FD) throws(Errno) {
         let size = try Sys.fileSize(fd)
         guard size > SharedQueue.headerSize else { throw Errno(Errno.badFD, "mailslot handle (queue too small)") }
         let base = try Sys.mapShared(fd, size: size)
@@ -96,34 +96,34 @@ public final class SharedQueue: @unchecked Sendable {
 
     // MARK: fixed fields
 
-    public var ownerUID: UInt32 { load(Off.ownerUID) }
-    public var access: WriterAccess {
+    package var ownerUID: UInt32 { load(Off.ownerUID) }
+    package var access: WriterAccess {
         switch load(Off.accessKind) as UInt32 {
         case 1: return .group(load(Off.accessArg))
         case 2: return .everyone
         default: return .owner
         }
     }
-    public var maxMessageSize: UInt32 { load(Off.maxMessage) }
+    package var maxMessageSize: UInt32 { load(Off.maxMessage) }
     /// Whether the mailslot takes messages from the network (through mailslotd).
-    public var allowsNetwork: Bool { (load(Off.network) as UInt32) == 1 }
-    public var path: String {
+    package var allowsNetwork: Bool { (load(Off.network) as UInt32) == 1 }
+    package var path: String {
         let n = min(Int(load(Off.pathLength) as UInt32), SharedQueue.maxPathBytes)
         return String(decoding: UnsafeRawBufferPointer(start: base + Off.path, count: n), as: UTF8.self)
     }
     /// When the mailslot was created (CLOCK_REALTIME, ns): Windows' GetFileTime creation time.
-    public var createdNanoseconds: UInt64 { load(Off.created) }
+    package var createdNanoseconds: UInt64 { load(Off.created) }
 
     // MARK: queue operations (all under the lock)
 
-    public struct Snapshot: Sendable {
-        public var count: Int
-        public var nextSize: Int?
-        public var usedBytes: Int
-        public var readTimeout: UInt32
+    package struct Snapshot: Sendable {
+        package var count: Int
+        package var nextSize: Int?
+        package var usedBytes: Int
+        package var readTimeout: UInt32
     }
 
-    public func snapshot() -> Snapshot {
+    package func snapshot() -> Snapshot {
         lock()
         defer { unlock() }
         let next = nextRecord().map { Int($0.length) }
@@ -131,16 +131,16 @@ public final class SharedQueue: @unchecked Sendable {
                         usedBytes: Int(load(Off.tail) as UInt64 - load(Off.head)), readTimeout: load(Off.readTimeout))
     }
 
-    public var readTimeout: UInt32 {
+    package var readTimeout: UInt32 {
         get { lock(); defer { unlock() }; return load(Off.readTimeout) }
         set { lock(); store(Off.readTimeout, newValue); unlock() }
     }
 
     /// Bytes a message of `length` bytes takes in the ring (header and padding).
-    public static func recordSize(_ length: Int) -> Int { 8 + ((length + 7) & ~7) }
+    package static func recordSize(_ length: Int) -> Int { 8 + ((length + 7) & ~7) }
 
     /// Appends as many of `messages` as fit, in order, and wakes readers. Returns how many were taken.
-    public func push(_ messages: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
+    package func push(_ messages: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
         lock()
         var taken = 0
         for message in messages {
@@ -153,7 +153,7 @@ public final class SharedQueue: @unchecked Sendable {
     }
 
     /// Appends one message if it fits.
-    public func push(_ message: UnsafeRawBufferPointer) -> Bool {
+    package func push(_ message: UnsafeRawBufferPointer) -> Bool {
         lock()
         let ok = append(message)
         unlock()
@@ -206,7 +206,7 @@ public final class SharedQueue: @unchecked Sendable {
         return taken
     }
 
-    public enum PopResult: Equatable, Sendable {
+    package enum PopResult: Equatable, Sendable {
         /// A message of this size was copied out and removed.
         case message(Int)
         /// The next message has this size, larger than the buffer; it stays queued.
@@ -215,7 +215,7 @@ public final class SharedQueue: @unchecked Sendable {
     }
 
     /// Removes the oldest message into `buffer`, if it fits.
-    public func pop(into buffer: UnsafeMutableRawBufferPointer) -> PopResult {
+    package func pop(into buffer: UnsafeMutableRawBufferPointer) -> PopResult {
         lock()
         defer { unlock() }
         guard let record = nextRecord() else { return .empty }
@@ -227,7 +227,7 @@ public final class SharedQueue: @unchecked Sendable {
     }
 
     /// Removes the oldest message and returns it as an array.
-    public func popArray(limit: Int) -> (PopResult, [UInt8]) {
+    package func popArray(limit: Int) -> (PopResult, [UInt8]) {
         lock()
         defer { unlock() }
         guard let record = nextRecord() else { return (.empty, []) }
@@ -242,13 +242,13 @@ public final class SharedQueue: @unchecked Sendable {
     }
 
     /// Whether holders keep the readiness descriptor up to date (someone asked for it).
-    public var readyDescriptorWanted: Bool {
+    package var readyDescriptorWanted: Bool {
         get { Sys.atomicLoad(word(Off.readyWanted)) != 0 }
         set { Sys.atomicStore(word(Off.readyWanted), newValue ? 1 : 0) }
     }
 
     /// Runs `body` with the message count, under the lock.
-    public func withCount(_ body: (Int) -> Void) {
+    package func withCount(_ body: (Int) -> Void) {
         lock()
         body(Int(load(Off.count) as UInt64))
         unlock()
@@ -256,24 +256,24 @@ public final class SharedQueue: @unchecked Sendable {
 
     /// How many processes hold the mailslot (each engine counts itself in and out; a process that died
     /// without closing leaves the count too high, which only costs a little polling).
-    public var holders: UInt32 { Sys.atomicLoad(word(Off.holders)) }
-    public func addHolder() { Sys.atomicIncrement(word(Off.holders)) }
-    public func removeHolder() { Sys.atomicAdd(word(Off.holders), UInt32.max) }
+    package var holders: UInt32 { Sys.atomicLoad(word(Off.holders)) }
+    package func addHolder() { Sys.atomicIncrement(word(Off.holders)) }
+    package func removeHolder() { Sys.atomicAdd(word(Off.holders), UInt32.max) }
 
     // MARK: waiting
 
     /// The futex word bumped on every change that may interest a reader.
-    public var sequence: UInt32 { Sys.atomicLoad(word(Off.seq)) }
+    package var sequence: UInt32 { Sys.atomicLoad(word(Off.seq)) }
 
-    /// Waits until the sequence differs from `seen` or the timeout (ns, <0 forever) passes.
-    public func wait(seen: UInt32, timeoutNanoseconds: Int64) {
+    /// Waits until the sequence differs from `seen` or the deadline passes.
+    package func wait(seen: UInt32, until deadline: Deadline) {
         Sys.atomicIncrement(word(Off.waiters))
-        Sys.futexWait(word(Off.seq), expected: seen, timeoutNanoseconds: timeoutNanoseconds)
+        Sys.futexWait(word(Off.seq), expected: seen, timeoutNanoseconds: deadline.futexNanoseconds)
         Sys.atomicAdd(word(Off.waiters), UInt32.max) // -1
     }
 
     /// Wakes every waiting reader in every process (they re-check their own state).
-    public func wakeReaders() {
+    package func wakeReaders() {
         Sys.atomicIncrement(word(Off.seq))
         if Sys.atomicLoad(word(Off.waiters)) > 0 { Sys.futexWakeAll(word(Off.seq)) }
     }

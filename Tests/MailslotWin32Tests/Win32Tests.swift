@@ -113,7 +113,7 @@ struct Win32Tests {
 
     /// The NETWORK SID (NU) opts the mailslot in to messages from other machines; Everyone alone does not.
     @Test func sddlNetworkAceOptsInToTheNetwork() throws {
-        let program = try C.build("access.c")
+        let program = try C.build("access.c", output: "access-network") // its own binary: the other access test builds one too, at the same time
         for (sddl, network) in [("D:(A;;GW;;;NU)", true), ("D:(A;;GA;;;WD)", false), ("D:(A;;GA;;;WD)(A;;GW;;;S-1-5-2)", true)] {
             let name = C.uniqueName("sddl-network")
             let server = try C.Background(program, [name, sddl, "1", "3000"])

@@ -29,27 +29,12 @@ ssize_t cms_send_fds(int socket, const void *data, size_t length, const int *fds
 /// `*received` is set to the number of descriptors. Returns bytes received or -1.
 ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capacity, int *received);
 
-/// sendmsg of a payload followed by a 1-byte kind as one record (MSG_NOSIGNAL | MSG_DONTWAIT). The kind goes
-/// last so the payload starts the kernel buffer aligned (a misaligned copy is about 2x slower).
-ssize_t cms_send_framed(int socket, uint8_t kind, const void *payload, size_t length);
 
-/// sendmmsg of up to 64 framed records (payload then kind byte), non-blocking, no SIGPIPE. Returns how
-/// many records were sent (possibly fewer than `count`), or -1 with errno when none was.
-int cms_send_framed_batch(int socket, uint8_t kind, const void *const *payloads, const size_t *lengths, int count);
 
-/// recvmmsg into `count` buffers of `size` bytes, `stride` bytes apart; lengths[i] gets each record's
-/// size, flags[i] its msg_flags and stamps[i] its kernel timestamp (SO_TIMESTAMPNS, ns since the epoch;
-/// 0 without one). Non-blocking. Returns the number received or -1.
-int cms_recv_batch(int socket, uint8_t *buffers, size_t size, size_t stride, int count, uint32_t *lengths, int *flags,
-                   int64_t *stamps);
-/// setsockopt(SO_TIMESTAMPNS, 1): the kernel stamps each record when it is sent.
-int cms_enable_timestamps(int socket);
 
 /// Pin the calling thread to one CPU. Returns 0 or -1.
 int cms_pin_to_cpu(int cpu);
 
-/// ioctl(SIOCOUTQ): bytes not yet taken by the peer.
-int cms_outq(int fd, int *bytes);
 
 
 
