@@ -149,8 +149,7 @@ public final class MailslotServer: Sendable {
     /// Every message whose write has returned is counted. The corresponding Win32 function is `GetMailslotInfo`.
     public func info() throws(MailslotError) -> MailslotInfo {
         try checkOpen()
-        engine.drainNow()
-        let s = engine.queue.snapshot()
+        let s = engine.exactSnapshot()
         return MailslotInfo(maxMessageSize: engine.queue.maxMessageSize, nextMessageSize: s.nextSize, messageCount: s.count,
                             readTimeout: MailslotTimeout(rawValue: s.readTimeout), queuedBytes: s.usedBytes, quota: engine.queue.capacity)
     }

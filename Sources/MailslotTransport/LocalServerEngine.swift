@@ -291,31 +291,34 @@ package final class LocalServerEngine: @unchecked Sendable {
     /// The queue's state with every message whose write has returned counted, wherever it waits (the
     /// queue, or a writer's ring when the quota is full).
     package func exactSnapshot() -> SharedQueue.Snapshot {
-        state.withLock { state in
-            if !isClosed { drain(&state) }
-            var snapshot = queue.snapshot()
-            var oldest: (stamp: UInt64, size: Int)?
-            for connection in state.connections.values {
-                if let complete = connection.complete {
-                    snapshot.count += 1
-                    snapshot.usedBytes += SharedQueue.recordSize(complete.bytes.count)
-                    if oldest == nil || complete.stamp < oldest!.stamp { oldest = (complete.stamp, complete.bytes.count) }
-                    continue
-                }
-                let tail = connection.ring.tail
-                var position = connection.ring.head
-                for _ in 0..<(RingLayout.capacity / RingLayout.recordHeader) {
-                    guard case .record(let kind, let stamp, let payload, let end) = connection.ring.record(at: position, tail: tail),
-                          kind == .whole else { break }
-                    snapshot.count += 1
-                    snapshot.usedBytes += SharedQueue.recordSize(payload.count)
-                    if oldest == nil || stamp < oldest!.stamp { oldest = (stamp, payload.count) }
-                    position = end
-                }
-            }
-            if snapshot.nextSize == nil { snapshot.nextSize = oldest?.size }
-            return snapshot
+        state.withLock { state in exactSnapshot(&state) }
+    }
+
+    private func exactSnapshot(_ state: inout State) -> SharedQueue.Snapshot {
+        if !isClosed { drain(&state) }
+        var snapshot = queue.snapshot()
+        var oldest: (stamp: UInt64, size: Int)?
+        func count(_ stamp: UInt64, _ size: Int) {
+            snapshot.count += 1
+            snapshot.usedBytes += SharedQueue.recordSize(size)
+            if oldest == nil || stamp < oldest!.stamp { oldest = (stamp, size) }
         }
+        for connection in state.connections.values {
+            if let complete = connection.complete {
+                count(complete.stamp, complete.bytes.count)
+                continue
+            }
+            let tail = connection.ring.tail
+            var position = connection.ring.head
+            for _ in 0..<(RingLayout.capacity / RingLayout.recordHeader) {
+                guard case .record(let kind, let stamp, let payload, let end) = connection.ring.record(at: position, tail: tail),
+                      kind == .whole else { break }
+                count(stamp, payload.count)
+                position = end
+            }
+        }
+        if snapshot.nextSize == nil { snapshot.nextSize = oldest?.size }
+        return snapshot
     }
 
     /// Moves what writers have published into the queue, oldest first across writers, until the queue is
@@ -789,23 +792,9 @@ package final class LocalServerEngine: @unchecked Sendable {
     private func answerQuery(_ fd: FD, permitted: Bool, _ state: inout State) {
         var queueState: LocalGreeting.QueueState?
         if permitted {
-            drain(&state)
-            let s = queue.snapshot()
-            var count = s.count, used = s.usedBytes, next = s.nextSize
-            for connection in state.connections.values {
-                let tail = connection.ring.tail
-                var position = connection.ring.head
-                if let complete = connection.complete { count += 1; used += SharedQueue.recordSize(complete.bytes.count); next = next ?? complete.bytes.count; continue }
-                for _ in 0..<(RingLayout.capacity / RingLayout.recordHeader) {
-                    guard case .record(let kind, _, let payload, let end) = connection.ring.record(at: position, tail: tail), kind == .whole else { break }
-                    count += 1
-                    used += SharedQueue.recordSize(payload.count)
-                    next = next ?? payload.count
-                    position = end
-                }
-            }
-            queueState = .init(messageCount: UInt32(clamping: count), nextMessageSize: next.map { UInt32(clamping: $0) },
-                               readTimeout: s.readTimeout, queuedBytes: UInt64(used))
+            let s = exactSnapshot(&state)
+            queueState = .init(messageCount: UInt32(clamping: s.count), nextMessageSize: s.nextSize.map { UInt32(clamping: $0) },
+                               readTimeout: s.readTimeout, queuedBytes: UInt64(s.usedBytes))
         }
         _ = try? Sys.send(fd, greeting(permitted ? .ok : .accessDenied, state: queueState))
         Sys.close(fd)

@@ -351,6 +351,36 @@ struct RingTests {
         print("killed writers: \(whole) of 5 messages arrived whole before the kill, the rest not at all")
     }
 
+    @Test("info counts every message whose write returned, also those waiting in a ring while the quota is full")
+    func infoCountsWhatWaitsInRings() throws {
+        let name = try uniqueName("info")
+        let engine = try LocalServerEngine.create(name: name, maxMessageSize: 0, readTimeout: .immediate, access: .owner,
+                                                  quota: 64 << 10, logger: logger)
+        defer { engine.close() }
+        let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
+        var written = 0
+        for i in 0..<1000 {
+            do { try writer.write([UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 1000)) } catch {
+                #expect(error.code == .semTimeout)
+                break
+            }
+            written += 1
+        }
+        #expect(written > 64, "the ring holds what the 64 KiB quota cannot")
+        #expect(engine.exactSnapshot().count == written)
+        #expect(try LocalWriter.query(name).state?.messageCount == UInt32(written))
+        // And every one of them is read, in order.
+        var read = 0
+        for _ in 0..<(10 * written) where read < written {
+            engine.drainNow()
+            guard case (.message, let bytes) = engine.queue.popArray(limit: 2000) else { continue }
+            #expect(bytes.first == UInt8(truncatingIfNeeded: read))
+            read += 1
+        }
+        #expect(read == written)
+        #expect(engine.exactSnapshot().count == 0)
+    }
+
     @Test("writers handing a token through a pipe: one FIFO across rings in write order")
     func orderAcrossWritersFollowsWriteOrder() throws {
         let name = try uniqueName("token")
