@@ -176,3 +176,34 @@ public enum TestSupport {
         return try condition()
     }
 }
+
+extension TestSupport {
+    /// Starts a process that inherits this process's inheritable descriptors (posix_spawn does not close
+    /// them, unlike Foundation's Process). Returns its pid.
+    public static func spawn(_ executable: String, _ arguments: [String], stdoutPath: String = "/dev/null") throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var pid: pid_t = 0
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let r = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard r == 0 else { throw POSIXError(POSIXErrorCode(rawValue: r) ?? .EINVAL) }
+        return pid
+    }
+
+    /// Waits for a child with a bounded wait; kills it if it overruns. Returns its exit status (128 + signal when a signal ended it), or -1 when it had to be killed.
+    public static func wait(_ pid: pid_t, timeout: TimeInterval = 60) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            usleep(5_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+        return -1
+    }
+}

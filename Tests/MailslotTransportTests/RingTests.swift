@@ -47,34 +47,6 @@ struct RingTests {
         }
     }
 
-    /// Starts a process (posix_spawn; its output goes to /dev/null) and returns its pid.
-    static func spawn(_ executable: String, _ arguments: [String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var pid: pid_t = 0
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let r = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard r == 0 else { throw POSIXError(POSIXErrorCode(rawValue: r) ?? .EINVAL) }
-        return pid
-    }
-
-    /// Waits (at most `timeout` seconds, then kills it) for a child; its exit status, or 128 + signal.
-    static func wait(_ pid: pid_t, timeout: TimeInterval = 60) -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        while Date() < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
-            usleep(2_000)
-        }
-        kill(pid, SIGKILL)
-        _ = waitpid(pid, &status, 0)
-        return -1
-    }
-
     /// Resident memory of a process, in KiB.
     static func residentKiB(_ pid: pid_t) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
@@ -156,10 +128,10 @@ struct RingTests {
         // Ten at a time, 300 in all; each `mailslot send` opens, writes one 1 KB message and exits.
         for batch in 0..<30 {
             let pids = try (0..<10).map { i in
-                try Self.spawn(TestSupport.product("mailslot"), ["send", name.description, "\(batch * 10 + i) " + message])
+                try TestSupport.spawn(TestSupport.product("mailslot"), ["send", name.description, "\(batch * 10 + i) " + message])
             }
             for pid in pids {
-                let status = Self.wait(pid)
+                let status = TestSupport.wait(pid)
                 if status == 0 { succeeded += 1 } else { failures.append("exit \(status)") }
             }
         }
@@ -333,10 +305,10 @@ struct RingTests {
         try Data(content).write(to: URL(fileURLWithPath: file))
         var whole = 0
         for delay in [2_000, 5_000, 10_000, 20_000, 40_000] as [useconds_t] {
-            let pid = try Self.spawn(TestSupport.product("mailslot"), ["send", name.description, "--file", file])
+            let pid = try TestSupport.spawn(TestSupport.product("mailslot"), ["send", name.description, "--file", file])
             usleep(delay)
             kill(pid, SIGKILL)
-            _ = Self.wait(pid)
+            _ = TestSupport.wait(pid)
             _ = TestSupport.eventually(timeout: 10) {
                 engine.drainNow()
                 return engine.connectionCount == 0
@@ -357,7 +329,8 @@ struct RingTests {
         let engine = try LocalServerEngine.create(name: name, maxMessageSize: 0, readTimeout: .immediate, access: .owner,
                                                   quota: 64 << 10, logger: logger)
         defer { engine.close() }
-        let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
+        // A write waits up to 200 ms for room, so the I/O thread fills the queue before the ring fills.
+        let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 200, logger: logger)
         var written = 0
         for i in 0..<1000 {
             do { try writer.write([UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 1000)) } catch {
