@@ -1,16 +1,21 @@
 #define _GNU_SOURCE
 #include "CBenchShim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -224,6 +229,129 @@ void cbench_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned lon
 void cbench_alarm(unsigned seconds) {
     signal(SIGALRM, SIG_DFL);
     alarm(seconds);
+}
+
+// MARK: pipes in packet mode
+
+int cbench_packet_pipe(int fds[2]) { return pipe2(fds, O_DIRECT | O_CLOEXEC); }
+
+ssize_t cbench_read(int fd, void *buffer, size_t capacity) {
+    ssize_t r;
+    do {
+        r = read(fd, buffer, capacity);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+ssize_t cbench_write(int fd, const void *buffer, size_t length) {
+    ssize_t r;
+    do {
+        r = write(fd, buffer, length);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+void cbench_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+int cbench_fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+// MARK: shared memory
+
+int cbench_memfd(const char *name, size_t size) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+ssize_t cbench_fd_size(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    return (ssize_t)st.st_size;
+}
+
+void *cbench_map_shared(int fd, size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int cbench_unmap(void *address, size_t size) { return munmap(address, size); }
+
+void cbench_nap_ns(uint64_t ns) {
+    struct timespec ts = timespec_from_ns(ns);
+    nanosleep(&ts, NULL);
+}
+
+void cbench_sleep_until_ns(uint64_t deadline_ns) {
+    struct timespec ts = timespec_from_ns(deadline_ns);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}
+
+// MARK: accounting
+
+/// Reads a small /proc file into `buffer` (NUL-terminated). Bytes read, or -1.
+static ssize_t read_small(const char *path, char *buffer, size_t capacity) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t total = 0;
+    while ((size_t)total < capacity - 1) {
+        ssize_t n = read(fd, buffer + total, capacity - 1 - (size_t)total);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        total += n;
+    }
+    close(fd);
+    buffer[total] = 0;
+    return total;
+}
+
+/// The number after `key` in /proc/.../status text, or 0.
+static uint64_t status_field(const char *text, const char *key) {
+    const char *p = strstr(text, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+int cbench_process_stats(pid_t pid, uint64_t *cpu_ns, uint64_t *voluntary, uint64_t *involuntary) {
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir) return -1;
+    long ticks = sysconf(_SC_CLK_TCK);
+    uint64_t cpu = 0, vol = 0, invol = 0;
+    int threads = 0;
+    char text[4096];
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/schedstat", (int)pid, entry->d_name);
+        if (read_small(path, text, sizeof text) > 0) {
+            cpu += strtoull(text, NULL, 10);
+        } else {
+            // No schedstat: utime and stime (fields 14 and 15 of stat, after the parenthesised name).
+            snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, entry->d_name);
+            if (read_small(path, text, sizeof text) <= 0) continue; // the thread just ended
+            char *p = strrchr(text, ')');
+            if (!p) continue;
+            unsigned long long utime = 0, stime = 0;
+            if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) continue;
+            if (ticks > 0) cpu += (utime + stime) * (1000000000ULL / (uint64_t)ticks);
+        }
+        snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, entry->d_name);
+        if (read_small(path, text, sizeof text) <= 0) continue;
+        vol += status_field(text, "\nvoluntary_ctxt_switches:");
+        invol += status_field(text, "nonvoluntary_ctxt_switches:");
+        threads++;
+    }
+    closedir(dir);
+    *cpu_ns = cpu;
+    *voluntary = vol;
+    *involuntary = invol;
+    return threads;
 }
 
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 // Hidden subcommands the bench runs in child processes (it re-executes itself through /proc/self/exe).
 // They report setup through the start barrier's descriptors (3: ready, 4: go) and failures through
-// their exit status and standard error.
+// their exit status and standard error. Pipe and ring endpoints arrive as descriptors 5 and 6.
 import ArgumentParser
 import CBenchShim
 import Glibc
@@ -8,8 +8,9 @@ import Mailslot
 
 extension Mechanism: ExpressibleByArgument {}
 
-/// One writer process of a throughput run: opens the receiver, waits at the barrier, sends `count`
-/// messages of `size` bytes stamped with its id and sequence number, and exits.
+/// One writer process of a throughput run: opens the receiver (pipe, ring: maps the descriptor number
+/// `address`), waits at the barrier, sends `count` messages of `size` bytes stamped with its id and
+/// sequence number, and exits.
 struct WriterChild: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "_writer", abstract: "(internal) a writer process of a throughput run.", shouldDisplay: false)
@@ -26,7 +27,11 @@ struct WriterChild: ParsableCommand {
             let sender = try makeSender(mechanism, address: address)
             ChildBarrier.signalReady()
             try ChildBarrier.waitForGo(timeoutSeconds: Int32(alarm))
-            try sendStamped(sender, writer: UInt32(id), count: count, size: size)
+            if let ring = sender as? RingSender { // no system call per message: call it directly
+                try sendStamped(ring, writer: UInt32(id), count: count, size: size)
+            } else {
+                try sendStamped(sender, writer: UInt32(id), count: count, size: size)
+            }
             sender.close()
         }
     }
@@ -44,8 +49,9 @@ func sendStamped<S: MessageSender>(_ sender: S, writer: UInt32, count: Int, size
     }
 }
 
-/// The far side of a round-trip run: pinned to one CPU, it creates its own receiver at `listen`, opens
-/// the parent's at `reply`, reports ready, and echoes `count` messages back.
+/// The far side of a round-trip run: pinned to `cpu` (if given), it creates its own receiver at `listen`,
+/// opens the parent's at `reply` (pipe, ring: maps the descriptors of those numbers), reports ready, and
+/// echoes `count` messages back.
 struct EchoChild: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "_echo", abstract: "(internal) the echo side of a round-trip run.", shouldDisplay: false)
@@ -55,19 +61,23 @@ struct EchoChild: ParsableCommand {
     @Option var reply: String
     @Option var size: Int
     @Option var count: Int
-    @Option var cpu: Int = 0
+    @Option(help: "The CPU to pin to; none: run unpinned.") var cpu: Int?
     @Option var alarm: Int = 120
 
     func run() throws {
         childMain("_echo", alarmSeconds: UInt32(alarm)) { () throws(BenchError) in
             // Pin first: the mailslot server's I/O thread, started below, inherits the pin.
-            guard cbench_pin_to_cpu(Int32(cpu)) == 0 else { throw .system("sched_setaffinity") }
+            if let cpu { guard cbench_pin_to_cpu(Int32(cpu)) == 0 else { throw .system("sched_setaffinity") } }
             let receiver = try makeReceiver(mechanism, address: listen, messageSize: size, idleMilliseconds: 5_000)
             defer { receiver.close() }
             let sender = try makeSender(mechanism, address: reply)
             defer { sender.close() }
             ChildBarrier.signalReady()
-            try echo(receiver, sender, count: count, size: size)
+            if let ringIn = receiver as? RingReceiver, let ringOut = sender as? RingSender {
+                try echo(ringIn, ringOut, count: count, size: size)
+            } else {
+                try echo(receiver, sender, count: count, size: size)
+            }
         }
     }
 }
@@ -78,7 +88,7 @@ func echo<R: MessageReceiver, S: MessageSender>(_ receiver: R, _ sender: S, coun
     defer { buffer.deallocate() }
     for i in 0..<count {
         guard let n = try receiver.receive(into: buffer) else {
-            throw BenchError("no message for 5 s after \(i) of \(count) round trips")
+            throw BenchError("no message for 5 s (or end of file) after \(i) of \(count) round trips")
         }
         try sender.send(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
     }
@@ -115,6 +125,46 @@ struct MemoryServerChild: ParsableCommand {
             var line = "count=\(info.messageCount) queued_bytes=\(info.queuedBytes)"
             for field in Self.fields { line += " \(field)=\(status[field] ?? -1)" }
             Output.line(line)
+        }
+    }
+}
+
+/// The reader of the idle run: creates a mailslot (read timeout: forever), reports ready, and reads in
+/// a loop, checking that writer 0's messages come in sequence, until a message from writer 1 (the stop
+/// message) ends it; it must then have received `count` messages.
+struct IdleReaderChild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_idle-reader", abstract: "(internal) the reader of the idle run.", shouldDisplay: false)
+
+    @Option var name: String
+    @Option var count: Int
+    @Option var alarm: Int = 120
+
+    func run() throws {
+        childMain("_idle-reader", alarmSeconds: UInt32(alarm)) { () throws(BenchError) in
+            let server: MailslotServer
+            do throws(MailslotError) {
+                server = try MailslotServer(name: name, readTimeout: .forever)
+            } catch {
+                throw BenchError("could not create \(name): \(error)")
+            }
+            defer { server.close() }
+            ChildBarrier.signalReady()
+            let buffer = makeMessageBuffer(8192)
+            defer { buffer.deallocate() }
+            var received: UInt32 = 0
+            while true {
+                let n: Int
+                do throws(MailslotError) { n = try server.read(into: buffer) } catch { throw BenchError("mailslot read: \(error)") }
+                guard n >= MessageHeader.size else { throw BenchError("a \(n)-byte message") }
+                let (writer, sequence) = MessageHeader.read(buffer.baseAddress!)
+                if writer == 1 { break }
+                guard writer == 0, sequence == received else {
+                    throw BenchError("got writer \(writer) sequence \(sequence), expected writer 0 sequence \(received)")
+                }
+                received += 1
+            }
+            guard received == count else { throw BenchError("received \(received) messages before the stop, expected \(count)") }
         }
     }
 }

@@ -9,7 +9,8 @@ struct MailslotBench: ParsableCommand {
     static let benchmarks: [ParsableCommand.Type] = [Local.self, Network.self]
 
     /// What the benchmarks run in child processes (this binary, re-executed); hidden from `--help`.
-    static let internalCommands: [ParsableCommand.Type] = [WriterChild.self, EchoChild.self, MemoryServerChild.self, UDPSenderChild.self]
+    static let internalCommands: [ParsableCommand.Type] = [WriterChild.self, EchoChild.self, MemoryServerChild.self, IdleReaderChild.self,
+                                                                   UDPSenderChild.self]
 
     static let configuration = CommandConfiguration(
         commandName: "mailslot-bench",

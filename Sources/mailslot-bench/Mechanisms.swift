@@ -1,5 +1,6 @@
-// The three local message mechanisms the bench compares, behind one small send/receive interface.
-// Each hot-loop call is allocation-free; one dynamic dispatch per message is noise next to a system call.
+// The local message mechanisms the bench compares, behind one small send/receive interface.
+// Each hot-loop call is allocation-free; one dynamic dispatch per message is noise next to a system call
+// (the ring, which makes none, is called through its concrete types).
 import CBenchShim
 import Glibc
 import Mailslot
@@ -12,13 +13,38 @@ enum Mechanism: String, CaseIterable, Sendable {
     case udgram
     /// A POSIX message queue with the default mq_maxmsg and mq_msgsize = the message size.
     case posixMQ = "posix-mq"
+    /// An anonymous pipe in packet mode (O_DIRECT), blocking write/read, one message per write; messages
+    /// up to PIPE_BUF (4096 bytes) only. It has no name: the parent hands its ends over as descriptors.
+    case pipe
+    /// The physical limit: a bare single-producer single-consumer ring in shared memory (a memfd the
+    /// parent hands over) per writer; both sides spin, no system calls.
+    case ring
 
-    /// A unique address for this mechanism: a mailslot name, an abstract socket name or an mq name.
+    /// Whether a child reaches the mechanism by name; pipe and ring are handed over as descriptors and
+    /// their "address" is the child's descriptor number.
+    var isNamed: Bool {
+        switch self {
+        case .mailslot, .udgram, .posixMQ: return true
+        case .pipe, .ring: return false
+        }
+    }
+
+    /// Whether one message of `size` bytes is one unit of the mechanism (a pipe splits a write larger
+    /// than PIPE_BUF into several packets, so it is not measured there).
+    func carries(size: Int) -> Bool {
+        self == .pipe ? size <= Mechanism.pipePacketLimit : true
+    }
+
+    /// PIPE_BUF: the largest write a packet-mode pipe keeps as one packet.
+    static let pipePacketLimit = 4096
+
+    /// A unique address for a named mechanism: a mailslot name, an abstract socket name or an mq name.
     static func address(_ mechanism: Mechanism, tag: String) -> String {
         switch mechanism {
         case .mailslot: return #"\\.\mailslot\bench\"# + tag
         case .udgram: return "mailslot-bench." + tag
         case .posixMQ: return "/mailslot-bench." + tag
+        case .pipe, .ring: preconditionFailure("\(mechanism.rawValue) has no name; it is handed over as a descriptor")
         }
     }
 
@@ -209,24 +235,352 @@ final class QueueSender: MessageSender {
     func close() { if mqd >= 0 { _ = cbench_mq_close(mqd); mqd = -1 } }
 }
 
+// MARK: pipes in packet mode
+
+/// The reading end of a packet-mode pipe: one blocking read per message. A pipe read has no timeout;
+/// it ends when every writer's end is closed (end of file: `receive` returns nil), which their exit or
+/// their alarm guarantees.
+final class PipeReceiver: MessageReceiver {
+    private(set) var fd: Int32
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The pipe end inherited as descriptor `address` (a number).
+    convenience init(inherited address: String) throws(BenchError) {
+        self.init(fd: try inheritedDescriptor(address))
+    }
+
+    @inline(__always)
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(BenchError) -> Int? {
+        let n = cbench_read(fd, buffer.baseAddress, buffer.count)
+        if n > 0 { return n }
+        if n == 0 { usleep(1_000); return nil } // end of file: every writer has closed its end
+        throw .system("read pipe")
+    }
+
+    func unpublish() {}
+    func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+    deinit { close() }
+}
+
+/// The writing end of a packet-mode pipe: one blocking write per message (at most PIPE_BUF bytes).
+final class PipeSender: MessageSender {
+    private(set) var fd: Int32
+
+    init(fd: Int32) {
+        cbench_ignore_sigpipe() // a reader that died fails the write with EPIPE instead of killing us
+        self.fd = fd
+    }
+
+    convenience init(inherited address: String) throws(BenchError) {
+        self.init(fd: try inheritedDescriptor(address))
+    }
+
+    @inline(__always)
+    func send(_ message: UnsafeRawBufferPointer) throws(BenchError) {
+        let n = cbench_write(fd, message.baseAddress, message.count)
+        if n == message.count { return }
+        throw n < 0 ? .system("write pipe") : BenchError("write pipe: short write (\(n) of \(message.count) bytes)")
+    }
+
+    func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+    deinit { close() }
+}
+
+/// A pipe in packet mode (O_DIRECT); both ends close-on-exec here.
+func makePacketPipe() throws(BenchError) -> (readEnd: Int32, writeEnd: Int32) {
+    var fds: [Int32] = [-1, -1]
+    guard cbench_packet_pipe(&fds) == 0 else { throw .system("pipe2(O_DIRECT)") }
+    return (fds[0], fds[1])
+}
+
+/// The descriptor number a child was told its endpoint is at, checked to be open.
+func inheritedDescriptor(_ address: String) throws(BenchError) -> Int32 {
+    guard let fd = Int32(address), fd >= 0, cbench_fd_is_open(fd) != 0 else {
+        throw BenchError("\(address) is not an inherited descriptor")
+    }
+    return fd
+}
+
+// MARK: shared-memory rings
+
+/// One bare single-producer single-consumer ring of fixed-size slots in a memfd, mapped here (layout
+/// and operations: CBenchShim.h). The parent creates it and hands the descriptor to the child.
+final class SharedRing {
+    private(set) var fd: Int32
+    let base: UnsafeMutableRawPointer
+    let length: Int
+
+    /// About this many bytes of slots per ring (at least 16 slots).
+    static let targetBytes = 256 << 10
+
+    /// The slot count for messages of `size` bytes: a power of two.
+    static func slotCount(messageSize size: Int) -> Int {
+        let slotSize = cbench_ring_slot_size(size)
+        var slots = 16
+        while slots * 2 * slotSize <= targetBytes { slots *= 2 }
+        return slots
+    }
+
+    /// Creates a ring for messages of up to `messageSize` bytes.
+    init(messageSize: Int) throws(BenchError) {
+        let slotSize = cbench_ring_slot_size(messageSize)
+        let slots = SharedRing.slotCount(messageSize: messageSize)
+        length = cbench_ring_bytes(slotSize, slots)
+        fd = cbench_memfd("mailslot-bench-ring", length)
+        guard fd >= 0 else { throw .system("memfd_create") }
+        guard let base = cbench_map_shared(fd, length) else {
+            let e = errno
+            Glibc.close(fd)
+            throw .system("mmap ring", e)
+        }
+        self.base = base
+        cbench_ring_init(base, slotSize, slots)
+    }
+
+    /// Maps the ring inherited as descriptor `address` (a number), which it then closes.
+    init(inherited address: String) throws(BenchError) {
+        let fd = try inheritedDescriptor(address)
+        let size = cbench_fd_size(fd)
+        guard size > 0 else { throw .system("fstat ring") }
+        guard let base = cbench_map_shared(fd, size) else { throw .system("mmap ring") }
+        guard cbench_ring_check(base, size) == 0 else {
+            _ = cbench_unmap(base, size)
+            throw BenchError("descriptor \(fd) holds no ring")
+        }
+        self.base = base
+        length = size
+        Glibc.close(fd)
+        self.fd = -1
+    }
+
+    /// Closes the descriptor (the mapping stays).
+    func closeDescriptor() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+
+    /// How many spins a waiting side of this thread makes between yields: 1 when it is pinned to one
+    /// CPU (the other side runs only when it yields), 64 otherwise. Read when a side is made.
+    static var spinsPerYield: UInt32 { cbench_cpu_count() == 1 ? 1 : UInt32(CBENCH_RING_SPINS_PER_YIELD) }
+
+    deinit {
+        closeDescriptor()
+        _ = cbench_unmap(base, length)
+    }
+}
+
+/// The reader of one or more rings (one per writer): takes the next message round robin, waiting
+/// (spinning, then napping) while all are empty.
+final class RingReceiver: MessageReceiver {
+    let rings: [SharedRing]
+    private let bases: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let count: Int32
+    /// The ring after the last one served (a pointer: no exclusivity check per message).
+    private let cursor: UnsafeMutablePointer<Int32>
+    private let spinsPerYield = SharedRing.spinsPerYield
+    let idleNanoseconds: UInt64
+
+    init(rings: [SharedRing], idleMilliseconds: Int) {
+        self.rings = rings
+        bases = .allocate(capacity: max(rings.count, 1))
+        for (i, ring) in rings.enumerated() { bases[i] = ring.base }
+        count = Int32(rings.count)
+        cursor = .allocate(capacity: 1)
+        cursor.pointee = 0
+        idleNanoseconds = UInt64(idleMilliseconds) * 1_000_000
+    }
+
+    @inline(__always)
+    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(BenchError) -> Int? {
+        let n = cbench_rings_pop(bases, count, cursor, buffer.baseAddress, buffer.count, spinsPerYield, idleNanoseconds)
+        if n >= 0 { return Int(n) }
+        if n == -1 { return nil }
+        throw BenchError("ring: a slot holds a length larger than the slot or the buffer")
+    }
+
+    func unpublish() {}
+    func close() { for ring in rings { ring.closeDescriptor() } }
+
+    deinit {
+        bases.deallocate()
+        cursor.deallocate()
+    }
+}
+
+/// The writer of one ring: copies the message in and publishes it, waiting (spinning, then napping)
+/// while the ring is full.
+final class RingSender: MessageSender {
+    let ring: SharedRing
+    private let base: UnsafeMutableRawPointer
+    private let spinsPerYield = SharedRing.spinsPerYield
+    static let timeoutNanoseconds = UInt64(sendTimeoutMilliseconds) * 1_000_000
+
+    init(ring: SharedRing) {
+        self.ring = ring
+        base = ring.base
+    }
+
+    @inline(__always)
+    func send(_ message: UnsafeRawBufferPointer) throws(BenchError) {
+        let r = cbench_ring_push(base, message.baseAddress, message.count, spinsPerYield, RingSender.timeoutNanoseconds)
+        if r == 1 { return }
+        throw r == 0 ? BenchError("ring: the reader took nothing for \(sendTimeoutMilliseconds) ms")
+                     : BenchError("ring: a \(message.count)-byte message does not fit a slot")
+    }
+
+    func close() { ring.closeDescriptor() }
+}
+
 // MARK: factories
 
-/// Creates the receiving endpoint of `mechanism` at `address`.
+/// Creates the receiving endpoint of `mechanism` at `address` (pipe, ring: an inherited descriptor's number).
 func makeReceiver(_ mechanism: Mechanism, address: String, messageSize: Int, quota: Int = MailslotLimits.defaultQuota,
                   idleMilliseconds: Int = 2_000) throws(BenchError) -> any MessageReceiver {
     switch mechanism {
     case .mailslot: return try MailslotReceiver(name: address, quota: quota, idleMilliseconds: UInt32(idleMilliseconds))
     case .udgram: return try DatagramReceiver(name: address, idleMilliseconds: Int32(idleMilliseconds))
     case .posixMQ: return try QueueReceiver(name: address, messageSize: messageSize, idleMilliseconds: idleMilliseconds)
+    case .pipe: return try PipeReceiver(inherited: address)
+    case .ring: return RingReceiver(rings: [try SharedRing(inherited: address)], idleMilliseconds: idleMilliseconds)
     }
 }
 
-/// Opens the sending endpoint of `mechanism` to `address`.
+/// Opens the sending endpoint of `mechanism` to `address` (pipe, ring: an inherited descriptor's number).
 func makeSender(_ mechanism: Mechanism, address: String) throws(BenchError) -> any MessageSender {
     switch mechanism {
     case .mailslot: return try MailslotSender(name: address)
     case .udgram: return try DatagramSender(name: address)
     case .posixMQ: return try QueueSender(name: address)
+    case .pipe: return try PipeSender(inherited: address)
+    case .ring: return RingSender(ring: try SharedRing(inherited: address))
+    }
+}
+
+/// A descriptor map entry: the parent's descriptor and the number the child finds it at.
+typealias HandedDescriptor = (parent: Int32, child: Int32)
+
+/// The parent's side of a throughput run: the receiver, and how each writer child reaches it (its
+/// --address, and for pipe and ring the descriptor it inherits).
+final class Inbound {
+    let receiver: any MessageReceiver
+    let addresses: [String]
+    let descriptors: [[HandedDescriptor]]
+    /// The pipe's write end, which the parent drops once the writers have their copies.
+    private var pipeWriteEnd: Int32
+    private let rings: [SharedRing]
+
+    /// Creates the receiver of a run with `writers` writers.
+    init(_ mechanism: Mechanism, tag: String, writers: Int, messageSize: Int) throws(BenchError) {
+        let fd = ChildProcess.firstEndpointFD
+        switch mechanism {
+        case .mailslot, .udgram, .posixMQ:
+            let address = Mechanism.address(mechanism, tag: tag)
+            receiver = try makeReceiver(mechanism, address: address, messageSize: messageSize)
+            addresses = Array(repeating: address, count: writers)
+            descriptors = Array(repeating: [], count: writers)
+            pipeWriteEnd = -1
+            rings = []
+        case .pipe:
+            let (readEnd, writeEnd) = try makePacketPipe()
+            receiver = PipeReceiver(fd: readEnd)
+            addresses = Array(repeating: "\(fd)", count: writers)
+            descriptors = Array(repeating: [(writeEnd, fd)], count: writers)
+            pipeWriteEnd = writeEnd
+            rings = []
+        case .ring:
+            var made: [SharedRing] = []
+            for _ in 0..<writers { made.append(try SharedRing(messageSize: messageSize)) }
+            receiver = RingReceiver(rings: made, idleMilliseconds: 2_000)
+            addresses = Array(repeating: "\(fd)", count: writers)
+            descriptors = made.map { [($0.fd, fd)] }
+            pipeWriteEnd = -1
+            rings = made
+        }
+    }
+
+    /// Drops the parent's copies of what the children inherited (call once they are all started), so
+    /// that a pipe's reader sees end of file when every writer has ended.
+    func closeHandedOver() {
+        if pipeWriteEnd >= 0 { Glibc.close(pipeWriteEnd); pipeWriteEnd = -1 }
+        for ring in rings { ring.closeDescriptor() }
+    }
+
+    func close() {
+        closeHandedOver()
+        receiver.close()
+    }
+}
+
+/// The parent's side of a round trip: its receiver, what the echo child is told (--listen, --reply and
+/// for pipe and ring the descriptors it inherits: one pipe or ring per direction, made here), and the
+/// sender to the echo child (for the named mechanisms opened once the child has created its endpoint).
+final class RoundTripEnds {
+    let mechanism: Mechanism
+    let receiver: any MessageReceiver
+    let listen: String
+    let reply: String
+    let descriptors: [HandedDescriptor]
+    private var handedOver: [Int32]
+    private let rings: [SharedRing]
+    private var sender: (any MessageSender)?
+
+    init(_ mechanism: Mechanism, tag: String, messageSize: Int) throws(BenchError) {
+        self.mechanism = mechanism
+        let (listenFD, replyFD) = (ChildProcess.firstEndpointFD, ChildProcess.secondEndpointFD)
+        switch mechanism {
+        case .mailslot, .udgram, .posixMQ:
+            reply = Mechanism.address(mechanism, tag: tag + "a")
+            listen = Mechanism.address(mechanism, tag: tag + "b")
+            receiver = try makeReceiver(mechanism, address: reply, messageSize: messageSize)
+            descriptors = []
+            handedOver = []
+            rings = []
+        case .pipe:
+            let toEcho = try makePacketPipe()
+            let fromEcho: (readEnd: Int32, writeEnd: Int32)
+            do throws(BenchError) { fromEcho = try makePacketPipe() } catch {
+                Glibc.close(toEcho.readEnd)
+                Glibc.close(toEcho.writeEnd)
+                throw error
+            }
+            receiver = PipeReceiver(fd: fromEcho.readEnd)
+            sender = PipeSender(fd: toEcho.writeEnd)
+            (listen, reply) = ("\(listenFD)", "\(replyFD)")
+            descriptors = [(toEcho.readEnd, listenFD), (fromEcho.writeEnd, replyFD)]
+            handedOver = [toEcho.readEnd, fromEcho.writeEnd]
+            rings = []
+        case .ring:
+            let toEcho = try SharedRing(messageSize: messageSize)
+            let fromEcho = try SharedRing(messageSize: messageSize)
+            receiver = RingReceiver(rings: [fromEcho], idleMilliseconds: 2_000)
+            sender = RingSender(ring: toEcho)
+            (listen, reply) = ("\(listenFD)", "\(replyFD)")
+            descriptors = [(toEcho.fd, listenFD), (fromEcho.fd, replyFD)]
+            handedOver = []
+            rings = [toEcho, fromEcho]
+        }
+    }
+
+    /// Drops the parent's copies of what the echo child inherited (call once it is started).
+    func closeHandedOver() {
+        for fd in handedOver { Glibc.close(fd) }
+        handedOver = []
+        for ring in rings { ring.closeDescriptor() }
+    }
+
+    /// The sender to the echo child; call once it is ready. Makes both endpoints unopenable by anyone new.
+    func openSender() throws(BenchError) -> any MessageSender {
+        if let sender { return sender }
+        let made = try makeSender(mechanism, address: listen)
+        sender = made
+        receiver.unpublish()
+        if mechanism == .posixMQ { _ = cbench_mq_unlink(listen) }
+        return made
+    }
+
+    func close() {
+        closeHandedOver()
+        sender?.close()
+        receiver.close()
+        if mechanism == .posixMQ { _ = cbench_mq_unlink(listen) } // the echo child's queue, if it got that far
     }
 }
 

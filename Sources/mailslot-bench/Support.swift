@@ -145,23 +145,31 @@ struct ResultRow {
     var messagesPerSecond: Double?
     var p50Microseconds: Double?
     var p99Microseconds: Double?
+    /// `local`'s extra key p50_unpinned_us, its value null where not measured; `.none` leaves the key
+    /// out (`network`'s rows).
+    var p50UnpinnedMicroseconds: Double?? = .none
 
     var json: String {
         func number(_ value: Double?, _ places: Int) -> String {
             guard let value, value.isFinite else { return "null" }
             return places == 0 ? String(Int(value.rounded())) : Format.fixed(value, places)
         }
-        let escaped = mechanism.unicodeScalars.map { scalar -> String in
-            switch scalar {
-            case "\"": return "\\\""
-            case "\\": return "\\\\"
-            default: return scalar.value < 0x20 ? "" : String(scalar)
-            }
-        }.joined()
-        return "{\"mechanism\":\"\(escaped)\",\"size\":\(size),\"writers\":\(writers),"
+        return "{\"mechanism\":\"\(jsonEscaped(mechanism))\",\"size\":\(size),\"writers\":\(writers),"
             + "\"messages_per_second\":\(number(messagesPerSecond, 0)),"
-            + "\"p50_us\":\(number(p50Microseconds, 2)),\"p99_us\":\(number(p99Microseconds, 2))}"
+            + "\"p50_us\":\(number(p50Microseconds, 2)),\"p99_us\":\(number(p99Microseconds, 2))"
+            + (p50UnpinnedMicroseconds.map { ",\"p50_unpinned_us\":\(number($0, 2))" } ?? "") + "}"
     }
+}
+
+/// The text for inside a JSON string: quotes and backslashes escaped, control characters dropped.
+func jsonEscaped(_ text: String) -> String {
+    text.unicodeScalars.map { scalar -> String in
+        switch scalar {
+        case "\"": return "\\\""
+        case "\\": return "\\\\"
+        default: return scalar.value < 0x20 ? "" : String(scalar)
+        }
+    }.joined()
 }
 
 // MARK: the machine
@@ -210,6 +218,44 @@ enum Machine {
             if let value { out[key] = value }
         }
         return out
+    }
+}
+
+/// A process's CPU time and context switches, summed over its threads (/proc/PID/task/*), and when
+/// they were read.
+struct ProcessStats {
+    var time: UInt64
+    var cpuNanoseconds: UInt64
+    var voluntary: UInt64
+    var involuntary: UInt64
+    var threads: Int
+
+    init(of pid: pid_t) throws(BenchError) {
+        var cpu: UInt64 = 0, voluntary: UInt64 = 0, involuntary: UInt64 = 0
+        let threads = cbench_process_stats(pid, &cpu, &voluntary, &involuntary)
+        guard threads > 0 else { throw .system("read /proc/\(pid)/task") }
+        time = Clock.now
+        cpuNanoseconds = cpu
+        self.voluntary = voluntary
+        self.involuntary = involuntary
+        self.threads = Int(threads)
+    }
+
+    /// What happened between two readings.
+    struct Delta {
+        var seconds: Double
+        var cpuNanoseconds: UInt64
+        var voluntary: UInt64
+        var involuntary: UInt64
+        /// The CPU time as a percentage of one CPU over the window.
+        var cpuPercent: Double { seconds > 0 ? Double(cpuNanoseconds) / 1e9 / seconds * 100 : 0 }
+    }
+
+    /// From `earlier` to this reading (a counter that went down, as when a thread ended, counts 0).
+    func since(_ earlier: ProcessStats) -> Delta {
+        func minus(_ a: UInt64, _ b: UInt64) -> UInt64 { a >= b ? a - b : 0 }
+        return Delta(seconds: Clock.seconds(minus(time, earlier.time)), cpuNanoseconds: minus(cpuNanoseconds, earlier.cpuNanoseconds),
+                     voluntary: minus(voluntary, earlier.voluntary), involuntary: minus(involuntary, earlier.involuntary))
     }
 }
 
@@ -271,6 +317,11 @@ final class ChildProcess {
     /// Descriptor numbers the bench's children find their pipes at.
     static let readyFD: Int32 = 3
     static let goFD: Int32 = 4
+    /// Where a child finds the endpoints it is handed as descriptors (pipe ends, ring memfds): a writer
+    /// its sending end at the first; an echo process its receiving end at the first, its sending end at
+    /// the second.
+    static let firstEndpointFD: Int32 = 5
+    static let secondEndpointFD: Int32 = 6
 
     /// Starts `/proc/self/exe arguments...`; `descriptors` maps the parent's descriptors to the child's
     /// numbers (every other descriptor of ours is close-on-exec and stays closed there).

@@ -47,6 +47,14 @@ struct RingTests {
         }
     }
 
+    /// Whether resident-memory figures mean anything in this run: not under a sanitizer (scripts/sanitize.sh
+    /// says which), whose shadow memory and quarantine grow every process.
+    static var memoryFiguresMeaningful: Bool {
+        guard let kind = ProcessInfo.processInfo.environment["MAILSLOT_SANITIZER"], !kind.isEmpty else { return true }
+        FileHandle.standardError.write(Data("*** the resident-memory bounds are not checked under the \(kind) sanitizer (its shadow memory grows every process); the rest of the test runs ***\n".utf8))
+        return false
+    }
+
     /// Resident memory of a process, in KiB.
     static func residentKiB(_ pid: pid_t) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
@@ -160,7 +168,9 @@ struct RingTests {
         usleep(300_000)
         let after = Self.residentKiB(server.pid)
         let bound = quota / 1024 + 8 * RingLayout.mappedSize / 1024 + 6 * 1024 // + 6 MiB for allocator slack
-        #expect(after - before <= bound, "resident grew by \(after - before) KiB; the bound is \(bound) KiB")
+        if Self.memoryFiguresMeaningful {
+            #expect(after - before <= bound, "resident grew by \(after - before) KiB; the bound is \(bound) KiB")
+        }
         // A normal writer is refused room (121) rather than growing the server.
         let late = try LocalWriter.open(name, writeTimeoutMilliseconds: 100, logger: logger)
         let big = [UInt8](repeating: 2, count: 2 << 20)
@@ -192,7 +202,9 @@ struct RingTests {
         usleep(200_000)
         let after = Self.residentKiB(server.pid)
         let bound = quota / 1024 + 200 * (RingLayout.mappedSize + 4096) / 1024 + 6 * 1024
-        #expect(after - before <= bound, "resident grew by \(after - before) KiB with \(written) messages written; the bound is \(bound) KiB")
+        if Self.memoryFiguresMeaningful {
+            #expect(after - before <= bound, "resident grew by \(after - before) KiB with \(written) messages written; the bound is \(bound) KiB")
+        }
         // Every message whose write returned is there (the rings hold what the queue cannot).
         for writer in writers { writer.close() }
         #expect(server.drain(lines: written).count == written)
