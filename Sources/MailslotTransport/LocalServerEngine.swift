@@ -539,6 +539,10 @@ package final class LocalServerEngine: @unchecked Sendable {
     }
 
     private let watcher = Atomic<Watcher>(.nobody)
+    /// Bumped by every synchronous read: while it moves, the I/O thread leaves the rings to the reader.
+    private let readActivity = Atomic<UInt64>(0)
+    /// The I/O thread's last look at ``readActivity`` (only the I/O thread touches it).
+    nonisolated(unsafe) private var lastReadActivity: UInt64 = 0
     /// Synchronous reads waiting for a message (the I/O thread parks while there are any).
     private let readersWaiting = Atomic<Int>(0)
     /// The I/O thread parks on this word while a reader watches; ``unpark()`` bumps it and wakes it.
@@ -645,8 +649,14 @@ package final class LocalServerEngine: @unchecked Sendable {
     }
 
     /// One turn of waiting for writers and queueing what they published, by the I/O thread or a waiting reader.
-    private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32, byReader: Bool) {
+    ///
+    /// `deferring`: a reader is busy taking messages and drains the rings itself whenever the queue runs
+    /// empty, so this turn only accepts writers and notices hang-ups, unless a ring is more than half full
+    /// (then it drains as usual, so that the quota, not a ring, is what fills). Two threads moving
+    /// messages into one queue would only fight over its lock.
+    private func pollOnce(_ tokens: inout [UInt64], timeoutMilliseconds: Int32, byReader: Bool, deferring: Bool = false) {
         let waitMs = state.withLock { state -> Int32 in
+            if deferring { return Self.capped(timeoutMilliseconds, 1) }
             // A full queue gets room when a reader takes a message: in this process the reader says so
             // (``roomMade()``); another holder's reads are noticed within 10 ms.
             var wait = state.queueFull && queue.holders > 1 ? Self.capped(timeoutMilliseconds, 10) : timeoutMilliseconds
@@ -675,6 +685,9 @@ package final class LocalServerEngine: @unchecked Sendable {
                 default:
                     if let connection = state.connections[token - Self.connectionTokenBase] { service(connection) }
                 }
+            }
+            if deferring, !state.connections.values.contains(where: { $0.ring.tail &- $0.ring.head > UInt64(RingLayout.capacity / 2) }) {
+                return 0
             }
             let pushed = drain(&state)
             reap(&state)
@@ -709,7 +722,10 @@ package final class LocalServerEngine: @unchecked Sendable {
                 ioThreadParkedLong.store(false, ordering: .sequentiallyConsistent)
                 continue
             }
-            pollOnce(&tokens, timeoutMilliseconds: asyncReadWaitMilliseconds(), byReader: false)
+            let activity = readActivity.load(ordering: .relaxed)
+            let deferring = activity != lastReadActivity
+            lastReadActivity = activity
+            pollOnce(&tokens, timeoutMilliseconds: asyncReadWaitMilliseconds(), byReader: false, deferring: deferring)
             _ = watcher.compareExchange(expected: .ioThread, desired: .nobody, ordering: .sequentiallyConsistent)
         }
         if holding { liveness.release() }
@@ -839,6 +855,7 @@ package final class LocalServerEngine: @unchecked Sendable {
     /// such as ERROR_INSUFFICIENT_BUFFER), waiting as described above for at most `timeout`.
     package func receive<Value>(timeout: MailslotTimeout, cancellation: CancelFlag?,
                                 take: () throws(MailslotError) -> Value?) throws(MailslotError) -> ReadEnd<Value> {
+        readActivity.wrappingAdd(1, ordering: .relaxed)
         let deadline = Deadline(after: timeout)
         while true {
             let seen = queue.sequence
