@@ -276,13 +276,13 @@ package final class LocalServerEngine: @unchecked Sendable {
 
     // MARK: draining
 
-    /// Takes every message writers have published into the queue, from the calling thread.
-    /// Info and reads call this so that a message whose write has returned is always seen.
+    /// Takes every message writers have published into the queue (or what `rounds` rounds take), from
+    /// the calling thread. Info and reads call this so that a message whose write has returned is always seen.
     @discardableResult
-    package func drainNow() -> Int {
+    package func drainNow(rounds: Int = 64) -> Int {
         guard !isClosed else { return 0 }
         return state.withLock { state in
-            let moved = drain(&state)
+            let moved = drain(&state, rounds: rounds)
             reap(&state)
             return moved
         }
@@ -331,9 +331,9 @@ package final class LocalServerEngine: @unchecked Sendable {
     /// see it, the other is stamped after the watermark and waits too. So one FIFO holds every writer's
     /// messages in write order (conformance W32). With one writer there is nothing to merge.
     @discardableResult
-    private func drain(_ state: inout State) -> Int {
+    private func drain(_ state: inout State, rounds: Int = 64) -> Int {
         var moved = 0
-        for _ in 0..<64 { // each round queues something or ends the loop; bounded all the same
+        for _ in 0..<rounds { // each round queues something or ends the loop; bounded all the same
             let (queued, more) = drainRound(&state)
             moved += queued
             if !more { break }
@@ -862,7 +862,10 @@ package final class LocalServerEngine: @unchecked Sendable {
             if let value = try take() { tookMessage(); return .value(value) }
             if isClosed { return .closed }
             if cancellation?.isSet == true { return .cancelled }
-            if drainNow() > 0 { continue }
+            // A short drain (one round, and one more for what the watermark held): the reader takes these
+            // before it drains again, so the queue empties and starts over at the front of its memory
+            // instead of marching through (and faulting in) all of it while writers keep the rings full.
+            if drainNow(rounds: 2) > 0 { continue }
             if deadline.passed {
                 // Before timing out, take what writers have already published, so that a message whose
                 // write has returned is always seen.

@@ -77,7 +77,7 @@ struct Network: ParsableCommand {
         if !json {
             Output.line(table.render())
             Output.line("")
-            Output.line("target: gateway delivered/s at least 0.7x the raw UDP receive loop")
+            Output.line("target: gateway delivered/s at least 0.8x the raw UDP receive loop")
         }
     }
 
