@@ -87,6 +87,8 @@ package final class LocalServerEngine: @unchecked Sendable {
         /// Accepting is paused until then (after running out of descriptors); 0: not paused.
         var acceptPausedUntil: UInt64 = 0
         var candidates: [Candidate] = []
+        /// The rings a round looks at, with the tail it read (scratch, kept for its capacity).
+        var looks: [(Connection, UInt64)] = []
     }
 
     static let listenToken: UInt64 = 0
@@ -354,8 +356,18 @@ package final class LocalServerEngine: @unchecked Sendable {
         defer { state.candidates = candidates }
         var held = false
         var full = false
-        for connection in state.connections.values {
-            collect(connection, watermark: watermark, into: &candidates, held: &held, full: &full)
+        // One look at every ring's tail, then one clock read: every record up to those tails was stamped
+        // before `now`, so a later stamp is a lie. Rings with nothing new cost one load each.
+        var looks = state.looks
+        looks.removeAll(keepingCapacity: true)
+        defer { state.looks = looks }
+        for connection in state.connections.values where connection.violation == nil {
+            let tail = connection.ring.tail
+            if tail != connection.ring.head || connection.complete != nil { looks.append((connection, tail)) }
+        }
+        let now = Sys.monotonicNow()
+        for (connection, tail) in looks {
+            collect(connection, tail: tail, now: now, watermark: watermark, into: &candidates, held: &held, full: &full)
         }
         if !single { candidates.sort { ($0.stamp, $0.sequence) < ($1.stamp, $1.sequence) } }
         let taken = candidates.withUnsafeBufferPointer { list in
@@ -381,7 +393,8 @@ package final class LocalServerEngine: @unchecked Sendable {
 
     /// Adds the records of one ring to a round: whole messages as candidates (at most 64), parts straight
     /// into the message they belong to.
-    private func collect(_ connection: Connection, watermark: UInt64, into candidates: inout [Candidate], held: inout Bool, full: inout Bool) {
+    private func collect(_ connection: Connection, tail: UInt64, now: UInt64, watermark: UInt64, into candidates: inout [Candidate],
+                         held: inout Bool, full: inout Bool) {
         guard connection.violation == nil else { return }
         if let complete = connection.complete {
             if complete.stamp >= watermark { held = true; return }
@@ -390,9 +403,6 @@ package final class LocalServerEngine: @unchecked Sendable {
             return
         }
         let ring = connection.ring
-        let tail = ring.tail
-        // Every record up to `tail` was stamped before this instant: a later stamp is a lie.
-        let now = Sys.monotonicNow()
         let limit = effectiveMessageLimit
         var position = ring.head
         var lastStamp = connection.lastStamp
