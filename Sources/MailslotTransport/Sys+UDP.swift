@@ -95,8 +95,7 @@ extension Sys {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while out.count < limit {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw .current("read") }
+            let n = try retrying("read") { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
             if n == 0 { break }
             out += chunk[0..<n]
         }
@@ -107,9 +106,7 @@ extension Sys {
     package static func writeAll(_ fd: FD, _ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            guard let n = try? retrying("write", { bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }), n > 0 else { return }
             offset += n
         }
     }
@@ -119,36 +116,25 @@ extension Sys {
 
     /// Sends one datagram; false when the socket buffer is full (EAGAIN).
     package static func sendTo(_ fd: FD, _ bytes: [UInt8], _ address: IPv4Address, _ port: UInt16) throws(Errno) -> Bool {
-        while true {
-            let r = bytes.withUnsafeBytes { b in
-                withSocketAddress(address, port) { sendto(fd, b.baseAddress, b.count, Int32(MSG_NOSIGNAL), $0, $1) }
-            }
-            if r >= 0 { return true }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return false }
-            throw .current("sendto(\(address):\(port))")
-        }
+        try retryingUnlessWouldBlock("sendto(\(address):\(port))") {
+            bytes.withUnsafeBytes { b in withSocketAddress(address, port) { sendto(fd, b.baseAddress, b.count, Int32(MSG_NOSIGNAL), $0, $1) } }
+        } != nil
     }
 
     /// Receives one datagram with its source; nil when none is waiting.
     package static func receiveFrom(_ fd: FD, into buffer: inout [UInt8]) throws(Errno) -> (count: Int, address: IPv4Address, port: UInt16)? {
         var sin = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        while true {
-            let r = buffer.withUnsafeMutableBytes { b in
+        guard let r = try retryingUnlessWouldBlock("recvfrom", {
+            buffer.withUnsafeMutableBytes { b in
                 withUnsafeMutablePointer(to: &sin) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                         recvfrom(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC), $0, &length)
                     }
                 }
             }
-            if r >= 0 {
-                return (r, IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port))
-            }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return nil }
-            throw .current("recvfrom")
-        }
+        }) else { return nil }
+        return (r, IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port))
     }
 
     /// Receive buffers for batched UDP reads.
@@ -176,13 +162,8 @@ extension Sys {
 
         /// Receives what is waiting (up to `slots` datagrams); returns how many.
         package func receive(_ fd: FD) throws(Errno) -> Int {
-            while true {
-                let r = cms_recv_batch_from(fd, buffer, slotSize, Int32(slots), lengths, addresses, ports)
-                if r >= 0 { count = Int(r); return count }
-                if errno == EINTR { continue }
-                if errno == EAGAIN { count = 0; return 0 }
-                throw .current("recvmmsg")
-            }
+            count = Int(try Sys.retryingUnlessWouldBlock("recvmmsg") { cms_recv_batch_from(fd, buffer, slotSize, Int32(slots), lengths, addresses, ports) } ?? 0)
+            return count
         }
 
         /// Datagram `i`: its bytes (nil when it was larger than a slot), sender address and port.
