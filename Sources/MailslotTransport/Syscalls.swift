@@ -42,8 +42,6 @@ package struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
 package typealias FD = Int32
 package typealias ThreadHandle = pthread_t
 
-/// Thin typed wrappers over the system calls the transport uses.
-
 /// Thin typed wrappers over the system calls the transport uses, one extension per facility.
 package enum Sys {
     /// Runs a system call until it is not interrupted: its result, or the errno it failed with.
@@ -60,12 +58,10 @@ package enum Sys {
     /// As ``retrying(_:_:)``, with EAGAIN (nothing to do now, on a non-blocking descriptor) as nil.
     @inline(__always)
     package static func retryingUnlessWouldBlock<Result: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: () -> Result) throws(Errno) -> Result? {
-        while true {
-            let r = body()
-            if r >= 0 { return r }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return nil }
-            throw .current(call())
+        do throws(Errno) {
+            return try retrying(call(), body)
+        } catch where error.code == EAGAIN {
+            return nil
         }
     }
 }
