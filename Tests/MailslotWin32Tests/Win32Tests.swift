@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Mailslot
 import MailslotTestSupport
 import Testing
@@ -113,7 +114,7 @@ struct Win32Tests {
 
     /// The NETWORK SID (NU) opts the mailslot in to messages from other machines; Everyone alone does not.
     @Test func sddlNetworkAceOptsInToTheNetwork() throws {
-        let program = try C.build("access.c", output: "access-network") // its own binary: the other access test builds one too, at the same time
+        let program = try C.build("access.c")
         for (sddl, network) in [("D:(A;;GW;;;NU)", true), ("D:(A;;GA;;;WD)", false), ("D:(A;;GA;;;WD)(A;;GW;;;S-1-5-2)", true)] {
             let name = C.uniqueName("sddl-network")
             let server = try C.Background(program, [name, sddl, "1", "3000"])
@@ -180,13 +181,18 @@ enum C {
     }
 
     /// Compiles a fixture with warnings as errors against the header and the built library.
+    private static let buildSerial = Atomic<Int>(0)
+
     static func build(_ source: String, extra: [String] = [], cplusplus: Bool = false, standard: String = "-std=c11",
                       output: String? = nil) throws -> String {
         let library = products + "/libMailslotWin32.so"
         guard FileManager.default.fileExists(atPath: library) else {
             throw BuildFailure(description: "\(library) is not built; run `swift build` before `swift test`")
         }
+        // Every build gets a binary of its own: tests that run at the same time may build one source twice,
+        // and running a file another build is writing fails with ETXTBSY.
         let binary = scratch + "/" + (output ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent)
+            + "-\(buildSerial.add(1, ordering: .relaxed).newValue)"
         let compiler = sanitizer == nil ? (cplusplus ? "/usr/bin/g++" : "/usr/bin/cc") : clang(cplusplus: cplusplus)
         let result = try run(compiler, [standard, "-Wall", "-Wextra", "-Werror", "-I", include, fixtures + "/" + source,
                                         "-L", products, "-lMailslotWin32", "-Wl,-rpath," + products, "-o", binary] + sanitizerFlags + extra)
