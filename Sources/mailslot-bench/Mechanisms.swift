@@ -7,7 +7,8 @@ import Mailslot
 
 /// A local one-way message mechanism.
 enum Mechanism: String, CaseIterable, Sendable {
-    /// This library: AF_UNIX SOCK_SEQPACKET to the server, its I/O thread, the shared-memory queue.
+    /// This library: a ring of its own per writer (handed over at open on an AF_UNIX SOCK_SEQPACKET
+    /// connection), merged by the server into the shared-memory queue.
     case mailslot
     /// Raw AF_UNIX SOCK_DGRAM to an abstract address, blocking send/recv (net.unix.max_dgram_qlen applies).
     case udgram
