@@ -306,10 +306,8 @@ package final class LocalServerEngine: @unchecked Sendable {
             if oldest == nil || stamp < oldest!.stamp { oldest = (stamp, size) }
         }
         for connection in state.connections.values {
-            if let complete = connection.complete {
-                count(complete.stamp, complete.bytes.count)
-                continue
-            }
+            // An assembled message waiting for room, then what the ring holds behind it.
+            if let complete = connection.complete { count(complete.stamp, complete.bytes.count) }
             let tail = connection.ring.tail
             var position = connection.ring.head
             for _ in 0..<(RingLayout.capacity / RingLayout.recordHeader) {
