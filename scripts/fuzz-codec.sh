@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Fuzz the pure wire codec (Sources/MailslotCore/Wire) with libFuzzer + AddressSanitizer, or with
 # --browser the browser protocol decoder and browse list (Sources/MailslotCore/Browser), or with --ring
-# the server's reader of the per-writer rings (Sources/MailslotCore/Ring), racing writer included.
+# the server's reader of the per-writer rings (Sources/MailslotCore/Ring), racing writer included, or
+# with --greeting the local protocol's greeting decoder (Sources/MailslotCore/LocalProtocol.swift).
 #
-# Usage: scripts/fuzz-codec.sh [--browser | --ring] [SECONDS] [extra libFuzzer options...]
+# Usage: scripts/fuzz-codec.sh [--browser | --ring | --greeting] [SECONDS] [extra libFuzzer options...]
 #   --browser fuzz Fuzz/DecodeBrowser.swift (seeds Fuzz/corpus-browser) instead of Fuzz/DecodeDatagram.swift
 #   --ring    fuzz Fuzz/ReadRing.swift (seeds Fuzz/corpus-ring)
+#   --greeting fuzz Fuzz/DecodeGreeting.swift (seeds Fuzz/corpus-greeting)
 #   SECONDS   how long to fuzz (default 60), passed as -max_total_time
 #   e.g.      scripts/fuzz-codec.sh 300 -jobs=2 -workers=2
 #             scripts/fuzz-codec.sh --browser 120
@@ -33,13 +35,16 @@ if [[ "${1:-}" == "--browser" ]]; then
 elif [[ "${1:-}" == "--ring" ]]; then
     target=ring
     shift
+elif [[ "${1:-}" == "--greeting" ]]; then
+    target=greeting
+    shift
 fi
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then
     shift
 fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
-    echo "usage: $0 [--browser | --ring] [SECONDS] [libFuzzer options...]" >&2
+    echo "usage: $0 [--browser | --ring | --greeting] [SECONDS] [libFuzzer options...]" >&2
     exit 2
 fi
 
@@ -56,7 +61,13 @@ if [[ -z "$swiftc" ]]; then
 fi
 
 build_dir=.build-fuzz
-if [[ "$target" == ring ]]; then
+if [[ "$target" == greeting ]]; then
+    binary="$build_dir/fuzz-decode-greeting"
+    work_corpus="$build_dir/corpus-greeting"
+    artifacts="$build_dir/artifacts-greeting"
+    entry=Fuzz/DecodeGreeting.swift
+    seeds=Fuzz/corpus-greeting
+elif [[ "$target" == ring ]]; then
     binary="$build_dir/fuzz-read-ring"
     work_corpus="$build_dir/corpus-ring"
     artifacts="$build_dir/artifacts-ring"
@@ -80,7 +91,9 @@ mkdir -p "$build_dir" "$work_corpus" "$artifacts"
 # The codec describes the browser frames its datagrams carry, so both binaries take the Browser sources
 # (and the IPv4 address type they use) too.
 shopt -s nullglob
-if [[ "$target" == ring ]]; then
+if [[ "$target" == greeting ]]; then
+    sources=(Sources/MailslotCore/LocalProtocol.swift Sources/MailslotCore/WriterAccess.swift)
+elif [[ "$target" == ring ]]; then
     sources=(Sources/MailslotCore/Ring/*.swift)
 else
     sources=(Sources/MailslotCore/Wire/*.swift Sources/MailslotCore/Browser/*.swift Sources/MailslotCore/IPv4Address.swift)

@@ -149,7 +149,10 @@ public struct LocalGreeting: Sendable, Hashable {
                   let timeout = r.u32(), let used = r.u64() else { return nil }
             state = QueueState(messageCount: count, nextMessageSize: hasNext == 1 ? next : nil, readTimeout: timeout, queuedBytes: used)
         }
-        guard let nameLength = r.u16(), let name = r.take(Int(nameLength)), r.isAtEnd else { return nil }
+        // A path that is not UTF-8 is not a mailslot's (names are refused with 123 when they are not): the
+        // peer is not a mailslot server, whatever it says (found by scripts/fuzz-codec.sh --greeting).
+        guard let nameLength = r.u16(), let name = r.take(Int(nameLength)), r.isAtEnd,
+              let path = String(validating: name, as: UTF8.self) else { return nil }
         let access: WriterAccess
         switch accessKind {
         case 0: access = .owner
@@ -158,7 +161,7 @@ public struct LocalGreeting: Sendable, Hashable {
         default: return nil
         }
         self.init(status: status, maxMessageSize: max, quota: quota, serverPID: Int32(bitPattern: pid),
-                  ownerUID: owner, access: access, path: String(decoding: name, as: UTF8.self), state: state,
+                  ownerUID: owner, access: access, path: path, state: state,
                   allowsNetwork: network == 1)
     }
 }

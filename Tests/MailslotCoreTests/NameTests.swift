@@ -159,6 +159,18 @@ struct LocalProtocolTests {
         }
     }
 
+    @Test("a greeting whose path is not UTF-8 does not decode (the libFuzzer finding, as a regression test)")
+    func greetingWithAPathThatIsNotUTF8() throws {
+        // The input libFuzzer reduced (scripts/fuzz-codec.sh --greeting): a version-4 greeting whose path
+        // bytes include 0xFF, which used to decode into U+FFFD replacements, a path longer than its bytes.
+        var bytes = LocalGreeting(status: .ok, maxMessageSize: 0, quota: 65536, serverPID: 1, ownerUID: 0, access: .owner, path: "ab").encoded()
+        bytes[bytes.count - 1] = 0xFF
+        #expect(LocalGreeting(decoding: bytes) == nil)
+        bytes[bytes.count - 2] = 0xC2
+        bytes[bytes.count - 1] = 0xAF // "¯": valid again
+        #expect(LocalGreeting(decoding: bytes)?.path == "\u{AF}")
+    }
+
     @Test func greetingRejectsGarbage() {
         let good = LocalGreeting(status: .accessDenied, maxMessageSize: 0, quota: 1, serverPID: 1, ownerUID: 0, access: .owner, path: "x").encoded()
         #expect(LocalGreeting(decoding: []) == nil)
