@@ -5,7 +5,7 @@
 ///    record (``LocalGreeting``): whether the writer may write, the maximum message size, the quota. With
 ///    an accepting greeting come two descriptors (SCM_RIGHTS): the writer's own ring (a sealed memfd that
 ///    only this writer and the server map) and the server's liveness page (read-only).
-/// 2. The writer copies each message into its ring (the transport's `RingLayout`). The connection then
+/// 2. The writer copies each message into its ring (RingLayout, in Ring/RingFormat.swift). The connection then
 ///    carries only doorbell bytes (sent when the server sleeps) and, by closing, the writer's departure.
 public enum LocalProtocol {
     /// The abstract socket address of a mailslot (without the leading NUL byte).

@@ -349,16 +349,21 @@ package final class LocalServerEngine: @unchecked Sendable {
     private func drainRound(_ state: inout State) -> (Int, Bool) {
         let single = state.connections.count == 1
         let watermark = single ? UInt64.max : Sys.monotonicNow()
+        // Scratch arrays kept for their capacity, emptied after each round (they hold connections).
         var candidates = state.candidates
-        candidates.removeAll(keepingCapacity: true)
-        defer { state.candidates = candidates }
+        defer {
+            candidates.removeAll(keepingCapacity: true)
+            state.candidates = candidates
+        }
         var held = false
         var full = false
         // One look at every ring's tail, then one clock read: every record up to those tails was stamped
         // before `now`, so a later stamp is a lie. Rings with nothing new cost one load each.
         var looks = state.looks
-        looks.removeAll(keepingCapacity: true)
-        defer { state.looks = looks }
+        defer {
+            looks.removeAll(keepingCapacity: true)
+            state.looks = looks
+        }
         for connection in state.connections.values where connection.violation == nil {
             let tail = connection.ring.tail
             if tail != connection.ring.head || connection.complete != nil { looks.append((connection, tail)) }
