@@ -279,9 +279,3 @@ int cms_peer_hung_up(int fd) {
     int r = poll(&p, 1, 0);
     return r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
-
-uint64_t cms_monotonic_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}

@@ -60,7 +60,9 @@ extension MailslotServer {
         let payload: [UInt8]
         let fds: [Int32]
         do throws(Errno) {
-            (payload, fds) = try Sys.receiveDescriptors(socket, maxPayload: 64)
+            // A non-blocking socket with nothing waiting fails as recvmsg would (EAGAIN).
+            guard let received = try Sys.receiveDescriptors(socket, maxPayload: 64) else { throw Errno(Errno.again, "recvmsg(SCM_RIGHTS)") }
+            (payload, fds) = received
         } catch {
             throw MailslotError.system("could not receive a mailslot handle", error)
         }

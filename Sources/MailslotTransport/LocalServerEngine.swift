@@ -348,7 +348,7 @@ package final class LocalServerEngine: @unchecked Sendable {
     /// One round: returns how many messages it queued and whether another round may queue more.
     private func drainRound(_ state: inout State) -> (Int, Bool) {
         let single = state.connections.count == 1
-        let watermark = single ? UInt64.max : Sys.monotonicNow()
+        let watermark = single ? UInt64.max : Sys.monotonicNanoseconds()
         // Scratch arrays kept for their capacity, emptied after each round (they hold connections).
         var candidates = state.candidates
         defer {
@@ -368,7 +368,7 @@ package final class LocalServerEngine: @unchecked Sendable {
             let tail = connection.ring.tail
             if tail != connection.ring.head || connection.complete != nil { looks.append((connection, tail)) }
         }
-        let now = Sys.monotonicNow()
+        let now = Sys.monotonicNanoseconds()
         for (connection, tail) in looks {
             collect(connection, tail: tail, now: now, watermark: watermark, into: &candidates, held: &held, full: &full)
         }
@@ -596,7 +596,7 @@ package final class LocalServerEngine: @unchecked Sendable {
                 // within 20 ms (see ``run()``), which saves two wake-ups per message.
                 unpark()
             } else {
-                lastShortWait.store(Sys.monotonicNow(), ordering: .sequentiallyConsistent)
+                lastShortWait.store(Sys.monotonicNanoseconds(), ordering: .sequentiallyConsistent)
                 // An I/O thread that parked for long (no reader had come and gone lately) must not stay
                 // parked now that nobody watches the writers.
                 if ioThreadParkedLong.load(ordering: .sequentiallyConsistent) { unpark() }
@@ -674,7 +674,7 @@ package final class LocalServerEngine: @unchecked Sendable {
             // (``roomMade()``); another holder's reads are noticed within 10 ms.
             var wait = state.queueFull && queue.holders > 1 ? Self.capped(timeoutMilliseconds, 10) : timeoutMilliseconds
             if state.acceptPausedUntil != 0 {
-                let now = Sys.monotonicNow()
+                let now = Sys.monotonicNanoseconds()
                 if now >= state.acceptPausedUntil {
                     state.acceptPausedUntil = 0
                     try? Sys.epollModify(epollFD, listenFD, events: Sys.epollIn, token: Self.listenToken)
@@ -725,11 +725,11 @@ package final class LocalServerEngine: @unchecked Sendable {
                   watcher.compareExchange(expected: .nobody, desired: .ioThread, ordering: .sequentiallyConsistent).exchanged else {
                 // A reader waits on the writers itself: park until it lets go (``unpark()``). While readers
                 // come and go quickly, look again every 20 ms, since they do not unpark after a short wait.
-                let hot = Sys.monotonicNow() &- lastShortWait.load(ordering: .sequentiallyConsistent) < 100_000_000
+                let hot = Sys.monotonicNanoseconds() &- lastShortWait.load(ordering: .sequentiallyConsistent) < 100_000_000
                 let park = min(hot ? 20 : 5_000, Int64(asyncReadWaitMilliseconds()))
                 ioThreadParkedLong.store(!hot, ordering: .sequentiallyConsistent)
                 // A reader that left a short wait after `hot` was decided sees the flag, or is seen by `hot`.
-                if hot || Sys.monotonicNow() &- lastShortWait.load(ordering: .sequentiallyConsistent) >= 100_000_000 {
+                if hot || Sys.monotonicNanoseconds() &- lastShortWait.load(ordering: .sequentiallyConsistent) >= 100_000_000 {
                     Sys.futexWait(parkWord, expected: ticket, timeoutNanoseconds: park * 1_000_000)
                 }
                 ioThreadParkedLong.store(false, ordering: .sequentiallyConsistent)
@@ -752,7 +752,7 @@ package final class LocalServerEngine: @unchecked Sendable {
             } catch {
                 // Out of descriptors (EMFILE, ENFILE) or memory: the listening socket stays readable, so stop
                 // watching it for a moment instead of spinning; writers wait in the backlog meanwhile.
-                state.acceptPausedUntil = Sys.monotonicNow() + Self.acceptPauseNanoseconds
+                state.acceptPausedUntil = Sys.monotonicNanoseconds() + Self.acceptPauseNanoseconds
                 try? Sys.epollModify(epollFD, listenFD, events: 0, token: Self.listenToken)
                 state.counters.acceptFailures += 1
                 logger.debug("mailslot could not accept a writer; pausing", metadata: ["path": "\(queue.path)", "error": "\(error)"])

@@ -173,7 +173,7 @@ package final class LocalWriter: @unchecked Sendable {
     static func readGreeting(_ fd: FD, _ name: MailslotName, checkName: Bool) throws(MailslotError) -> (LocalGreeting, [FD])? {
         let received: ([UInt8], [FD])?
         do throws(Errno) {
-            received = try Sys.receiveDescriptorsNow(fd, maxPayload: 8192)
+            received = try Sys.receiveDescriptors(fd, maxPayload: 8192)
         } catch {
             throw MailslotError(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
         }
@@ -289,7 +289,7 @@ package final class LocalWriter: @unchecked Sendable {
                      _ deadline: Deadline, waited: UInt32) throws(MailslotError) {
         let ring = channel.ring
         while true {
-            if ring.append(kind, stamp: stamp ?? Sys.monotonicNow(), bytes) {
+            if ring.append(kind, stamp: stamp ?? Sys.monotonicNanoseconds(), bytes) {
                 if ring.takeDoorbell() { try ringDoorbell(channel) }
                 return
             }

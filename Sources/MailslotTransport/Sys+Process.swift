@@ -16,7 +16,7 @@ extension Sys {
 
     // MARK: time and threads
 
-    /// CLOCK_MONOTONIC in nanoseconds.
+    /// CLOCK_MONOTONIC in nanoseconds (vDSO): deadlines, and the stamps that order ring records.
     package static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -159,12 +159,18 @@ extension Sys {
         }
     }
 
-    /// Receives a small payload and the descriptors attached to it (blocking).
-    package static func receiveDescriptors(_ socket: FD, maxPayload: Int) throws(Errno) -> ([UInt8], [FD]) {
+    /// Receives a small record and the descriptors attached to it (waits on a blocking socket); nil when
+    /// a non-blocking socket has nothing waiting.
+    package static func receiveDescriptors(_ socket: FD, maxPayload: Int) throws(Errno) -> ([UInt8], [FD])? {
         var buffer = [UInt8](repeating: 0, count: maxPayload)
         var fds = [Int32](repeating: -1, count: 8)
         var received: Int32 = 0
-        let r = try retrying("recvmsg(SCM_RIGHTS)") { buffer.withUnsafeMutableBytes { b in cms_recv_fds(socket, b.baseAddress, b.count, &fds, 8, &received) } }
+        guard let r = try retryingUnlessWouldBlock("recvmsg(SCM_RIGHTS)", {
+            buffer.withUnsafeMutableBytes { b in cms_recv_fds(socket, b.baseAddress, b.count, &fds, 8, &received) }
+        }) else { return nil }
         return (Array(buffer[0..<r]), Array(fds[0..<Int(received)]))
     }
+
+    /// Whether the peer of a connected socket has closed or shut it down (no wait).
+    package static func peerHungUp(_ fd: FD) -> Bool { cms_peer_hung_up(fd) != 0 }
 }

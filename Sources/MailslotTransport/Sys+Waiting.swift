@@ -85,4 +85,34 @@ extension Sys {
         var one: UInt64 = 1
         _ = write(fd, &one, 8)
     }
+
+    // MARK: futex, shared atomics, the shared mutex
+
+    package static func futexWait(_ word: UnsafeMutablePointer<UInt32>, expected: UInt32, timeoutNanoseconds: Int64) {
+        _ = cms_futex_wait(word, expected, timeoutNanoseconds)
+    }
+
+    package static func futexWakeAll(_ word: UnsafeMutablePointer<UInt32>) {
+        _ = cms_futex_wake(word, Int32.max)
+    }
+
+    package static func atomicLoad(_ word: UnsafeMutablePointer<UInt32>) -> UInt32 { cms_atomic_load_u32(word) }
+    package static func atomicStore(_ word: UnsafeMutablePointer<UInt32>, _ v: UInt32) { cms_atomic_store_u32(word, v) }
+    package static func atomicIncrement(_ word: UnsafeMutablePointer<UInt32>) { _ = cms_atomic_add_u32(word, 1) }
+    package static func atomicAdd(_ word: UnsafeMutablePointer<UInt32>, _ v: UInt32) { _ = cms_atomic_add_u32(word, v) }
+
+    package static let sharedMutexSize = Int(CMS_MUTEX_SIZE)
+    package static func sharedMutexInit(_ p: UnsafeMutableRawPointer) throws(Errno) {
+        guard cms_shm_mutex_init(p) == 0 else { throw .current("pthread_mutex_init") }
+    }
+    /// Returns true when the previous owner died holding the lock.
+    @discardableResult
+    package static func sharedMutexLock(_ p: UnsafeMutableRawPointer) -> Bool { cms_shm_mutex_lock(p) == 1 }
+    package static func sharedMutexUnlock(_ p: UnsafeMutableRawPointer) { cms_shm_mutex_unlock(p) }
+
+    /// A full memory fence (a store before it is visible before a load after it).
+    @inline(__always)
+    package static func fence() { cms_fence() }
+
+    package static func yield() { _ = cms_yield() }
 }

@@ -234,5 +234,4 @@ package final class ServerLiveness: @unchecked Sendable {
     /// Called by the thread that holds the page for the mailslot's life.
     package func hold() throws(Errno) { try Sys.livenessHold(base) }
     package func release() { Sys.livenessRelease(base) }
-    package var alive: Bool { Sys.livenessAlive(base) }
 }

@@ -115,6 +115,4 @@ static inline void cms_cpu_relax(void) {
 int cms_yield(void);
 /// Whether the peer of a connected socket has shut down or closed it (poll POLLRDHUP | POLLHUP, no wait).
 int cms_peer_hung_up(int fd);
-/// CLOCK_MONOTONIC in ns, through the vDSO.
-uint64_t cms_monotonic_ns(void);
 #endif

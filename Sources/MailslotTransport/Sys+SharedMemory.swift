@@ -1,12 +1,46 @@
-// Shared memory, sealing and the server's liveness word: the system calls behind the per-writer rings.
+// Shared memory: memfd (sealable), mappings, holes, and the server's liveness word.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 import CMailslotShim
+import MailslotCore
 
 extension Sys {
+    // MARK: shared memory
+
+    package static func memfd(name: String) throws(Errno) -> FD {
+        let fd = cms_memfd_create(name)
+        guard fd >= 0 else { throw .current("memfd_create") }
+        return fd
+    }
+
+    package static func truncate(_ fd: FD, size: Int) throws(Errno) {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw .current("ftruncate") }
+    }
+
+    package static func fileSize(_ fd: FD) throws(Errno) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .current("fstat") }
+        return Int(st.st_size)
+    }
+
+    package static func mapShared(_ fd: FD, size: Int) throws(Errno) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let p, p != MAP_FAILED else { throw .current("mmap") }
+        return p
+    }
+
+    package static func unmap(_ p: UnsafeMutableRawPointer, size: Int) { _ = munmap(p, size) }
+
+    /// Gives pages of a shared-memory file back to the system (they read as zero afterwards).
+    package static func punchHole(_ fd: FD, offset: Int, length: Int) {
+        _ = cms_punch_hole(fd, Int64(offset), Int64(length))
+    }
+
+    // MARK: sealing and the liveness word (the per-writer rings)
+
     /// Seals of a memfd (F_ADD_SEALS).
     package struct Seals: OptionSet, Sendable {
         package let rawValue: Int32
@@ -56,28 +90,4 @@ extension Sys {
 
     @inline(__always)
     package static func livenessAlive(_ p: UnsafeRawPointer) -> Bool { cms_liveness_alive(p) != 0 }
-
-    /// Whether the peer of a connected socket has closed or shut it down (no wait).
-    package static func peerHungUp(_ fd: FD) -> Bool { cms_peer_hung_up(fd) != 0 }
-
-    /// A full memory fence (a store before it is visible before a load after it).
-    @inline(__always)
-    package static func fence() { cms_fence() }
-
-    package static func yield() { _ = cms_yield() }
-
-    /// CLOCK_MONOTONIC in ns (vDSO): the one clock of record stamps.
-    @inline(__always)
-    package static func monotonicNow() -> UInt64 { cms_monotonic_ns() }
-
-    /// Receives a small record and the descriptors attached to it without waiting; nil when none waits.
-    package static func receiveDescriptorsNow(_ socket: FD, maxPayload: Int) throws(Errno) -> ([UInt8], [FD])? {
-        var buffer = [UInt8](repeating: 0, count: maxPayload)
-        var fds = [Int32](repeating: -1, count: 8)
-        var received: Int32 = 0
-        guard let r = try retryingUnlessWouldBlock("recvmsg(SCM_RIGHTS)", {
-            buffer.withUnsafeMutableBytes { b in cms_recv_fds(socket, b.baseAddress, b.count, &fds, 8, &received) }
-        }) else { return nil }
-        return (Array(buffer[0..<r]), Array(fds[0..<Int(received)]))
-    }
 }
