@@ -1,5 +1,5 @@
 // The system calls of the transport, the only layer that calls into the C library or the kernel. `Sys`
-// is split by facility (Sys+Descriptors, Sys+UnixSockets, Sys+UDP, Sys+Waiting, Sys+SharedMemory*,
+// is split by facility (Sys+Descriptors, Sys+UnixSockets, Sys+UDP, Sys+Waiting, Sys+SharedMemory,
 // Sys+Process, Sys+Proc). Every wrapper is thin: it turns a -1/errno return into a thrown `Errno`, and
 // retries EINTR through one helper (``Sys/retrying(_:_:)``). What an errno means to a mailslot user is
 // decided in one place, MailslotError+Errno.swift.
