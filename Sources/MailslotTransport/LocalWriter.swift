@@ -300,7 +300,7 @@ package final class LocalWriter: @unchecked Sendable {
                 throw MailslotError(.semTimeout, "\(name) did not take the message within \(waited) ms: its queue is full (quota \(greeting.quota) bytes) or its server is not reading. The message was not delivered; retry later, or raise the write timeout or the server's quota")
             }
             // In slices, so that a server that dies without a word is noticed.
-            ring.waitForRoom(nanoseconds: min(remaining, 100_000_000)) { !ring.hasRoom(for: bytes.count) }
+            ring.waitForRoom(for: bytes.count, nanoseconds: min(remaining, 100_000_000))
         }
     }
 

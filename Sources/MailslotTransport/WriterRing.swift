@@ -147,18 +147,26 @@ package final class ClientRing: @unchecked Sendable {
         Sys.livenessAlive(liveness) && cms_load_relaxed_u32(word(RingLayout.Offset.closed)) == 0
     }
 
+    /// Where a record of `size` bytes goes now: the bytes left before the ring's end, and whether it must
+    /// start at offset 0 after a wrap record; nil when it does not fit.
+    @inline(__always)
+    private func place(_ size: Int) -> (room: Int, wraps: Bool)? {
+        let head = cms_load_acquire_u64((base + RingLayout.Offset.head).assumingMemoryBound(to: UInt64.self))
+        let room = capacity - Int(tail % UInt64(capacity))
+        let wraps = size > room
+        let needed = wraps ? room + size : size
+        guard tail &- head <= UInt64(capacity), Int(tail &- head) + needed <= capacity else { return nil }
+        return (room, wraps)
+    }
+
     /// Copies one record into the ring and publishes it; false when it does not fit now.
     @inline(__always)
     package func append(_ kind: RingKind, stamp: UInt64, _ payload: UnsafeRawBufferPointer) -> Bool {
         let size = RingLayout.recordSize(payload.count)
-        let head = cms_load_acquire_u64((base + RingLayout.Offset.head).assumingMemoryBound(to: UInt64.self))
+        guard let (room, wraps) = place(size) else { return false }
         var tail = self.tail
-        let offset = Int(tail % UInt64(capacity))
-        let room = capacity - offset
-        let wraps = size > room
-        let needed = wraps ? room + size : size
-        guard tail &- head <= UInt64(capacity), Int(tail &- head) + needed <= capacity else { return false }
         if wraps {
+            let offset = Int(tail % UInt64(capacity))
             data.storeBytes(of: UInt32(0), toByteOffset: offset, as: UInt32.self)
             data.storeBytes(of: RingKind.wrap.rawValue, toByteOffset: offset + 4, as: UInt8.self)
             tail += UInt64(room)
@@ -176,15 +184,6 @@ package final class ClientRing: @unchecked Sendable {
         return true
     }
 
-    /// Whether a record of `length` bytes fits now.
-    package func hasRoom(for length: Int) -> Bool {
-        let size = RingLayout.recordSize(length)
-        let head = cms_load_acquire_u64((base + RingLayout.Offset.head).assumingMemoryBound(to: UInt64.self))
-        let room = capacity - Int(tail % UInt64(capacity))
-        let needed = size > room ? room + size : size
-        return tail &- head <= UInt64(capacity) && Int(tail &- head) + needed <= capacity
-    }
-
     /// Whether the server sleeps and this writer must ring the doorbell (it takes the duty: one ring per sleep).
     @inline(__always)
     package func takeDoorbell() -> Bool {
@@ -193,13 +192,14 @@ package final class ClientRing: @unchecked Sendable {
         return cms_exchange_u32(word(RingLayout.Offset.readerSleeping), 0) != 0
     }
 
-    /// Waits (futex on the head) until the server consumes something, at most `nanoseconds`.
-    package func waitForRoom(nanoseconds: Int64, stillFull: () -> Bool) {
+    /// Waits (futex on the head) until the server consumes something, at most `nanoseconds`, unless a
+    /// record of `length` bytes fits already or the server has gone.
+    package func waitForRoom(for length: Int, nanoseconds: Int64) {
         let wake = word(RingLayout.Offset.headWake)
         let seen = Sys.atomicLoad(wake)
         cms_store_relaxed_u32(word(RingLayout.Offset.writerWaiting), 1)
         cms_fence()
-        guard stillFull(), serverAlive else { return }
+        guard place(RingLayout.recordSize(length)) == nil, serverAlive else { return }
         Sys.futexWait(wake, expected: seen, timeoutNanoseconds: nanoseconds)
     }
 }

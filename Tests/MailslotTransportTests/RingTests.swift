@@ -36,7 +36,7 @@ struct RingTests {
                 let done = bytes.withUnsafeBytes { ring.append(kind, stamp: stamp, $0) }
                 if done { if ring.takeDoorbell() { _ = try? Sys.send(fd, [1]) }; return }
                 try #require(!deadline.passed, "the ring never had room")
-                ring.waitForRoom(nanoseconds: 10_000_000) { !ring.hasRoom(for: bytes.count) }
+                ring.waitForRoom(for: bytes.count, nanoseconds: 10_000_000)
             }
         }
         /// Publishes the first `parts` records of a multi-part message of `total` bytes, never the last.
