@@ -52,8 +52,6 @@ package final class LocalServerEngine: @unchecked Sendable {
         /// A message assembled from parts, waiting for its turn in the queue (its room reserved).
         var complete: (bytes: UnsafeMutableRawBufferPointer, stamp: UInt64)?
         var violation: String?
-        /// Where this ring is consumed up to once the current round's messages are queued.
-        var consumeTo: UInt64 = 0
         init(id: UInt64, fd: FD, pid: Int32, uid: UInt32, ring: ServerRing) {
             self.id = id
             self.fd = fd
@@ -231,25 +229,17 @@ package final class LocalServerEngine: @unchecked Sendable {
         unpark()
         if let thread, !Sys.isCurrentThread(thread) { Sys.join(thread) }
         // A reader polling in epoll wakes on the stop signal and lets go before the descriptors close.
-        unpark()
         while watcher.load(ordering: .sequentiallyConsistent) == .reader { Sys.futexWait(parkWord, expected: Sys.atomicLoad(parkWord), timeoutNanoseconds: 1_000_000) }
         endAsyncReads()
         state.withLock { state in
             // What writers have published belongs to the mailslot: move it into the queue before this
             // process lets go, so that other holders of the handle still get it.
             drain(&state)
-            var left = 0
-            for connection in state.connections.values {
-                left += connection.ring.hasData || connection.complete != nil ? 1 : 0
-                connection.ring.markClosed()
-                if !connection.hungUp { Sys.close(connection.fd) }
-                if connection.assembly != nil { queue.cancelReservation(connection.assembly!.count) }
-                if let complete = connection.complete { queue.cancelReservation(complete.bytes.count) }
-            }
+            let left = state.connections.values.filter { $0.ring.hasData || $0.complete != nil }.count
             if left > 0 {
                 logger.debug("mailslot closed with messages its quota could not take", metadata: ["path": "\(queue.path)", "writers": "\(left)"])
             }
-            state.connections.removeAll()
+            for connection in state.connections.values { remove(connection, &state) }
         }
         Sys.close(listenFD)
         Sys.close(epollFD)
@@ -376,18 +366,16 @@ package final class LocalServerEngine: @unchecked Sendable {
         let taken = candidates.withUnsafeBufferPointer { list in
             queue.push(count: list.count) { i in (list[i].bytes, list[i].end == nil) }
         }
-        for candidate in candidates[0..<taken] {
+        // Backwards, so that each ring is consumed once, up to its last queued record.
+        for candidate in candidates[0..<taken].reversed() {
             let connection = candidate.connection
             connection.lastStamp = max(connection.lastStamp, candidate.stamp)
             if let end = candidate.end {
-                connection.consumeTo = end
+                if end > connection.ring.head { connection.ring.consume(to: end) }
             } else {
                 connection.complete?.bytes.deallocate()
                 connection.complete = nil
             }
-        }
-        for candidate in candidates[0..<taken] where candidate.end != nil && candidate.connection.consumeTo > candidate.connection.ring.head {
-            candidate.connection.ring.consume(to: candidate.connection.consumeTo)
         }
         state.queueFull = full || taken < candidates.count
         queueFullHint.store(state.queueFull, ordering: .relaxed)
@@ -399,16 +387,20 @@ package final class LocalServerEngine: @unchecked Sendable {
     private func collect(_ connection: Connection, tail: UInt64, now: UInt64, watermark: UInt64, into candidates: inout [Candidate],
                          held: inout Bool, full: inout Bool) {
         guard connection.violation == nil else { return }
-        if let complete = connection.complete {
+        /// An assembled message waiting for room goes in its turn; nothing behind it goes before it.
+        func offerComplete() {
+            guard let complete = connection.complete else { return }
             if complete.stamp >= watermark { held = true; return }
             candidates.append(Candidate(stamp: complete.stamp, sequence: candidates.count, connection: connection,
                                         bytes: UnsafeRawBufferPointer(complete.bytes), end: nil))
-            return
         }
+        if connection.complete != nil { return offerComplete() }
         let ring = connection.ring
         let limit = effectiveMessageLimit
         var position = ring.head
         var lastStamp = connection.lastStamp
+        // A stamp later than `now` is a lie: it goes just before the watermark. Stamps never go back within a ring.
+        func clamped(_ stamp: UInt64) -> UInt64 { max(stamp > now ? min(now, watermark &- 1) : stamp, lastStamp) }
         var taken = 0
         while taken < 64 {
             switch ring.record(at: position, tail: tail) {
@@ -420,9 +412,12 @@ package final class LocalServerEngine: @unchecked Sendable {
             case .record(let kind, let rawStamp, let payload, let end):
                 switch kind {
                 case .whole:
-                    guard connection.assembly == nil else { connection.violation = "a whole message inside a multi-part one"; return }
-                    guard payload.count <= limit else { connection.violation = "a message of \(payload.count) bytes over the limit of \(limit)"; return }
-                    let stamp = max(rawStamp > now ? min(now, watermark &- 1) : rawStamp, lastStamp)
+                    let inProgress = connection.assembly.map { (total: $0.count, filled: connection.filled) }
+                    if case .violation(let why) = PartRules.check(.whole, stamp: rawStamp, length: payload.count, inProgress: inProgress, limit: limit) {
+                        connection.violation = why
+                        return
+                    }
+                    let stamp = clamped(rawStamp)
                     if stamp >= watermark { held = true; return }
                     lastStamp = stamp
                     candidates.append(Candidate(stamp: stamp, sequence: candidates.count, connection: connection, bytes: payload, end: end))
@@ -435,13 +430,9 @@ package final class LocalServerEngine: @unchecked Sendable {
                     guard take(part: kind, rawStamp, payload, connection, limit: limit, full: &full) else { return }
                     ring.consume(to: end)
                     position = end
-                    if kind == .last, let complete = connection.complete {
-                        let stamp = max(complete.stamp > now ? min(now, watermark &- 1) : complete.stamp, lastStamp)
-                        connection.complete!.stamp = stamp
-                        if stamp >= watermark { held = true; return }
-                        candidates.append(Candidate(stamp: stamp, sequence: candidates.count, connection: connection,
-                                                    bytes: UnsafeRawBufferPointer(complete.bytes), end: nil))
-                        return
+                    if kind == .last, connection.complete != nil {
+                        connection.complete!.stamp = clamped(connection.complete!.stamp)
+                        return offerComplete()
                     }
                 case .wrap:
                     return // record(at:) skips wrap records
@@ -495,12 +486,9 @@ package final class LocalServerEngine: @unchecked Sendable {
         }
     }
 
+    /// Lets go of a writer: its connection, its reservation and its ring (whose writer then gets 109).
     private func remove(_ connection: Connection, _ state: inout State) {
-        if !connection.hungUp {
-            Sys.epollRemove(epollFD, connection.fd)
-            Sys.close(connection.fd)
-            connection.hungUp = true
-        }
+        hangUp(connection)
         if let assembly = connection.assembly { queue.cancelReservation(assembly.count) }
         if let complete = connection.complete { queue.cancelReservation(complete.bytes.count) }
         connection.ring.markClosed()
@@ -725,11 +713,13 @@ package final class LocalServerEngine: @unchecked Sendable {
                   watcher.compareExchange(expected: .nobody, desired: .ioThread, ordering: .sequentiallyConsistent).exchanged else {
                 // A reader waits on the writers itself: park until it lets go (``unpark()``). While readers
                 // come and go quickly, look again every 20 ms, since they do not unpark after a short wait.
-                let hot = Sys.monotonicNanoseconds() &- lastShortWait.load(ordering: .sequentiallyConsistent) < 100_000_000
-                let park = min(hot ? 20 : 5_000, Int64(asyncReadWaitMilliseconds()))
-                ioThreadParkedLong.store(!hot, ordering: .sequentiallyConsistent)
-                // A reader that left a short wait after `hot` was decided sees the flag, or is seen by `hot`.
-                if hot || Sys.monotonicNanoseconds() &- lastShortWait.load(ordering: .sequentiallyConsistent) >= 100_000_000 {
+                // Readers came and went within the last 100 ms.
+                func hot() -> Bool { Sys.monotonicNanoseconds() &- lastShortWait.load(ordering: .sequentiallyConsistent) < 100_000_000 }
+                let wasHot = hot()
+                let park = min(wasHot ? 20 : 5_000, Int64(asyncReadWaitMilliseconds()))
+                ioThreadParkedLong.store(!wasHot, ordering: .sequentiallyConsistent)
+                // A reader that left a short wait after `wasHot` was decided sees the flag, or is seen here.
+                if wasHot || !hot() {
                     Sys.futexWait(parkWord, expected: ticket, timeoutNanoseconds: park * 1_000_000)
                 }
                 ioThreadParkedLong.store(false, ordering: .sequentiallyConsistent)

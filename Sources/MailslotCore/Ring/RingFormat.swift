@@ -104,8 +104,8 @@ package struct RingReader {
     }
 }
 
-/// The rules for a message that travels in parts: a first record announcing the length, parts, a last
-/// record, adding up exactly; nothing else in between.
+/// The rules for the records of one ring: a whole message no larger than the limit, or a message in parts
+/// (a first record announcing the length, parts, a last record, adding up exactly), nothing in between.
 package enum PartRules {
     package enum Step: Equatable {
         /// Start a message of `total` bytes (reserve its room, then copy the part in).
@@ -115,8 +115,8 @@ package enum PartRules {
         case violation(String)
     }
 
-    /// What a part record means, given the message in progress (`nil` when none is) and the largest
-    /// message the mailslot takes.
+    /// What a record means, given the message in progress (`nil` when none is) and the largest message the
+    /// mailslot takes.
     package static func check(_ kind: RingKind, stamp: UInt64, length: Int, inProgress: (total: Int, filled: Int)?, limit: Int) -> Step {
         switch kind {
         case .first:
@@ -131,7 +131,9 @@ package enum PartRules {
             guard kind == .part ? end < total : end == total else { return .violation("parts that do not add up to the message's length") }
             return .append(complete: kind == .last)
         case .whole:
-            return inProgress == nil ? .append(complete: true) : .violation("a whole message inside a multi-part one")
+            guard inProgress == nil else { return .violation("a whole message inside a multi-part one") }
+            guard length <= limit else { return .violation("a message of \(length) bytes over the limit of \(limit)") }
+            return .append(complete: true)
         case .wrap:
             return .violation("a wrap record where a record belongs")
         }
