@@ -314,21 +314,15 @@ package final class LocalWriter: @unchecked Sendable {
         }
     }
 
-    private func serverGone() -> MailslotError {
-        MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
-    }
+    private func serverGone() -> MailslotError { MailslotError.serverClosed(name) }
 
+    /// A new connection after a multi-part write was cut short; refusals as at open (``channel``).
     private func reconnect() throws(MailslotError) -> Channel {
         do throws(MailslotError) {
             let (fd, greeting, fds) = try LocalWriter.connectForWriting(name, address, timeoutMilliseconds: max(writeTimeoutMilliseconds, 1000))
-            guard greeting.status != .accessDenied else {
-                Sys.close(fd)
-                for extra in fds { Sys.close(extra) }
-                throw MailslotError(.accessDenied, "the server of \(name) no longer lets this user write")
-            }
             return try LocalWriter.channel(name, fd, greeting, fds)
         } catch where error.code == .fileNotFound {
-            throw MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered")
+            throw serverGone()
         }
     }
 

@@ -33,7 +33,7 @@ extension MailslotError {
             self.init(.semTimeout, "the server of \(name) did not accept the connection within \(waited) ms; it may be stuck")
         case (.send(let name), Errno.brokenPipe), (.send(let name), Errno.connectionReset),
              (.send(let name), Errno.notConnected), (.send(let name), Errno.connectionRefused):
-            self.init(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
+            self = .serverClosed(name)
         case (.listenUDP(let port, let address), Errno.addressInUse):
             self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): another process (nmbd or another mailslotd) owns it", cause: cause)
         case (.listenUDP(let port, let address), Errno.permissionDenied):
@@ -51,6 +51,11 @@ extension MailslotError {
         case (.other(let what), _):
             self.init(.generalFailure, "\(what): \(error.message)", cause: cause)
         }
+    }
+
+    /// ERROR_BROKEN_PIPE: a write found the mailslot's server gone (closed, or died).
+    package static func serverClosed(_ name: MailslotName) -> MailslotError {
+        MailslotError(.brokenPipe, "the server of \(name) has closed the mailslot; the message was not delivered. Open the name again once a server has created it")
     }
 
     /// An unexpected system failure, with its errno as the cause.
