@@ -1,5 +1,5 @@
 import Foundation
-import Mailslot
+@testable import Mailslot
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -21,21 +21,35 @@ struct SoakTests {
         }
     }
 
-    static func descriptorCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+    /// The inode of what a descriptor refers to (a socket, a memfd).
+    static func inode(_ fd: Int32) -> UInt64 {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? UInt64(st.st_ino) : 0
+    }
+
+    /// The inodes of everything this process has open. Other suites open and close descriptors meanwhile,
+    /// so the check is whether this server's own objects are among them, not a count.
+    static func openInodes() -> Set<UInt64> {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return Set(fds.compactMap { entry -> UInt64? in
+            var st = stat()
+            return stat("/proc/self/fd/" + entry, &st) == 0 ? UInt64(st.st_ino) : nil
+        })
+    }
 
     @Test("16 writer slots, writers coming and going, random sizes, pauses and read timeouts: exactly once, in order")
     func soak() throws {
         let seconds = Double(ProcessInfo.processInfo.environment["MAILSLOT_SOAK_SECONDS"] ?? "") ?? 20
         let seed = UInt64(ProcessInfo.processInfo.environment["MAILSLOT_SOAK_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970 * 1000)
         print("soak: \(seconds) s, seed \(seed) (MAILSLOT_SOAK_SEED repeats a run)")
-        let descriptorsBefore = Self.descriptorCount()
-        try run(seconds: seconds, seed: seed)
-        // Closed and released, the server holds nothing any more.
-        #expect(Support.eventually { Self.descriptorCount() <= descriptorsBefore },
-                "descriptors: \(descriptorsBefore) before, \(Self.descriptorCount()) after")
+        let serverObjects = try run(seconds: seconds, seed: seed)
+        // Closed and released, the server holds nothing any more: none of its sockets or memfds is open.
+        #expect(Support.eventually { Self.openInodes().isDisjoint(with: serverObjects) },
+                "still open: \(Self.openInodes().intersection(serverObjects))")
     }
 
-    func run(seconds: Double, seed: UInt64) throws {
+    /// Runs the soak; returns the inodes of the server's own descriptors (its name's socket and its queue).
+    func run(seconds: Double, seed: UInt64) throws -> Set<UInt64> {
         let name = Support.uniqueName("soak")
         let server = try MailslotServer(name: name, options: .init(quota: 1 << 20))
         defer { server.close() }
@@ -122,5 +136,10 @@ struct SoakTests {
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         #expect(expected == total, "per slot received \(expected), written \(total)")
         #expect(try server.info().messageCount == 0)
+        // Every writer's connection and ring is let go once its writer has gone.
+        #expect(Support.eventually { server.engine.connectionCount == 0 }, "\(server.engine.connectionCount) writers still held")
+        // The name's socket and the queue's memfd have inodes of their own (eventfds and epoll share one
+        // anonymous inode with every other in the process, so they cannot be told apart this way).
+        return Set([server.engine.listenFD, server.engine.queue.fd].map(Self.inode)).subtracting([0])
     }
 }
