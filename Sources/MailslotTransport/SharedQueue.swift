@@ -139,26 +139,9 @@ package final class SharedQueue: @unchecked Sendable {
     /// Bytes a message of `length` bytes takes in the ring (header and padding).
     package static func recordSize(_ length: Int) -> Int { 8 + ((length + 7) & ~7) }
 
-    /// Appends as many of `messages` as fit, in order, and wakes readers. Returns how many were taken.
-    package func push(_ messages: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
-        lock()
-        var taken = 0
-        for message in messages {
-            guard append(message) else { break }
-            taken += 1
-        }
-        unlock()
-        if taken > 0 { wakeReaders() }
-        return taken
-    }
-
-    /// Appends one message if it fits.
+    /// Appends one message if it fits, and wakes readers.
     package func push(_ message: UnsafeRawBufferPointer) -> Bool {
-        lock()
-        let ok = append(message)
-        unlock()
-        if ok { wakeReaders() }
-        return ok
+        push(count: 1) { _ in (message, false) } == 1
     }
 
     /// Sets aside room for a message that is still arriving in parts, so that the bytes it holds in the
