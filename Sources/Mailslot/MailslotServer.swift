@@ -180,12 +180,7 @@ public final class MailslotServer: Sendable {
 
     func blockingRead(maxLength: Int, timeout: MailslotTimeout?, cancelled: CancelFlag?) throws(MailslotError) -> [UInt8] {
         try waitLoop(timeout: timeout, cancelled: cancelled) { () throws(MailslotError) -> [UInt8]? in
-            let (result, bytes) = engine.queue.popArray(limit: maxLength)
-            switch result {
-            case .message: return bytes
-            case .tooSmall(let n): throw engine.tooSmall(n, maxLength)
-            case .empty: return nil
-            }
+            try engine.takeMessage(maxLength: maxLength)?.get()
         }
     }
 

@@ -920,10 +920,9 @@ package final class LocalServerEngine: @unchecked Sendable {
     /// Reads one message without holding a thread: the read waits in a FIFO that the I/O thread serves.
     /// Cancelling the task ends it with ERROR_OPERATION_ABORTED (the message it had not taken stays).
     package func receive(maxLength: Int, timeout: MailslotTimeout) async -> Result<[UInt8], MailslotError> {
-        switch queue.popArray(limit: maxLength) {
-        case (.message, let bytes): tookMessage(); return .success(bytes)
-        case (.tooSmall(let size), _): return .failure(tooSmall(size, maxLength))
-        case (.empty, _): break
+        if let result = takeMessage(maxLength: maxLength) {
+            if case .success = result { tookMessage() }
+            return result
         }
         let id = asyncReads.withLock { state -> UInt64 in
             state.nextID += 1
@@ -962,14 +961,8 @@ package final class LocalServerEngine: @unchecked Sendable {
         asyncReads.withLock { state in
             guard !state.waiting.isEmpty else { return }
             drainNow()
-            while let first = state.waiting.first {
-                let (result, bytes) = queue.popArray(limit: first.maxLength)
-                switch result {
-                case .message: done.append((first, .success(bytes)))
-                case .tooSmall(let size): done.append((first, .failure(tooSmall(size, first.maxLength))))
-                case .empty: break
-                }
-                if case .empty = result { break }
+            while let first = state.waiting.first, let result = takeMessage(maxLength: first.maxLength) {
+                done.append((first, result))
                 state.waiting.removeFirst()
             }
             state.waiting.removeAll { read in
@@ -1008,6 +1001,16 @@ package final class LocalServerEngine: @unchecked Sendable {
 
     private func closedWhileWaiting() -> MailslotError {
         MailslotError(.operationAborted, "the mailslot \\\\.\\mailslot\\\(queue.path) was closed while a read was waiting")
+    }
+
+    /// Takes the oldest message if it is at most `maxLength` bytes (a larger one stays queued and gives
+    /// ERROR_INSUFFICIENT_BUFFER); nil when the queue is empty.
+    package func takeMessage(maxLength: Int) -> Result<[UInt8], MailslotError>? {
+        switch queue.popArray(limit: maxLength) {
+        case (.message, let bytes): return .success(bytes)
+        case (.tooSmall(let size), _): return .failure(tooSmall(size, maxLength))
+        case (.empty, _): return nil
+        }
     }
 
     package func tooSmall(_ size: Int, _ capacity: Int) -> MailslotError {
