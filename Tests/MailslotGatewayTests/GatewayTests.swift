@@ -30,24 +30,25 @@ struct GatewayTests {
                                     mailslotName: mailslot, data: data).encoded()
     }
 
-    func handle(_ g: Gateway, _ bytes: [UInt8]) -> Gateway.Outcome {
-        bytes.withUnsafeBytes { g.handle($0, from: .loopback) }
+    func handle(_ d: GatewayDelivery, _ bytes: [UInt8]) -> Gateway.Outcome {
+        bytes.withUnsafeBytes { d.handle($0, from: .loopback) }
     }
 
     func uniquePath(_ tag: String) -> String { "gateway-test\\\(tag)-\(getpid())" }
 
     @Test func deliversToItsOwnNamesAndDropsOthers() throws {
         let g = try makeGateway()
+        let d = g.makeDelivery()
         let path = uniquePath("own")
         let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
         let wire = "\\MAILSLOT\\" + path.uppercased() // case-insensitive match
-        #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
-        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", mailslot: wire, data: [2])).isDelivered)
-        #expect(handle(g, try datagram(.broadcast, to: "*", mailslot: wire, data: [3])).isDelivered)
-        #expect(handle(g, try datagram(to: "OTHER", mailslot: wire, data: [4])) == .dropped(reason: .notForUs))
-        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: wire, data: [5])) == .dropped(reason: .notForUs))
-        #expect(handle(g, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\nobody-\(getpid())", data: [6])) == .dropped(reason: .noSuchMailslot))
+        #expect(handle(d, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
+        #expect(handle(d, try datagram(.directGroup, to: "MSTEST", mailslot: wire, data: [2])).isDelivered)
+        #expect(handle(d, try datagram(.broadcast, to: "*", mailslot: wire, data: [3])).isDelivered)
+        #expect(handle(d, try datagram(to: "OTHER", mailslot: wire, data: [4])) == .dropped(reason: .notForUs))
+        #expect(handle(d, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: wire, data: [5])) == .dropped(reason: .notForUs))
+        #expect(handle(d, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\nobody-\(getpid())", data: [6])) == .dropped(reason: .noSuchMailslot))
         var got: [[UInt8]] = []
         while let m = try? server.read() { got.append(m) }
         #expect(got == [[1], [2], [3]])
@@ -55,25 +56,27 @@ struct GatewayTests {
 
     @Test func acceptAnyNameWatchesEveryDestination() throws {
         let g = try makeGateway(acceptAny: true)
+        let d = g.makeDelivery()
         let path = uniquePath("browse")
         let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
-        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: "\\MAILSLOT\\" + path, data: [0x01, 0x02])).isDelivered)
+        #expect(handle(d, try datagram(.directGroup, to: "MSTEST", suffix: 0x1d, mailslot: "\\MAILSLOT\\" + path, data: [0x01, 0x02])).isDelivered)
         #expect(try server.read() == [0x01, 0x02])
     }
 
     @Test func malformedInputIsCountedNeverFatal() throws {
         let g = try makeGateway()
+        let d = g.makeDelivery()
         let good = try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\x", data: Array("payload".utf8))
         var reasons: Set<String> = []
         for cut in 0..<good.count {
-            if case .dropped(let reason) = handle(g, Array(good[0..<cut])) { reasons.insert(reason.description) } else { Issue.record("truncated datagram delivered") }
+            if case .dropped(let reason) = handle(d, Array(good[0..<cut])) { reasons.insert(reason.description) } else { Issue.record("truncated datagram delivered") }
         }
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<5_000 {
             var bytes = good
             for _ in 0..<Int.random(in: 1...8, using: &rng) { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-            _ = handle(g, bytes)
+            _ = handle(d, bytes)
         }
         #expect(reasons.count >= 2)
     }
@@ -153,12 +156,13 @@ struct GatewayTests {
     /// root, which every access rule admits).
     @Test func onlyMailslotsThatOptedInGetDatagrams() throws {
         let g = try makeGateway()
+        let d = g.makeDelivery()
         let closed = uniquePath("local-only"), open = uniquePath("networked")
         let local = try MailslotServer(name: try MailslotName(local: closed), readTimeout: .immediate, options: .init(access: .everyone))
         let networked = try MailslotServer(name: try MailslotName(local: open), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { local.close(); networked.close() }
-        #expect(handle(g, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + closed, data: [1])) == .dropped(reason: .notNetworkEnabled))
-        #expect(handle(g, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + open, data: [2])).isDelivered)
+        #expect(handle(d, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + closed, data: [1])) == .dropped(reason: .notNetworkEnabled))
+        #expect(handle(d, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + open, data: [2])).isDelivered)
         #expect(throws: MailslotError.self) { try local.read() }
         #expect(try networked.read() == [2])
     }
@@ -166,6 +170,7 @@ struct GatewayTests {
     /// `allow_from` and `rate_limit`: counted drops, and the rest delivered.
     @Test func sourceFiltersAndRateLimit() throws {
         let g = try makeGateway()
+        let d = g.makeDelivery()
         let path = uniquePath("filters")
         let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
@@ -173,15 +178,15 @@ struct GatewayTests {
         try filtered.apply([("allow_from", "10.1.0.0/16, 127.0.0.1"), ("rate_limit", "5")], source: "test")
         try g.reload(filtered)
         let bytes = try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + path, data: [7])
-        #expect(bytes.withUnsafeBytes { g.handle($0, from: IPv4Address("10.2.0.1")!) } == .dropped(reason: .sourceNotAllowed))
-        #expect(bytes.withUnsafeBytes { g.handle($0, from: IPv4Address("10.1.200.3")!) }.isDelivered)
+        #expect(bytes.withUnsafeBytes { d.handle($0, from: IPv4Address("10.2.0.1")!) } == .dropped(reason: .sourceNotAllowed))
+        #expect(bytes.withUnsafeBytes { d.handle($0, from: IPv4Address("10.1.200.3")!) }.isDelivered)
         // A burst of 20 from one address: the bucket holds 5, refilled at 5 per second.
-        let outcomes = (0..<20).map { _ in bytes.withUnsafeBytes { g.handle($0, from: .loopback) } }
+        let outcomes = (0..<20).map { _ in bytes.withUnsafeBytes { d.handle($0, from: .loopback) } }
         let delivered = outcomes.filter(\.isDelivered).count
         #expect(delivered >= 5 && delivered <= 7, "\(delivered) of 20 delivered")
         #expect(outcomes.filter { $0 == .dropped(reason: .rateLimited) }.count == 20 - delivered)
         // Another source has a bucket of its own.
-        #expect(bytes.withUnsafeBytes { g.handle($0, from: IPv4Address("10.1.0.9")!) }.isDelivered)
+        #expect(bytes.withUnsafeBytes { d.handle($0, from: IPv4Address("10.1.0.9")!) }.isDelivered)
         #expect(throws: MailslotError.self) {
             var bad = filtered
             try bad.apply([("allow_from", "10.0.0.0/33")], source: "test")
@@ -205,19 +210,20 @@ struct GatewayTests {
 
     @Test func reloadAppliesNewNamesAndKeepsTheOldConfigurationWhenTheNewOneCannotApply() throws {
         let g = try makeGateway()
+        let d = g.makeDelivery()
         let path = uniquePath("reload")
         let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .immediate, options: .init(allowNetwork: true))
         defer { server.close() }
         let wire = "\\MAILSLOT\\" + path
-        #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
+        #expect(handle(d, try datagram(to: "GWHOST", mailslot: wire, data: [1])).isDelivered)
 
         var renamed = g.configuration
         try renamed.apply([("computer_name", "renamed"), ("workgroup", "other")], source: "test")
         try g.reload(renamed)
-        #expect(handle(g, try datagram(to: "GWHOST", mailslot: wire, data: [2])) == .dropped(reason: .notForUs))
-        #expect(handle(g, try datagram(.directGroup, to: "MSTEST", mailslot: wire, data: [3])) == .dropped(reason: .notForUs))
-        #expect(handle(g, try datagram(to: "RENAMED", mailslot: wire, data: [4])).isDelivered)
-        #expect(handle(g, try datagram(.directGroup, to: "OTHER", mailslot: wire, data: [5])).isDelivered)
+        #expect(handle(d, try datagram(to: "GWHOST", mailslot: wire, data: [2])) == .dropped(reason: .notForUs))
+        #expect(handle(d, try datagram(.directGroup, to: "MSTEST", mailslot: wire, data: [3])) == .dropped(reason: .notForUs))
+        #expect(handle(d, try datagram(to: "RENAMED", mailslot: wire, data: [4])).isDelivered)
+        #expect(handle(d, try datagram(.directGroup, to: "OTHER", mailslot: wire, data: [5])).isDelivered)
 
         // An interface that does not exist, or another port: refused, and nothing changes.
         var missing = renamed
@@ -227,8 +233,8 @@ struct GatewayTests {
         moved.port += 1
         #expect(throws: MailslotError.self) { try g.reload(moved) }
         #expect(g.configuration.computerName == "RENAMED")
-        #expect(handle(g, try datagram(to: "RENAMED", mailslot: wire, data: [6])).isDelivered)
-        #expect(handle(g, try datagram(to: "THIRD", mailslot: wire, data: [7])) == .dropped(reason: .notForUs))
+        #expect(handle(d, try datagram(to: "RENAMED", mailslot: wire, data: [6])).isDelivered)
+        #expect(handle(d, try datagram(to: "THIRD", mailslot: wire, data: [7])) == .dropped(reason: .notForUs))
         var got: [[UInt8]] = []
         while let m = try? server.read() { got.append(m) }
         #expect(got == [[1], [4], [5], [6]])

@@ -1,0 +1,342 @@
+import Logging
+import Mailslot
+import MailslotTransport
+
+/// What the gateway's receive loop needs to deliver datagrams, owned by that loop alone (no locks): the
+/// connections to local mailslots, the opens waiting for a greeting, the mailslots that did not answer
+/// or were full, the parsed names and the per-source rate limits. ``Gateway/run()`` makes one; tests
+/// and tools drive one made by ``Gateway/makeDelivery()``.
+///
+/// No local mailslot can hold the loop: a connection is opened without waiting and finished when the
+/// server greets (a stopped or hostile server costs nothing but its own datagrams), and a write waits
+/// at most a few milliseconds for a full mailslot, and then not at all for a second.
+package final class GatewayDelivery {
+    typealias Outcome = Gateway.Outcome
+    typealias DropReason = Gateway.DropReason
+
+    /// The most writer connections kept open to local mailslots at once (and entries in each cache).
+    static let writerCacheLimit = 256
+    /// How long a delivery may wait for a local mailslot that is momentarily full (its server is behind).
+    static let deliveryWaitMilliseconds: UInt32 = 5
+    /// After a mailslot made a delivery wait in vain, later deliveries to it do not wait for this long,
+    /// so that one stuck server cannot stall the gateway.
+    static let congestion: Duration = .seconds(1)
+    /// How long the gateway waits for a local mailslot's greeting before it gives the datagrams up.
+    static let greetingWait: Duration = .seconds(1)
+    /// A mailslot that did not greet in time is not tried again for this long (its datagrams are dropped).
+    static let unresponsive: Duration = .seconds(1)
+    /// The most datagrams that wait for one mailslot's greeting.
+    static let pendingLimit = 256
+    /// The most sources with a rate-limit bucket.
+    static let bucketLimit = 4096
+
+    /// One datagram's message on its way to a mailslot.
+    struct Item {
+        var data: [UInt8]
+        var address: IPv4Address
+        var port: UInt16
+        var received: ContinuousClock.Instant
+    }
+
+    /// A connection to a mailslot that has not greeted yet, and what waits for it.
+    struct PendingDelivery {
+        var open: LocalWriter.PendingOpen
+        var items: [Item]
+        var deadline: ContinuousClock.Instant
+    }
+
+    private struct Bucket {
+        var tokens: Double
+        var refilled: ContinuousClock.Instant
+    }
+
+    private let gateway: Gateway
+    private var logger: Logger { gateway.logger }
+
+    /// Open connections to local mailslots by name key.
+    private var writers: [String: LocalWriter] = [:]
+    /// Opens waiting for a greeting, by name key.
+    private var opening: [String: PendingDelivery] = [:]
+    /// Mailslots that did not greet in time, until when they are skipped.
+    private var unresponsiveUntil: [String: ContinuousClock.Instant] = [:]
+    /// Mailslots whose quota stayed full, until when deliveries to them do not wait.
+    private var congestedUntil: [String: ContinuousClock.Instant] = [:]
+    /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
+    /// the datagram, and a LAN uses few mailslot names. Most traffic goes to one: `lastName` answers
+    /// that without hashing.
+    private var names: [[UInt8]: MailslotName] = [:]
+    private var lastName: (wire: [UInt8], name: MailslotName)?
+    /// Per-source token buckets for `rate_limit`.
+    private var buckets: [UInt32: Bucket] = [:]
+
+    init(_ gateway: Gateway) { self.gateway = gateway }
+
+    /// Open connections to local mailslots.
+    var connectionCount: Int { writers.count }
+
+    /// The descriptors of the opens waiting for a greeting: the loop polls them with its sockets.
+    var openingDescriptors: [FD] { opening.values.map(\.open.fd) }
+
+    /// Closes every connection and gives up every open (the loop is ending).
+    func close() {
+        writers.values.forEach { $0.close() }
+        writers.removeAll()
+        opening.values.forEach { $0.open.cancel() }
+        opening.removeAll()
+    }
+
+    /// Decodes one datagram and delivers it, opening a connection (and waiting for its greeting) when
+    /// none is open: for tests and tools, not for the receive loop.
+    package func handle(_ bytes: UnsafeRawBufferPointer, from address: IPv4Address) -> Gateway.Outcome {
+        let settings = gateway.settings
+        let outcome: Outcome
+        if let refused = admit(address, settings.configuration, now: .now) {
+            outcome = .dropped(reason: refused)
+        } else {
+            switch accept(bytes, settings) {
+            case .success(let (name, data)): outcome = deliver([data], to: name, mayOpen: true)[0]
+            case .failure(let drop): outcome = .dropped(reason: drop.reason)
+            }
+        }
+        gateway.record(outcome, from: address, port: 138)
+        return outcome
+    }
+
+    /// Decodes a received batch and delivers runs of messages for the same mailslot together.
+    func deliver(_ batch: Sys.DatagramBatch, count: Int) {
+        let received = ContinuousClock.now
+        let settings = gateway.settings
+        var pending: [(name: MailslotName, item: Item)] = []
+        for i in 0..<count {
+            let d = batch.datagram(i)
+            if let refused = admit(d.address, settings.configuration, now: received) {
+                gateway.record(.dropped(reason: refused), from: d.address, port: d.port)
+                continue
+            }
+            switch d.bytes.map({ accept($0, settings) }) ?? .failure(Drop(reason: .oversizeUDP)) {
+            case .success(let (name, data)): pending.append((name, Item(data: data, address: d.address, port: d.port, received: received)))
+            case .failure(let drop): gateway.record(.dropped(reason: drop.reason), from: d.address, port: d.port)
+            }
+        }
+        var start = 0
+        while start < pending.count {
+            var end = start + 1
+            while end < pending.count, pending[end].name.key == pending[start].name.key { end += 1 }
+            route(pending[start..<end].map(\.item), to: pending[start].name)
+            start = end
+        }
+    }
+
+    struct Drop: Error { var reason: DropReason }
+
+    /// The source filters: `allow_from`, then `rate_limit` (a bucket of `rate_limit` tokens per source,
+    /// refilled at that rate). nil: admitted.
+    private func admit(_ source: IPv4Address, _ configuration: MailslotConfiguration, now: ContinuousClock.Instant) -> DropReason? {
+        if !configuration.allowFrom.isEmpty, !configuration.allowFrom.contains(where: { $0.contains(source.value) }) {
+            return .sourceNotAllowed
+        }
+        guard configuration.rateLimit > 0 else { return nil }
+        let rate = Double(configuration.rateLimit)
+        func filled(_ bucket: Bucket) -> Double { min(rate, bucket.tokens + (now - bucket.refilled).seconds * rate) }
+        if buckets[source.value] == nil, buckets.count >= GatewayDelivery.bucketLimit {
+            buckets = buckets.filter { filled($0.value) < rate } // full buckets say nothing a new one would not
+            if buckets.count >= GatewayDelivery.bucketLimit { buckets.removeAll() }
+        }
+        var bucket = buckets[source.value].map { Bucket(tokens: filled($0), refilled: now) } ?? Bucket(tokens: rate, refilled: now)
+        let admitted = bucket.tokens >= 1
+        if admitted { bucket.tokens -= 1 }
+        buckets[source.value] = bucket
+        return admitted ? nil : .rateLimited
+    }
+
+    /// Decodes a datagram and decides whether it is for this machine: the local mailslot and the message.
+    private func accept(_ bytes: UnsafeRawBufferPointer, _ settings: Gateway.Settings) -> Result<(MailslotName, [UInt8]), Drop> {
+        let decoded: NetBIOSMailslotDatagram
+        do throws(DatagramDecodeError) {
+            decoded = try NetBIOSMailslotDatagram.decode(bytes)
+        } catch {
+            return .failure(Drop(reason: .malformed(error.reason)))
+        }
+        guard settings.configuration.acceptAnyName || decoded.messageType == .broadcast
+                || settings.acceptedNames.contains(decoded.destinationName) else {
+            return .failure(Drop(reason: .notForUs))
+        }
+        guard let local = localName(decoded.transaction) else { return .failure(Drop(reason: .badMailslotName)) }
+        return .success((local, decoded.data))
+    }
+
+    private func localName(_ transaction: MailslotTransaction) -> MailslotName? {
+        let wire = transaction.mailslotNameBytes
+        if let last = lastName, last.wire == wire { return last.name }
+        if let cached = names[wire] {
+            lastName = (wire, cached)
+            return cached
+        }
+        // The decoder has checked the `\MAILSLOT\` prefix; names travel one byte per character.
+        guard let name = try? MailslotName(local: transaction.mailslotNameAfterPrefix) else { return nil }
+        if names.count >= GatewayDelivery.writerCacheLimit { names.removeAll() }
+        names[wire] = name
+        return name
+    }
+
+    /// Delivers a run of messages for one mailslot at once when a connection to it is open; otherwise
+    /// starts opening one without waiting and keeps the messages until it greets.
+    private func route(_ items: [Item], to name: MailslotName) {
+        let key = name.key
+        if writers[key] != nil {
+            deliverNow(items, to: name)
+            return
+        }
+        let now = ContinuousClock.now
+        if let until = unresponsiveUntil[key], until > now {
+            items.forEach { gateway.record(.dropped(reason: .unresponsiveMailslot), from: $0.address, port: $0.port) }
+            return
+        }
+        let room = GatewayDelivery.pendingLimit - (opening[key]?.items.count ?? 0)
+        items.dropFirst(max(0, room)).forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
+        if opening[key] != nil {
+            opening[key]!.items += items.prefix(max(0, room))
+            return
+        }
+        do throws(MailslotError) {
+            let open = try LocalWriter.PendingOpen.begin(name)
+            opening[key] = PendingDelivery(open: open, items: Array(items.prefix(room)), deadline: now + GatewayDelivery.greetingWait)
+            finishOpening(key) // a live server has usually greeted already
+        } catch {
+            items.prefix(room).forEach { gateway.record(.dropped(reason: GatewayDelivery.reason(error.code)), from: $0.address, port: $0.port) }
+        }
+    }
+
+    /// The open polled on `fd` became readable: its greeting may have arrived.
+    func finishOpening(_ fd: FD) {
+        if let key = opening.first(where: { $0.value.open.fd == fd })?.key { finishOpening(key) }
+    }
+
+    /// Completes an open whose greeting may have arrived; delivers what waited for it.
+    private func finishOpening(_ key: String) {
+        guard let entry = opening[key] else { return }
+        let writer: LocalWriter?
+        do throws(MailslotError) {
+            writer = try entry.open.finish(writeTimeoutMilliseconds: 0, logger: logger)
+        } catch {
+            opening[key] = nil
+            entry.open.cancel()
+            entry.items.forEach { gateway.record(.dropped(reason: GatewayDelivery.reason(error.code)), from: $0.address, port: $0.port) }
+            return
+        }
+        guard let writer else { return }
+        opening[key] = nil
+        cache(writer, key)
+        deliverNow(entry.items, to: entry.open.name)
+    }
+
+    /// Gives up the opens whose server did not greet in time; returns the poll timeout the next ones need.
+    func expireOpenings() -> Int32 {
+        let now = ContinuousClock.now
+        for (key, entry) in opening where entry.deadline <= now {
+            opening[key] = nil
+            entry.open.cancel()
+            if unresponsiveUntil.count >= GatewayDelivery.writerCacheLimit { unresponsiveUntil = unresponsiveUntil.filter { $0.value > now } }
+            unresponsiveUntil[key] = now + GatewayDelivery.unresponsive
+            logger.debug("a local mailslot did not greet in time", metadata: ["mailslot": "\(entry.open.name)", "dropped": "\(entry.items.count)"])
+            entry.items.forEach { gateway.record(.dropped(reason: .unresponsiveMailslot), from: $0.address, port: $0.port) }
+        }
+        guard let next = opening.values.map(\.deadline).min() else { return 1000 }
+        let milliseconds = max(.zero, next - now).milliseconds + 1
+        return Int32(clamping: milliseconds)
+    }
+
+    private func deliverNow(_ items: [Item], to name: MailslotName) {
+        let outcomes = deliver(items.map(\.data), to: name, mayOpen: false)
+        let now = ContinuousClock.now
+        for (item, outcome) in zip(items, outcomes) {
+            gateway.record(outcome, from: item.address, port: item.port)
+            if case .delivered = outcome { gateway.metrics.deliveryLatency.recordNanoseconds((now - item.received).nanoseconds) }
+        }
+        // The server went away or was replaced: the rest wait for a fresh connection, opened without blocking.
+        if outcomes.count < items.count { route(Array(items[outcomes.count...]), to: name) }
+    }
+
+    private func cache(_ writer: LocalWriter, _ key: String) {
+        if writers.count >= GatewayDelivery.writerCacheLimit, let victim = writers.keys.first { writers.removeValue(forKey: victim)?.close() }
+        writers[key] = writer
+    }
+
+    /// Writes messages into one local mailslot as an ordinary writer, reusing a cached connection;
+    /// returns one outcome per message, in order.
+    /// With `mayOpen` false (the receive loop) it never opens a connection itself: it returns outcomes
+    /// for the messages it could write, and the caller routes the rest through a non-blocking open.
+    private func deliver(_ messages: [[UInt8]], to name: MailslotName, mayOpen: Bool) -> [Outcome] {
+        let key = name.key
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(messages.count)
+        var index = 0
+        var reopened = false
+        while index < messages.count {
+            let writer: LocalWriter
+            if let cached = writers[key] {
+                writer = cached
+            } else {
+                guard mayOpen else { break }
+                do throws(MailslotError) {
+                    writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
+                } catch {
+                    outcomes += messages[index...].map { _ in .dropped(reason: GatewayDelivery.reason(error.code)) }
+                    break
+                }
+                cache(writer, key)
+            }
+            // Only a mailslot that opted in to the network gets datagrams, whoever runs the gateway (root
+            // passes every access rule; the opt-in is the mailslot's, checked here as well as by its server).
+            guard writer.greeting.allowsNetwork else {
+                outcomes += messages[index...].map { _ in .dropped(reason: .notNetworkEnabled) }
+                break
+            }
+            var sent = 0
+            let now = ContinuousClock.now
+            let wait = (congestedUntil[key].map { $0 > now } ?? false) ? 0 : GatewayDelivery.deliveryWaitMilliseconds
+            do throws(MailslotError) {
+                try writer.write(batch: messages[index...], sent: &sent, timeoutMilliseconds: wait)
+                outcomes += messages[index...].map { .delivered(mailslot: name.description, bytes: $0.count) }
+                index = messages.count
+            } catch {
+                outcomes += messages[index..<index + sent].map { .delivered(mailslot: name.description, bytes: $0.count) }
+                index += sent
+                if error.code == .brokenPipe || error.code == .invalidHandle {
+                    writers.removeValue(forKey: key)?.close()
+                    // The mailslot's server went away (or was replaced): connect afresh once.
+                    if !reopened { reopened = true; continue }
+                }
+                if error.code == .semTimeout {
+                    if congestedUntil.count >= GatewayDelivery.writerCacheLimit { congestedUntil.removeAll() }
+                    congestedUntil[key] = ContinuousClock.now + GatewayDelivery.congestion
+                }
+                outcomes.append(.dropped(reason: GatewayDelivery.reason(error.code)))
+                index += 1
+            }
+        }
+        return outcomes
+    }
+
+    static func reason(_ code: MailslotError.Code) -> DropReason {
+        switch code {
+        case .fileNotFound, .brokenPipe: return .noSuchMailslot
+        case .semTimeout, .notEnoughQuota: return .mailslotFull
+        case .messageExceedsMaxSize: return .tooLarge
+        case .accessDenied: return .accessDenied
+        default: return .deliveryFailed
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
