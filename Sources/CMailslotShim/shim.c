@@ -98,6 +98,14 @@ ssize_t cms_recv_fds(int socket, void *data, size_t length, int *fds, int capaci
             }
         }
     }
+    if (msg.msg_flags & MSG_CTRUNC) {
+        /* The kernel could not install every descriptor sent (this process is at RLIMIT_NOFILE): what came
+           is useless without the rest, so it is closed and the caller hears EMFILE, not a short greeting. */
+        for (int i = 0; i < *received; i++) close(fds[i]);
+        *received = 0;
+        errno = EMFILE;
+        return -1;
+    }
     return n;
 }
 

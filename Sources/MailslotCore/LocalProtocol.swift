@@ -54,6 +54,8 @@ public struct LocalGreeting: Sendable, Hashable {
         case accessDenied = 5
         /// The mailslot already serves as many writers as it takes at once.
         case tooManyWriters = 1450
+        /// The server could not set up this writer's ring: it is out of descriptors or memory for now.
+        case serverOutOfResources = 8
     }
     public var status: Status
     /// The mailslot's maximum message size (0 = any).

@@ -55,6 +55,8 @@ extension MailslotError {
         public static let fileNotFound = Code(rawValue: 2)
         /// 3: no name was given.
         public static let pathNotFound = Code(rawValue: 3)
+        /// 4: this process has no file descriptor left for the connection or the ring (RLIMIT_NOFILE).
+        public static let tooManyOpenFiles = Code(rawValue: 4)
         /// 5: the server's access rule refuses this writer, or the operation is not allowed on this handle.
         public static let accessDenied = Code(rawValue: 5)
         /// 6: the handle has been closed.
@@ -91,7 +93,7 @@ extension MailslotError {
         public static let messageExceedsMaxSize = Code(rawValue: 4336)
 
         static let names: [UInt32: String] = [
-            2: "ERROR_FILE_NOT_FOUND", 3: "ERROR_PATH_NOT_FOUND", 5: "ERROR_ACCESS_DENIED",
+            2: "ERROR_FILE_NOT_FOUND", 3: "ERROR_PATH_NOT_FOUND", 4: "ERROR_TOO_MANY_OPEN_FILES", 5: "ERROR_ACCESS_DENIED",
             6: "ERROR_INVALID_HANDLE", 8: "ERROR_NOT_ENOUGH_MEMORY", 31: "ERROR_GEN_FAILURE", 50: "ERROR_NOT_SUPPORTED",
             53: "ERROR_BAD_NETPATH", 87: "ERROR_INVALID_PARAMETER", 109: "ERROR_BROKEN_PIPE",
             121: "ERROR_SEM_TIMEOUT", 122: "ERROR_INSUFFICIENT_BUFFER", 123: "ERROR_INVALID_NAME",

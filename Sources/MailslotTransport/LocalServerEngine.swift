@@ -782,8 +782,9 @@ package final class LocalServerEngine: @unchecked Sendable {
             do throws(Errno) {
                 ring = try ServerRing()
             } catch {
+                state.counters.acceptFailures += 1
                 logger.debug("mailslot writer refused: no ring", metadata: ["path": "\(queue.path)", "error": "\(error)"])
-                _ = try? Sys.send(fd, greeting(.tooManyWriters))
+                _ = try? Sys.send(fd, greeting(.serverOutOfResources))
                 Sys.close(fd)
                 continue
             }

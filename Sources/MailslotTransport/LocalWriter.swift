@@ -74,6 +74,8 @@ package final class LocalWriter: @unchecked Sendable {
             throw fail(MailslotError(.accessDenied, "the server of \(name) (pid \(greeting.serverPID)) does not let this user write to it; its creator must allow it (mailslot listen --allow-everyone, or WriterAccess.group/.everyone)"))
         case .tooManyWriters:
             throw fail(MailslotError(.noSystemResources, "the server of \(name) (pid \(greeting.serverPID)) already serves \(LocalServerEngine.maxConnections) writers, as many as it takes at once; close writers you do not need and open it again"))
+        case .serverOutOfResources:
+            throw fail(MailslotError(.noSystemResources, "the server of \(name) (pid \(greeting.serverPID)) could not set up a ring for this writer: it has run out of file descriptors or memory for now; try again later, or raise its limits (ulimit -n)"))
         case .ok:
             guard fds.count == 2 else {
                 throw fail(MailslotError(.fileNotFound, "the socket behind \(name) is not a mailslot server of this version (no ring in its greeting)"))
@@ -175,7 +177,7 @@ package final class LocalWriter: @unchecked Sendable {
         do throws(Errno) {
             received = try Sys.receiveDescriptors(fd, maxPayload: 8192)
         } catch {
-            throw MailslotError(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
+            throw MailslotError(error, .receiveGreeting(name))
         }
         guard let (bytes, fds) = received else { return nil }
         func fail(_ error: MailslotError) -> MailslotError {

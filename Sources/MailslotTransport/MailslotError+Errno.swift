@@ -15,6 +15,8 @@ extension MailslotError {
         case send(MailslotName)
         /// Binding a UDP port (the gateway, mailslot browse).
         case listenUDP(port: UInt16, address: IPv4Address)
+        /// Receiving a local mailslot's greeting and the ring that comes with it.
+        case receiveGreeting(MailslotName)
         /// Anything else: `what` says what could not be done.
         case other(String)
     }
@@ -23,6 +25,8 @@ extension MailslotError {
     package init(_ error: Errno, _ operation: Operation) {
         let cause = error.cause
         switch (operation, error.code) {
+        case (_, Errno.tooManyFiles), (_, Errno.fileTableFull):
+            self.init(.tooManyOpenFiles, "\(operation.what): this process has no file descriptor left (\(error.code == Errno.tooManyFiles ? "its limit, ulimit -n, is reached" : "the system's file table is full")); close files it does not need or raise the limit, then try again", cause: cause)
         case (.publish(let name), Errno.addressInUse):
             self.init(.alreadyExists, "a mailslot named \(name) already exists on this machine (names are case-insensitive); choose another name or close the other server first")
         case (.reserveQueue(let quota), Errno.outOfMemory), (.reserveQueue(let quota), Errno.noSpace):
@@ -38,18 +42,10 @@ extension MailslotError {
             self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): another process (nmbd or another mailslotd) owns it", cause: cause)
         case (.listenUDP(let port, let address), Errno.permissionDenied):
             self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): ports below 1024 need root or CAP_NET_BIND_SERVICE", cause: cause)
-        case (.listenUDP(let port, let address), _):
-            self.init(.generalFailure, "cannot listen on UDP port \(port) at \(address): \(error.message)", cause: cause)
-        case (.publish(let name), _):
-            self.init(.generalFailure, "could not publish the name of \(name): \(error.message)", cause: cause)
-        case (.reserveQueue, _):
-            self.init(.generalFailure, "could not create the mailslot's queue: \(error.message)", cause: cause)
-        case (.connect(let name, _), _):
-            self.init(.generalFailure, "could not connect to \(name): \(error.message)", cause: cause)
-        case (.send(let name), _):
-            self.init(.generalFailure, "could not send to \(name): \(error.message)", cause: cause)
-        case (.other(let what), _):
-            self.init(.generalFailure, "\(what): \(error.message)", cause: cause)
+        case (.receiveGreeting(let name), _):
+            self.init(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: cause)
+        case (.listenUDP, _), (.publish, _), (.reserveQueue, _), (.connect, _), (.send, _), (.other, _):
+            self.init(.generalFailure, "\(operation.what): \(error.message)", cause: cause)
         }
     }
 
@@ -60,6 +56,21 @@ extension MailslotError {
 
     /// An unexpected system failure, with its errno as the cause.
     package static func system(_ what: String, _ error: Errno) -> MailslotError { MailslotError(error, .other(what)) }
+}
+
+extension MailslotError.Operation {
+    /// What could not be done, as the start of a message.
+    fileprivate var what: String {
+        switch self {
+        case .publish(let name): "could not publish the name of \(name)"
+        case .reserveQueue: "could not create the mailslot's queue"
+        case .connect(let name, _): "could not connect to \(name)"
+        case .send(let name): "could not send to \(name)"
+        case .listenUDP(let port, let address): "cannot listen on UDP port \(port) at \(address)"
+        case .receiveGreeting(let name): "could not take the ring that the server of \(name) sent"
+        case .other(let what): what
+        }
+    }
 }
 
 extension Errno {

@@ -37,6 +37,8 @@ package struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     package static let permissionDenied = EACCES
     package static let outOfMemory = ENOMEM
     package static let noSpace = ENOSPC
+    package static let tooManyFiles = EMFILE
+    package static let fileTableFull = ENFILE
 }
 
 package typealias FD = Int32
