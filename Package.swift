@@ -76,7 +76,7 @@ let package = Package(
         ),
         // Helpers the test targets share (processes, names, prerequisites).
         .target(name: "MailslotTestSupport", path: "Tests/MailslotTestSupport"),
-        .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore"], resources: [.copy("Vectors")]),
+        .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore", "MailslotTestSupport"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore", "MailslotTestSupport"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot", "MailslotTestSupport"]),
         .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot", "MailslotTestSupport"], exclude: ["Fixtures"]),

@@ -160,7 +160,10 @@ static int load_locked(void) {
         }
         *s->slot = p;
     }
+    // fuse_version() is FUSE_MAKE_VERSION(major, minor), which was major * 10 + minor up to 3.9 (so 3.9
+    // reports 39) and is major * 100 + minor from 3.10 on (314).
     int version = fuse.fuse_version();
+    if (version >= 30 && version <= 39) version = 300 + (version - 30);
     if (version < 300 || version >= 400) {
         snprintf(load_error, sizeof load_error, "%s reports version %d, not 3.x; " INSTALL_HINT, name, version);
         dlclose(handle);
@@ -215,9 +218,7 @@ int cmf_set_log_handler(void (*handler)(int level, const char *message)) {
 
 // MARK: - fuse_file_info flag bits
 
-// The bit of each cmf_fi_bit in the loaded library's struct fuse_file_info, or -1 when it has none.
-static int fi_bit_position(enum cmf_fi_bit bit) {
-    int v = cmf_version();
+int cmf_fi_bit_position(int v, enum cmf_fi_bit bit) {
     int broken = v >= 315 && v <= 316; // parallel_direct_writes inserted at bit 3
     switch (bit) {
     case CMF_FI_WRITEPAGE: return 0;
@@ -238,7 +239,7 @@ static int fi_bit_position(enum cmf_fi_bit bit) {
 #define FI_BITS_OFFSET 4
 
 int cmf_fi_get(const struct cmf_fuse_file_info *fi, enum cmf_fi_bit bit) {
-    int position = fi_bit_position(bit);
+    int position = cmf_fi_bit_position(cmf_version(), bit);
     if (position < 0) return 0;
     uint32_t word;
     memcpy(&word, (const char *)fi + FI_BITS_OFFSET, sizeof word);
@@ -246,7 +247,7 @@ int cmf_fi_get(const struct cmf_fuse_file_info *fi, enum cmf_fi_bit bit) {
 }
 
 int cmf_fi_set(struct cmf_fuse_file_info *fi, enum cmf_fi_bit bit, int on) {
-    int position = fi_bit_position(bit);
+    int position = cmf_fi_bit_position(cmf_version(), bit);
     if (position < 0) return -1;
     uint32_t word;
     memcpy(&word, (char *)fi + FI_BITS_OFFSET, sizeof word);

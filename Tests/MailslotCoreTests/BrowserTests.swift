@@ -1,5 +1,6 @@
 import Foundation
 import MailslotCore
+import MailslotTestSupport
 import Testing
 
 /// The browser vectors with their capture times (index.tsv's time_s), in capture order.
@@ -282,7 +283,7 @@ struct BrowserRejectionTests {
 
     @Test("Random mutations of the vectors (fixed seed) never trap, on either mailslot")
     func mutations() throws {
-        var random = WireSplitMix64(seed: 0x42524F57)
+        var random = SplitMix64(seed: 0x42524F57)
         let seeds = try browserVectors().map { try wireDecodeMailslot($0.vector.bytes).data }
         var accepted = 0, rejected = 0
         for _ in 0..<20_000 {

@@ -1,4 +1,5 @@
 import MailslotCore
+import MailslotTestSupport
 import Testing
 
 @Suite("Wire: deterministic random mutations never trap")
@@ -6,7 +7,7 @@ struct WireMutationTests {
     /// Offsets (within the SMB part) of the 16-bit fields that steer the decoder.
     static let interestingSMBFields = [33, 35, 37, 39, 51, 53, 55, 57, 61, 63, 65, 67]
 
-    static func mutate(_ input: [UInt8], using rng: inout WireSplitMix64) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
         let operations = 1 + Int(rng.next() % 4)
         for _ in 0..<operations {
@@ -43,7 +44,7 @@ struct WireMutationTests {
     @Test("20,000 mutations of the vectors: decode succeeds with in-bounds data or throws")
     func mutations() throws {
         let seeds = try WireFixtures.nmbdVectors().map(\.bytes) + [try WireFixtures.workedExample()]
-        var rng = WireSplitMix64(seed: 0x4D41_494C_534C_4F54)  // "MAILSLOT"
+        var rng = SplitMix64(seed: 0x4D41_494C_534C_4F54)  // "MAILSLOT"
         var accepted = 0
         var reasons: [String: Int] = [:]
         for _ in 0..<20_000 {
@@ -84,7 +85,7 @@ struct WireMutationTests {
 
     @Test("random garbage of every small length never traps")
     func garbage() {
-        var rng = WireSplitMix64(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for length in 0..<300 {
             for _ in 0..<10 {
                 var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }

@@ -114,14 +114,15 @@ struct FaultTests {
         defer { kill(pid, SIGKILL); _ = Support.wait(pid) }
         #expect(Support.waitForMailslot(name))
         usleep(200_000) // the probe's connection is let go
-        // Room for three more descriptors: two writers' connections, then no room for a third's ring.
+        // Room for a few more descriptors (the count may include a passing one): a few writers' connections,
+        // then no room for the next one's ring.
         let limit = Self.descriptorCount(pid) + 3
         let set = try Support.run(Self.prlimit, ["--pid", "\(pid)", "--nofile=\(limit):\(limit)"])
         try #require(set.status == 0, "prlimit --pid failed: \(set.stderr)")
 
         var open: [MailslotWriter] = []
         var refusals: [String] = []
-        for i in 0..<6 {
+        for i in 0..<40 where refusals.count < 2 {
             let started = Date()
             do throws(MailslotError) {
                 let writer = try MailslotWriter(opening: name)

@@ -1,4 +1,5 @@
 import MailslotCore
+import MailslotTestSupport
 import Testing
 @testable import MailslotTransport
 
@@ -49,7 +50,7 @@ struct SharedQueueTests {
 
     @Test func wrapsAroundTheRingKeepingOrderAndContent() throws {
         let q = try makeQueue(quota: 64 << 10)
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var expected: [[UInt8]] = []
         var sequence: UInt32 = 0
         for _ in 0..<20_000 {
@@ -71,7 +72,7 @@ struct SharedQueueTests {
     @Test func releasingConsumedPagesNeverTouchesLiveMessages() throws {
         // A ring big enough for page release (>= 2 chunks), cycled through several times with a backlog.
         let q = try makeQueue(quota: 5 << 20)
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var expected: [[UInt8]] = []
         var sequence: UInt32 = 0
         for _ in 0..<6_000 {
@@ -114,15 +115,3 @@ struct SharedQueueTests {
     }
 }
 
-/// A small deterministic PRNG for tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -53,8 +53,8 @@ extern "C" {
 /// one-line message in `error` (what is missing, and that Debian's fuse3 package provides it).
 int cmf_load(char *_Nonnull error, size_t errorSize);
 
-/// The loaded library's version as 100 * major + minor (314 for 3.14.0), from fuse_version(); 0 before a
-/// successful cmf_load.
+/// The loaded library's version as 100 * major + minor (314 for 3.14.0), from fuse_version() (whose own
+/// encoding was 10 * major + minor before 3.10: normalized here); 0 before a successful cmf_load.
 int cmf_version(void);
 
 /// The loaded library's package version string ("3.14.0"), or NULL before a successful cmf_load.
@@ -193,6 +193,10 @@ enum cmf_fi_bit {
     CMF_FI_NOFLUSH = 7,
     CMF_FI_PARALLEL_DIRECT_WRITES = 8,
 };
+/// The bit (0 = least significant) of `bit` in the 32-bit word after `flags` for libfuse version `version`
+/// (100 * major + minor), or -1 when that version has no such bit. cmf_fi_get/set use it with
+/// cmf_version(); the ABI check uses it against each header.
+int cmf_fi_bit_position(int version, enum cmf_fi_bit bit);
 /// 1 when the bit is set, 0 when clear or when the loaded library has no such bit.
 int cmf_fi_get(const struct cmf_fuse_file_info *_Nonnull fi, enum cmf_fi_bit bit);
 /// Sets (on != 0) or clears the bit. Returns 0, or -1 (nothing changed) when the loaded library has no
