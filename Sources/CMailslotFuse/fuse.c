@@ -160,10 +160,19 @@ static int load_locked(void) {
         }
         *s->slot = p;
     }
-    // fuse_version() is FUSE_MAKE_VERSION(major, minor), which was major * 10 + minor up to 3.9 (so 3.9
-    // reports 39) and is major * 100 + minor from 3.10 on (314).
-    int version = fuse.fuse_version();
-    if (version >= 30 && version <= 39) version = 300 + (version - 30);
+    // The version, from fuse_pkgversion() ("3.14.0", the build's package version): fuse_version() is
+    // FUSE_MAKE_VERSION(FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION) from the header, which was
+    // major * 10 + minor before 3.10, and whose FUSE_MINOR_VERSION stayed 2 from 3.2 to 3.9.3 (so 3.9.0
+    // reports 32). It is only the fallback.
+    int version = 0;
+    unsigned major = 0, minor = 0;
+    const char *package = fuse.pkgversion();
+    if (package != NULL && sscanf(package, "%u.%u", &major, &minor) == 2 && minor < 100) {
+        version = (int)(major * 100 + minor);
+    } else {
+        version = fuse.fuse_version();
+        if (version >= 30 && version <= 39) version = 300 + (version - 30);
+    }
     if (version < 300 || version >= 400) {
         snprintf(load_error, sizeof load_error, "%s reports version %d, not 3.x; " INSTALL_HINT, name, version);
         dlclose(handle);

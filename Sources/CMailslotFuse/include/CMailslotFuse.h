@@ -53,8 +53,9 @@ extern "C" {
 /// one-line message in `error` (what is missing, and that Debian's fuse3 package provides it).
 int cmf_load(char *_Nonnull error, size_t errorSize);
 
-/// The loaded library's version as 100 * major + minor (314 for 3.14.0), from fuse_version() (whose own
-/// encoding was 10 * major + minor before 3.10: normalized here); 0 before a successful cmf_load.
+/// The loaded library's version as 100 * major + minor (314 for 3.14.0), parsed from fuse_pkgversion()
+/// (fuse_version() is unreliable before 3.10: 3.2 through 3.9.3 all report 32); 0 before a successful
+/// cmf_load.
 int cmf_version(void);
 
 /// The loaded library's package version string ("3.14.0"), or NULL before a successful cmf_load.
@@ -106,7 +107,7 @@ struct cmf_fuse_conn_info {
     uint32_t reserved[22];         ///< 3.17+: see above. Never touch.
 };
 
-/// FUSE_CAP_* bits of cmf_fuse_conn_info.capable / .want (the same values in every 3.x).
+/// FUSE_CAP_* bits of cmf_fuse_conn_info.capable / .want (a bit keeps its value in every 3.x that has it).
 #define CMF_CAP_ASYNC_READ           0x00000001u ///< reads may be sent concurrently (default on)
 #define CMF_CAP_POSIX_LOCKS          0x00000002u
 #define CMF_CAP_ATOMIC_O_TRUNC       0x00000008u ///< O_TRUNC goes to open, not a setattr (default on)
@@ -126,10 +127,10 @@ struct cmf_fuse_conn_info {
 #define CMF_CAP_PARALLEL_DIROPS      0x00040000u
 #define CMF_CAP_POSIX_ACL            0x00080000u
 #define CMF_CAP_HANDLE_KILLPRIV      0x00100000u
-#define CMF_CAP_CACHE_SYMLINKS       0x00800000u
-#define CMF_CAP_NO_OPENDIR_SUPPORT   0x01000000u
-#define CMF_CAP_EXPLICIT_INVAL_DATA  0x02000000u
-#define CMF_CAP_EXPIRE_ONLY          0x04000000u ///< 3.12+
+#define CMF_CAP_CACHE_SYMLINKS       0x00800000u ///< 3.10+
+#define CMF_CAP_NO_OPENDIR_SUPPORT   0x01000000u ///< 3.5+
+#define CMF_CAP_EXPLICIT_INVAL_DATA  0x02000000u ///< 3.9+
+#define CMF_CAP_EXPIRE_ONLY          0x04000000u ///< 3.13+
 
 /// struct fuse_args (fuse_opt.h): the option vector for cmf_session_new. argv[0] is a program name and is
 /// never parsed; options follow as "-o", "allow_other,default_permissions" or "-oallow_other".

@@ -9,9 +9,11 @@
 //   cc -Wall -Wextra -Werror -DCMF_ABI_CHECK_MAIN $(pkg-config --cflags fuse3)
 //      -I Sources/CMailslotFuse/include Tests/MailslotFilesTests/Fixtures/fuse_abi_check.c
 //      Sources/CMailslotFuse/fuse.c -o /tmp/fuse_abi_check -ldl && /tmp/fuse_abi_check
-// Any libfuse 3.x header works (the checks follow FUSE_MINOR_VERSION): 3.14 is Debian 12's; the layouts of
-// 3.16 (the odd fuse_file_info bits) and 3.17+ (the appended fields) were checked by pointing -I at those
-// releases' include/ directories.
+// Any libfuse 3.10+ header works (the checks follow FUSE_MINOR_VERSION, which headers 3.2 through 3.9.3
+// left at 2, so older ones fail the bit check for want of knowing their version): 3.14 is Debian 12's;
+// 3.10, 3.12, 3.16 (the odd fuse_file_info bits), 3.17.1, 3.17.4 and 3.18.2 (the appended fields) were
+// checked by pointing -I at those releases' include/ directories (3.17+ also need the libfuse_config.h
+// that their build generates, defining FUSE_MAJOR_VERSION and FUSE_MINOR_VERSION).
 #define FUSE_USE_VERSION 35 // the 3.5 API: valid for every 3.x header; nothing we compare depends on it
 #include <fuse3/fuse_lowlevel.h>
 
@@ -197,10 +199,16 @@ SAME_CONSTANT(CAP_NO_OPEN_SUPPORT);
 SAME_CONSTANT(CAP_PARALLEL_DIROPS);
 SAME_CONSTANT(CAP_POSIX_ACL);
 SAME_CONSTANT(CAP_HANDLE_KILLPRIV);
-SAME_CONSTANT(CAP_CACHE_SYMLINKS);
+#if FUSE_HEADER_VERSION >= 305
 SAME_CONSTANT(CAP_NO_OPENDIR_SUPPORT);
+#endif
+#if FUSE_HEADER_VERSION >= 309
 SAME_CONSTANT(CAP_EXPLICIT_INVAL_DATA);
-#if FUSE_HEADER_VERSION >= 312
+#endif
+#if FUSE_HEADER_VERSION >= 310
+SAME_CONSTANT(CAP_CACHE_SYMLINKS);
+#endif
+#if FUSE_HEADER_VERSION >= 313
 SAME_CONSTANT(CAP_EXPIRE_ONLY);
 #endif
 SAME_CONSTANT(SET_ATTR_MODE);
