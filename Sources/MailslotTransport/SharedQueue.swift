@@ -21,7 +21,10 @@ package final class SharedQueue: @unchecked Sendable {
     static let magic: UInt64 = 0x3145_5551_544C_534D // "MSLTQUE1" little-endian
     static let recordTag: UInt32 = 0x4D53_4731
     static let wrapTag: UInt32 = 0x5752_4150
-    static let releaseChunk = 2 << 20
+    /// Consumed memory goes back to the system in chunks of an eighth of the ring, 64 KiB to 2 MiB: one
+    /// fallocate per chunk consumed, and an emptied queue keeps about two chunks resident, whatever it
+    /// once held.
+    package static func releaseChunk(capacity: Int) -> Int { min(2 << 20, max(64 << 10, capacity / 8)) & ~4095 }
     static let maxPathBytes = 2048
 
     // Header field offsets.
@@ -296,7 +299,7 @@ package final class SharedQueue: @unchecked Sendable {
         if head == load(Off.tail) as UInt64 {
             // Empty: restart at offset 0 so the whole ring is contiguous for the next message.
             let restart = (head + UInt64(capacity) - 1) / UInt64(capacity) * UInt64(capacity)
-            releasePages(upTo: head)
+            releasePages(upTo: head, emptied: true)
             head = restart
             store(Off.tail, head)
             store(Off.released, head)
@@ -307,14 +310,16 @@ package final class SharedQueue: @unchecked Sendable {
     }
 
     /// Returns whole consumed chunks of the ring to the system, so a queue that once held a lot does
-    /// not keep that memory resident.
-    private func releasePages(upTo head: UInt64) {
-        let chunk = UInt64(SharedQueue.releaseChunk)
-        guard UInt64(capacity) >= 2 * chunk else { return } // small rings are not worth it
+    /// not keep that memory resident. When the queue has just `emptied`, a chunk's worth or more of
+    /// consumed records goes back whole (up to the page after the last), so an idle queue keeps less
+    /// than a chunk; below a chunk the pages stay for the next messages (one system call per chunk).
+    private func releasePages(upTo head: UInt64, emptied: Bool = false) {
+        let chunk = UInt64(SharedQueue.releaseChunk(capacity: capacity))
+        guard UInt64(capacity) >= 2 * chunk else { return } // the smallest rings are not worth it
         // Free ring slots are the positions in [tail - capacity, head): consumed and not yet reused.
         let tail: UInt64 = load(Off.tail)
         var from = max(load(Off.released) as UInt64, tail >= UInt64(capacity) ? tail - UInt64(capacity) : 0)
-        let limit = head / chunk * chunk
+        let limit = emptied && head >= from + chunk ? (head + 4095) / 4096 * 4096 : head / chunk * chunk
         guard limit >= from + chunk else { return }
         while from < limit {
             let start = offset(from)

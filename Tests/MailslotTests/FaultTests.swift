@@ -57,7 +57,9 @@ struct FaultTests {
         let server = try MailslotServer(name: name, readTimeout: .milliseconds(5_000))
         defer { server.close() }
         #expect(Support.eventually(timeout: 15) { outcomes.withLock { $0.count } == writers })
-        for outcome in outcomes.withLock({ $0 }) {
+        let ended = outcomes.withLock { $0 }
+        print("server killed under writers: \(ended.map(\.written).reduce(0, +)) messages written; every writer heard \(Set(ended.map { $0.code?.description ?? "nothing" }).sorted()) within \(Int((ended.map(\.afterKill).max() ?? -1) * 1000)) ms of the kill")
+        for outcome in ended {
             #expect(outcome.code == .brokenPipe, "a writer ended with \(String(describing: outcome.code)) after \(outcome.written) messages")
             #expect(outcome.written > 0)
             // Writes without a system call notice a dead server at the next write; one waiting for room

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Mailslot
+import MailslotTransport
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -25,6 +26,12 @@ struct SoakTests {
     static func inode(_ fd: Int32) -> UInt64 {
         var st = stat()
         return fstat(fd, &st) == 0 ? UInt64(st.st_ino) : 0
+    }
+
+    /// The memory a memfd holds (its allocated blocks): the queue's pages, unaffected by what other suites do.
+    static func allocatedBytes(_ fd: Int32) -> Int {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int(st.st_blocks) * 512 : -1
     }
 
     /// The inodes of everything this process has open. Other suites open and close descriptors meanwhile,
@@ -53,6 +60,7 @@ struct SoakTests {
         let name = Support.uniqueName("soak")
         let server = try MailslotServer(name: name, options: .init(quota: 1 << 20))
         defer { server.close() }
+        let queueMemoryAtStart = Self.allocatedBytes(server.engine.queue.fd)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-soak-\(getpid())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -136,6 +144,11 @@ struct SoakTests {
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         #expect(expected == total, "per slot received \(expected), written \(total)")
         #expect(try server.info().messageCount == 0)
+        // The queue gave back the pages its messages used, but for the chunks it keeps for the next ones.
+        let queueMemoryAtEnd = Self.allocatedBytes(server.engine.queue.fd)
+        let kept = 2 * SharedQueue.releaseChunk(capacity: server.engine.queue.capacity)
+        print("soak: the queue's memfd held \(queueMemoryAtStart) bytes at the start and \(queueMemoryAtEnd) at the end (\(kept) may stay)")
+        #expect(queueMemoryAtEnd <= queueMemoryAtStart + kept, "the emptied queue still holds \(queueMemoryAtEnd) bytes (\(queueMemoryAtStart) at the start)")
         // Every writer's connection and ring is let go once its writer has gone.
         #expect(Support.eventually { server.engine.connectionCount == 0 }, "\(server.engine.connectionCount) writers still held")
         // The name's socket and the queue's memfd have inodes of their own (eventfds and epoll share one
