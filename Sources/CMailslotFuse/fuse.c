@@ -143,7 +143,7 @@ static int load_locked(void) {
         }
     }
     if (handle == NULL) {
-        snprintf(load_error, sizeof load_error, "libfuse3 is not installed (%s): " INSTALL_HINT, tried);
+        snprintf(load_error, sizeof load_error, "libfuse3 could not be loaded (%s): " INSTALL_HINT, tried);
         return -1;
     }
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
