@@ -8,9 +8,10 @@
 // dlsym()s each function into a table, and the cmf_* wrappers below call through that table.
 //
 // ABI: the structs below have the layout of libfuse 3.x on 64-bit Linux (x86_64, aarch64). They were
-// checked member by member against libfuse 3.14.0's headers (Debian 12) and against 3.16.2's, 3.17.x's
-// and 3.18.x's sources by Tests/MailslotFilesTests/Fixtures/fuse_abi_check.c. Where libfuse changed a
-// struct, the comment at that struct says how, and what we do about it. In short:
+// checked member by member by Tests/MailslotFilesTests/Fixtures/fuse_abi_check.c against the headers of
+// libfuse 3.14.0 (Debian 12) and of the 3.10.0, 3.12.0, 3.16.2, 3.17.1, 3.17.4 and 3.18.2 releases, and
+// a prototype file system ran on this shim with 3.14.0, 3.16.2 and 3.18.2 (libfuse3.so.4). Where libfuse
+// changed a struct, the comment at that struct says how, and what we do about it. In short:
 //   - the shared library is libfuse3.so.3 up to 3.16 and libfuse3.so.4 from 3.17 on (the soname was
 //     bumped for the fuse_file_info break below); cmf_load() tries both;
 //   - struct fuse_file_info: 3.15 and 3.16 inserted a bit in the middle of the flag bits (an ABI break,
@@ -64,10 +65,13 @@ const char *_Nullable cmf_pkgversion(void);
 /// The file name that was loaded ("libfuse3.so.3"), or NULL before a successful cmf_load.
 const char *_Nullable cmf_library_name(void);
 
-/// Routes libfuse's own diagnostics (it prints them to stderr by default: "fuse: unknown option", "fuse:
-/// reading device: ...") to `handler`, one fuse_log call at a time, formatted, without its trailing
-/// newline (some messages come in several pieces; level: 0 emergency ... 7 debug, as syslog). It may be
-/// called on any thread. NULL restores stderr. Process-wide, like libfuse's own setting. Returns 0, or -1 when the library has no fuse_set_log_func (< 3.7).
+/// Routes libfuse's diagnostics that go through fuse_log (to stderr by default: "fuse: unknown option(s)",
+/// "fuse: error: filesystem requested capabilities ...") to `handler`, one fuse_log call at a time,
+/// formatted, without its trailing newline (some messages come in several pieces; level: 0 emergency ...
+/// 7 debug, as syslog). It may be called on any thread. NULL restores stderr. Process-wide, like libfuse's
+/// own setting. Returns 0, or -1 when the library has no fuse_set_log_func (< 3.7).
+/// Not covered: the few errors libfuse reports with perror() ("fuse: reading device: ...", "fuse: writing
+/// device: ...") still go to stderr.
 int cmf_set_log_handler(void (*_Nullable handler)(int level, const char *_Nonnull message));
 
 // MARK: - Types (libfuse 3.x ABI)
@@ -88,15 +92,25 @@ struct cmf_fuse_session;
 struct cmf_fuse_pollhandle;
 
 /// struct fuse_conn_info (fuse_common.h): the connection parameters, filled by libfuse from the kernel's
-/// FUSE_INIT and passed to the init op, which may lower max_write / raise it up to the kernel's limit,
-/// and set or clear `want` bits (only bits that are also in `capable`). 128 bytes in every 3.x.
+/// FUSE_INIT and passed to the init op, which may lower max_write (never raise it: see below) and set or
+/// clear `want` bits (only bits that are also in `capable`, else libfuse fails the mount with EPROTO).
+/// 128 bytes in every 3.x.
 /// In 3.17+ the first words of `reserved` became max_backing_stack_depth, a bit field (no_interrupt),
 /// capable_ext and want_ext (64-bit twins of capable/want): setting `want` alone keeps working there
 /// (libfuse copies a changed `want` into want_ext after init), so we never touch `reserved`.
+/// max_write: libfuse presets the most its receive buffer (1 MiB + 4 KiB) holds, 1 MiB. Raising it is
+/// fatal with libfuse < 3.17: libfuse tells the kernel the larger value, the kernel then refuses every
+/// read(2) of /dev/fuse into the smaller buffer (EINVAL), and the file system is dead (measured: 3.14 with
+/// 8 MiB). 3.17+ clamps it back to 1 MiB for callers of fuse_session_receive_buf. max_write also sets the
+/// kernel's max_pages (max_write / page size, capped by sysctl fs.fuse.max_pages_limit, 256 by default),
+/// which bounds READ requests too. The kernel sends one write(2) as one request only when its buffer spans
+/// at most max_pages pages: with 1 MiB, any single buffer up to 1044481 bytes (1 MiB - 4095) whatever its
+/// alignment; longer ones (and writev whose segments touch more than 256 pages) arrive as several
+/// requests, sent one after another, each only after the previous one was answered.
 struct cmf_fuse_conn_info {
     uint32_t proto_major;          ///< kernel FUSE protocol major (7)
-    uint32_t proto_minor;          ///< kernel FUSE protocol minor (41 on Linux 6.18)
-    uint32_t max_write;            ///< largest WRITE payload; libfuse clamps it to its buffer (1 MiB)
+    uint32_t proto_minor;          ///< kernel FUSE protocol minor (45 on Linux 6.18)
+    uint32_t max_write;            ///< largest WRITE payload (preset 1 MiB). Only ever LOWER it: see below
     uint32_t max_read;             ///< must stay what fuse_session_new's -o max_read gave (else EPROTO)
     uint32_t max_readahead;        ///< irrelevant with direct_io
     uint32_t capable;              ///< CMF_CAP_* the kernel and libfuse support
@@ -150,10 +164,11 @@ struct cmf_fuse_args {
 ///   3.0-3.4   bits 0..5: writepage direct_io keep_cache flush nonseekable flock_release; 40 bytes
 ///   3.5       + cache_readdir (bit 6)
 ///   3.10      the padding became padding:25 + padding2:32 (same 40 bytes)
-///   3.11      + noflush (bit 7)            <- 3.11..3.14 is the layout declared here (3.14: Debian 12)
+///   3.11      + noflush (bit 7)            (3.11-3.14; Debian 12 has 3.14, Ubuntu 24.04 3.14)
 ///   3.15-3.16 + parallel_direct_writes INSERTED at bit 3, shifting flush..noflush up by one (ABI break)
 ///   3.17+     parallel_direct_writes moved to bit 8, the old bits restored; padding3:32, and backing_id,
-///             compat_flags, reserved[2] appended: 64 bytes. The soname became libfuse3.so.4.
+///             compat_flags, reserved[2] appended: 64 bytes. The soname became libfuse3.so.4 (Debian 13:
+///             libfuse3-4, 3.17.2).
 /// This struct is the 3.17+ one: a prefix-compatible superset of every version (the fields after
 /// poll_events exist in memory only with libfuse >= 3.17; never read them). libfuse always hands us its
 /// own instance; reply with that pointer (cmf_reply_open/create read backing_id in 3.17+, so a 40-byte
@@ -168,7 +183,10 @@ struct cmf_fuse_file_info {
     uint32_t flock_release : 1;          ///< release: drop flock locks
     uint32_t cache_readdir : 1;          ///< opendir reply: cache the listing (3.5+)
     uint32_t noflush : 1;                ///< open reply: no FLUSH on close (3.11+)
-    uint32_t parallel_direct_writes : 1; ///< open reply (3.17+; 3.15/3.16: bit 3)
+    uint32_t parallel_direct_writes : 1; ///< open reply (3.17+; 3.15/3.16: bit 3). Never for mailslots:
+                                         ///< without it the kernel holds the inode lock for a whole
+                                         ///< write(2), so the requests of one split write never interleave
+                                         ///< with other writers' (measured)
     uint32_t padding : 23;
     uint32_t padding2 : 32;
     uint32_t padding3 : 32;              ///< 3.17+ (alignment padding before fh in earlier versions)
@@ -229,7 +247,7 @@ struct cmf_fuse_ctx {
 /// Start with all zero (mem NULL): libfuse then malloc()s the buffer (its current bufsize: 1 MiB + 4 KiB
 /// before FUSE_INIT, max_write + 4 KiB after) and reuses it on every later call with the same struct;
 /// free(mem) when done. One cmf_fuse_buf per receiving thread, never shared.
-/// 3.17 appended mem_size, which receive_buf writes (even for callers outside libfuse in 3.17.0/3.17.1):
+/// 3.17 appended mem_size, which receive_buf writes (even for callers outside libfuse, in 3.17.1):
 /// it is declared here so that the struct we own is large enough for every version.
 struct cmf_fuse_buf {
     size_t size;     ///< bytes of the request
@@ -258,10 +276,15 @@ struct cmf_fuse_forget_data {
 #define CMF_SET_ATTR_MTIME_NOW (1 << 8)
 #define CMF_SET_ATTR_CTIME     (1 << 10)
 
-/// fuse_interrupt_func_t: called when the kernel interrupts a request (the caller got a signal).
-/// It runs on a receiving thread, WITH the request's internal lock held, and may run synchronously inside
-/// cmf_req_interrupt_func when the interrupt came first. It may reply (EINTR) itself, but the request
-/// must still get exactly one reply overall: arbitrate with the thread that would otherwise reply.
+/// fuse_interrupt_func_t: called when the kernel interrupts a request (its caller got a signal, fatal or
+/// caught). It runs on a receiving thread WITH the request's internal lock held, and runs synchronously
+/// inside cmf_req_interrupt_func when the interrupt arrived first. Until the request is answered the
+/// caller waits, even a SIGKILLed one (unkillable, state D: measured), so answer promptly (EINTR).
+/// Protocol that needs no reply arbitration (used by the prototype): only the request's owner replies.
+///   1. register with cmf_req_interrupt_func(req, cb, state) BEFORE publishing req to other threads;
+///   2. cb only marks `state` interrupted and wakes the owner; it takes no lock the owner may hold in 3;
+///   3. the owner, before replying, calls cmf_req_interrupt_func(req, NULL, NULL): that waits out a cb
+///      that is running and no cb comes after it, so the owner may reply and then free `state`.
 typedef void (*cmf_fuse_interrupt_func_t)(cmf_fuse_req_t _Nonnull req, void *_Nullable data);
 
 /// struct fuse_lowlevel_ops (fuse_lowlevel.h): the callbacks, in libfuse's order. Members up to lseek are
@@ -336,8 +359,10 @@ struct cmf_fuse_lowlevel_ops {
     void *_Nullable bmap;
     void *_Nullable ioctl;
     /// poll(2)/select/epoll. Reply cmf_reply_poll(req, ready events) now. `ph` is non-NULL when the
-    /// caller will wait: keep it, and when the file becomes ready call cmf_notify_poll(ph) then
-    /// cmf_pollhandle_destroy(ph) (the kernel then polls again). Destroy an unused ph too.
+    /// caller may wait (in practice on every poll(2)/epoll call, even when already ready): if not ready,
+    /// keep it, and when the file becomes ready call cmf_notify_poll(ph) then cmf_pollhandle_destroy(ph)
+    /// (the kernel wakes the pollers, which poll again); otherwise destroy it at once. A newer ph for the
+    /// same open file replaces the older one (destroy the older).
     void (*_Nullable poll)(cmf_fuse_req_t _Nonnull req, cmf_fuse_ino_t ino, struct cmf_fuse_file_info *_Nonnull fi,
                            struct cmf_fuse_pollhandle *_Nullable ph);
     void *_Nullable write_buf;   ///< keep NULL: it would switch on splice and hand us fd buffers
@@ -370,14 +395,19 @@ int cmf_session_mount(struct cmf_fuse_session *_Nonnull se, const char *_Nonnull
 /// the mount (umount2 MNT_DETACH as root, `fusermount3 -u -q -z` otherwise). So: stop and join every
 /// receiving thread BEFORE calling it (a thread still in read(2) is not woken by the close, and a later
 /// receive would use fd -1 or, worse, a reused number). Closing the last /dev/fuse descriptor aborts the
-/// connection: callers still waiting on a request, and later calls on files still open, fail (ENOTCONN).
+/// connection: callers still waiting on a request fail with ECONNABORTED, later calls on files still open
+/// with ENOTCONN (measured).
 void cmf_session_unmount(struct cmf_fuse_session *_Nonnull se);
 /// fuse_session_destroy: calls the destroy op (if INIT was seen and it was not called yet), closes the
-/// descriptor if cmf_session_unmount did not, and frees the session. After every receiving thread stopped.
+/// descriptor if cmf_session_unmount did not, and frees the session. After every receiving thread stopped,
+/// and after every request we held was answered (answer them EINTR/EIO first): a reply after this is a
+/// use-after-free, since libfuse does not track held requests.
 void cmf_session_destroy(struct cmf_fuse_session *_Nonnull se);
 /// fuse_session_fd: the /dev/fuse descriptor, e.g. to set O_NONBLOCK and poll it with a wake-up eventfd.
 int cmf_session_fd(struct cmf_fuse_session *_Nonnull se);
-/// fuse_session_exit: sets the "exited" flag (nothing is woken; see cmf_session_receive_buf).
+/// fuse_session_exit: sets the "exited" flag (nothing is woken; see cmf_session_receive_buf). A request
+/// that cmf_session_receive_buf reads after this is dropped without an answer (its caller waits until the
+/// connection is closed), so unmount promptly after it.
 void cmf_session_exit(struct cmf_fuse_session *_Nonnull se);
 /// fuse_session_exited: 1 once cmf_session_exit was called or the kernel ended the connection.
 int cmf_session_exited(struct cmf_fuse_session *_Nonnull se);
@@ -444,6 +474,9 @@ void cmf_pollhandle_destroy(struct cmf_fuse_pollhandle *_Nullable ph);
 /// fuse_lowlevel_notify_inval_entry: drops the kernel's cached name -> inode (positive or negative) of
 /// parent/name, so the next lookup asks us. For names that appear or go away. Returns 0 or -errno
 /// (-ENOENT when the kernel had nothing cached).
+/// The kernel takes the parent directory's lock to do it: never call this (nor notify_delete) from an op
+/// callback before replying, nor while holding a lock an op callback needs (it can deadlock against a
+/// lookup/create in that directory that waits for us); send notifications from a thread of their own.
 int cmf_notify_inval_entry(struct cmf_fuse_session *_Nonnull se, cmf_fuse_ino_t parent,
                            const char *_Nonnull name, size_t namelen);
 /// fuse_lowlevel_notify_inval_inode: drops cached attributes (and data in [off, off+len); len 0 = to
