@@ -25,10 +25,13 @@ let package = Package(
         .target(name: "MailslotCore"),
         // The few Linux facilities Swift cannot import directly (futex, CMSG macros, ucred).
         .target(name: "CMailslotShim"),
+        // libfuse3's low-level API, declared by us and loaded at run time (dlopen), so that the package
+        // builds and runs without libfuse3; only mailslots as files need it.
+        .target(name: "CMailslotFuse"),
         // The only layer that talks to the kernel.
         .target(
             name: "MailslotTransport",
-            dependencies: ["MailslotCore", "CMailslotShim", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MailslotCore", "CMailslotShim", "CMailslotFuse", .product(name: "Logging", package: "swift-log")]
         ),
         // The public Swift API.
         .target(
@@ -45,6 +48,11 @@ let package = Package(
             dependencies: ["Mailslot", "MailslotTransport", .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
+        // Mailslots as files: the FUSE file system (what each file operation means for a mailslot).
+        .target(
+            name: "MailslotFiles",
+            dependencies: ["Mailslot", "MailslotTransport", "CMailslotFuse", .product(name: "Logging", package: "swift-log")]
+        ),
         // What the executables share: the configuration flags (one spelling everywhere).
         .target(
             name: "MailslotCommandLine",
@@ -52,7 +60,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mailslotd",
-            dependencies: ["MailslotGateway", "MailslotCommandLine", "MailslotTransport",
+            dependencies: ["MailslotGateway", "MailslotCommandLine", "MailslotTransport", "MailslotFiles",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -65,7 +73,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mailslot",
-            dependencies: ["Mailslot", "MailslotCommandLine", "MailslotTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Mailslot", "MailslotCommandLine", "MailslotTransport", "MailslotFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Bench-only system calls for the baselines (POSIX mq, raw sockets, CPU pinning).
         .target(name: "CBenchShim", linkerSettings: [.linkedLibrary("rt")]),
@@ -75,12 +83,14 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Helpers the test targets share (processes, names, prerequisites).
-        .target(name: "MailslotTestSupport", path: "Tests/MailslotTestSupport"),
+        .target(name: "MailslotTestSupport", dependencies: ["MailslotCore"], path: "Tests/MailslotTestSupport"),
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore", "MailslotTestSupport"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore", "MailslotTestSupport"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot", "MailslotTestSupport"]),
         .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot", "MailslotTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot", "MailslotTestSupport"]),
+        // Mailslots as files, through a FUSE mount the tests make (root; CI).
+        .testTarget(name: "MailslotFilesTests", dependencies: ["MailslotFiles", "Mailslot", "MailslotTransport", "MailslotTestSupport"], exclude: ["Fixtures"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).
         .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot"], resources: [.copy("Fixtures")]),
     ],

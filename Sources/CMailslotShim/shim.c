@@ -183,6 +183,44 @@ int cms_epoll_wait(int epfd, uint64_t *tokens, int capacity, int timeout_ms) {
 
 int cms_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
+#include <signal.h>
+#include <stdint.h>
+
+/* The descriptor the signal handler below signals; set once, before the handler is installed. */
+static int cms_signal_fd = -1;
+
+/* Async-signal-safe: one write(2) to an eventfd, errno kept. */
+static void cms_on_signal(int number) {
+    (void)number;
+    int saved = errno;
+    uint64_t one = 1;
+    ssize_t ignored = write(cms_signal_fd, &one, sizeof one);
+    (void)ignored;
+    errno = saved;
+}
+
+int cms_signals_to_eventfd(const int *signals, int count) {
+    if (cms_signal_fd < 0) {
+        cms_signal_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (cms_signal_fd < 0) return -1;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = cms_on_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (int i = 0; i < count; i++) {
+        if (sigaction(signals[i], &action, NULL) != 0) return -1;
+        sigaddset(&unblock, signals[i]);
+    }
+    /* A parent may have started us with these signals blocked (some process launchers do): the calling
+       thread takes them, so that they are not left pending in every thread. */
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    return cms_signal_fd;
+}
+
 #include <netinet/in.h>
 #include <arpa/inet.h>
 

@@ -27,6 +27,9 @@ public final class MailslotServer: Sendable {
         public var quota: Int
         /// Where the library logs (at debug and trace level only).
         public var logger: Logger
+        /// The user ``WriterAccess/owner`` means, when a privileged process creates the mailslot on that
+        /// user's behalf (the file system does); nil: this process's effective uid.
+        package var ownerUID: UInt32?
 
         public init(access: WriterAccess = .owner, allowNetwork: Bool = false, quota: Int = MailslotLimits.defaultQuota,
                     logger: Logger = Logger(label: "mailslot", factory: { _ in SwiftLogNoOpLogHandler() })) {
@@ -64,7 +67,7 @@ public final class MailslotServer: Sendable {
         self.name = name
         self.engine = try LocalServerEngine.create(name: name, maxMessageSize: maxMessageSize, readTimeout: readTimeout,
                                                    access: options.access, allowNetwork: options.allowNetwork, quota: options.quota,
-                                                   logger: options.logger)
+                                                   ownerUID: options.ownerUID ?? Sys.euid, logger: options.logger)
     }
 
     init(engine: LocalServerEngine) throws(MailslotError) {

@@ -108,6 +108,15 @@ public final class MailslotWriter: Sendable {
         }
     }
 
+    /// Writes one message, waiting at most `timeoutMilliseconds` for room instead of the write timeout
+    /// (0: fail with ERROR_SEM_TIMEOUT at once when the mailslot cannot take it now).
+    package func write(_ buffer: UnsafeRawBufferPointer, timeoutMilliseconds: UInt32) throws(MailslotError) {
+        switch path {
+        case .local(let w): try w.write(buffer, timeoutMilliseconds: timeoutMilliseconds)
+        case .network(let w): try w.write(Array(buffer))
+        }
+    }
+
     /// The mailslot's state as its server reports it now: maximum message size, next message size, message
     /// count and read timeout. Every message whose write returned before this call is counted.
     ///

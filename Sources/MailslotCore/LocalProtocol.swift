@@ -74,6 +74,8 @@ public struct LocalGreeting: Sendable, Hashable {
     public var state: QueueState?
     /// Whether the mailslot takes messages from the network: mailslotd delivers only where this is set.
     public var allowsNetwork: Bool
+    /// When the mailslot was created (CLOCK_REALTIME, nanoseconds since 1970): its files' times.
+    public var createdNanoseconds: UInt64
 
     /// What a query learns: every message whose write returned before the query is counted.
     public struct QueueState: Sendable, Hashable {
@@ -91,8 +93,10 @@ public struct LocalGreeting: Sendable, Hashable {
     }
 
     public init(status: Status, maxMessageSize: UInt32, quota: UInt64, serverPID: Int32, ownerUID: UInt32,
-                access: WriterAccess, path: String, state: QueueState? = nil, allowsNetwork: Bool = false) {
+                access: WriterAccess, path: String, state: QueueState? = nil, allowsNetwork: Bool = false,
+                createdNanoseconds: UInt64 = 0) {
         self.state = state
+        self.createdNanoseconds = createdNanoseconds
         self.allowsNetwork = allowsNetwork
         self.status = status
         self.maxMessageSize = maxMessageSize
@@ -104,7 +108,7 @@ public struct LocalGreeting: Sendable, Hashable {
     }
 
     static let magic: [UInt8] = Array("MSLT".utf8)
-    static let version: UInt16 = 4
+    static let version: UInt16 = 5
 
     public func encoded() -> [UInt8] {
         var out = LocalGreeting.magic
@@ -120,6 +124,7 @@ public struct LocalGreeting: Sendable, Hashable {
         case .everyone: out.append(2); out.appendLE(UInt32(0))
         }
         out.append(allowsNetwork ? 1 : 0)
+        out.appendLE(createdNanoseconds)
         if let state {
             out.append(1)
             out.appendLE(state.messageCount)
@@ -143,7 +148,7 @@ public struct LocalGreeting: Sendable, Hashable {
               let statusRaw = r.u16(), let status = Status(rawValue: statusRaw),
               let max = r.u32(), let quota = r.u64(), let pid = r.u32(), let owner = r.u32(),
               let accessKind = r.u8(), let accessArg = r.u32(), let network = r.u8(), network <= 1,
-              let hasState = r.u8(), hasState <= 1
+              let created = r.u64(), let hasState = r.u8(), hasState <= 1
         else { return nil }
         var state: QueueState?
         if hasState == 1 {
@@ -164,7 +169,7 @@ public struct LocalGreeting: Sendable, Hashable {
         }
         self.init(status: status, maxMessageSize: max, quota: quota, serverPID: Int32(bitPattern: pid),
                   ownerUID: owner, access: access, path: path, state: state,
-                  allowsNetwork: network == 1)
+                  allowsNetwork: network == 1, createdNanoseconds: created)
     }
 }
 

@@ -29,8 +29,11 @@ public struct MailslotDirectoryEntry: Sendable {
     public var quota: UInt64
     /// Whether it takes messages from other machines (through mailslotd).
     public var allowsNetwork: Bool
+    /// When it was created (CLOCK_REALTIME, nanoseconds since 1970).
+    public var createdNanoseconds: UInt64
     public init(name: MailslotName, holderPIDs: [Int32], ownerUID: UInt32, access: WriterAccess, maxMessageSize: UInt32,
-                quota: UInt64, allowsNetwork: Bool) {
+                quota: UInt64, allowsNetwork: Bool, createdNanoseconds: UInt64 = 0) {
+        self.createdNanoseconds = createdNanoseconds
         self.name = name
         self.holderPIDs = holderPIDs
         self.ownerUID = ownerUID

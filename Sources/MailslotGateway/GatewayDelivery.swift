@@ -25,8 +25,10 @@ package final class GatewayDelivery {
     static let greetingWait: Duration = .seconds(1)
     /// A mailslot that did not greet in time is not tried again for this long (its datagrams are dropped).
     static let unresponsive: Duration = .seconds(1)
-    /// The most datagrams that wait for one mailslot's greeting.
-    static let pendingLimit = 256
+    /// The most datagrams that wait for one mailslot's greeting (a second of a busy sender), and for all
+    /// greetings together: at most about 5 MB of messages.
+    static let pendingLimit = 2_048
+    static let pendingTotalLimit = 8_192
     /// The most sources with a rate-limit bucket.
     static let bucketLimit = 4096
 
@@ -192,7 +194,8 @@ package final class GatewayDelivery {
             items.forEach { gateway.record(.dropped(reason: .unresponsiveMailslot), from: $0.address, port: $0.port) }
             return
         }
-        let room = GatewayDelivery.pendingLimit - (opening[key]?.items.count ?? 0)
+        let waitingInAll = opening.values.reduce(0) { $0 + $1.items.count }
+        let room = min(GatewayDelivery.pendingLimit - (opening[key]?.items.count ?? 0), GatewayDelivery.pendingTotalLimit - waitingInAll)
         items.dropFirst(max(0, room)).forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
         if opening[key] != nil {
             opening[key]!.items += items.prefix(max(0, room))

@@ -1,4 +1,5 @@
 import MailslotCore
+import Synchronization
 
 /// The mailslots that exist on this machine (in this network namespace), found from the listening
 /// sockets in `/proc/net/unix` and the greeting each server sends.
@@ -8,7 +9,9 @@ package enum LocalDirectory {
     /// Every mailslot whose server answers within `timeoutMilliseconds` (all are asked at once, so a
     /// socket that never answers costs that much in all, not per socket). The owner is the kernel's
     /// word (SO_PEERCRED of the listening socket), never what the server says about itself.
-    package static func entries(timeoutMilliseconds: UInt32 = 300) -> [Entry] {
+    /// `holders` false leaves out the walk over every process's descriptors that finds the pids holding
+    /// each mailslot (`holderPIDs` is then the answering server's pid alone).
+    package static func entries(timeoutMilliseconds: UInt32 = 300, holders findHolders: Bool = true) -> [Entry] {
         guard let table = Sys.readFile("/proc/net/unix") else { return [] }
         var sockets: [(inode: UInt64, address: [UInt8])] = []
         for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
@@ -22,7 +25,7 @@ package enum LocalDirectory {
             guard address.starts(with: LocalProtocol.addressPrefix) else { continue }
             sockets.append((inode, address))
         }
-        let holders = socketHolders(Set(sockets.map(\.inode)))
+        let holders = findHolders ? socketHolders(Set(sockets.map(\.inode))) : [:]
 
         // Connect to all of them as state queries (which servers answer and close; they open no writer).
         struct Probe { var fd: FD; var inode: UInt64; var ownerUID: UInt32 }
@@ -52,12 +55,45 @@ package enum LocalDirectory {
                       let name = try? MailslotName(local: greeting.path) else { continue }
                 var pids = holders[probe.inode] ?? []
                 if pids.isEmpty { pids = [greeting.serverPID] }
-                result.append(Entry(name: name, holderPIDs: pids.sorted(), ownerUID: probe.ownerUID, access: greeting.access,
-                                    maxMessageSize: greeting.maxMessageSize, quota: greeting.quota, allowsNetwork: greeting.allowsNetwork))
+                result.append(Entry(name: name, holderPIDs: pids.sorted(), ownerUID: probe.ownerUID, greeting: greeting))
             }
         }
         return result.sorted { $0.name.key < $1.name.key }
     }
+
+    /// Whether a mailslot lives below the path level `folderKey` (case-folded, no trailing `\`): from the
+    /// listening addresses alone, which name the mailslots whose names fit (no connection); when some
+    /// address is a hash of a long name, those servers are asked.
+    package static func hasMailslot(under folderKey: String) -> Bool {
+        guard let table = Sys.readFile("/proc/net/unix") else { return false }
+        let wanted = Array(("mailslot:" + folderKey + "\\").utf8)
+        var hashed = false
+        for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
+            guard let at = line.firstIndex(of: UInt8(ascii: "@")) else { continue }
+            let address = line[line.index(after: at)...]
+            if address.starts(with: wanted) { return true }
+            if address.starts(with: Array("mailslot#".utf8)) { hashed = true }
+        }
+        return hashed && entries(holders: false).contains { $0.name.key.hasPrefix(folderKey + "\\") }
+    }
+
+    /// One mailslot, asked directly (a state query, which opens no writer); nil when no server answers
+    /// for the name within `timeoutMilliseconds`. The owner is the kernel's word, as in ``entries``.
+    package static func entry(for name: MailslotName, timeoutMilliseconds: UInt32 = 300) -> Entry? {
+        guard let fd = try? Sys.unixSocket(seqpacket: true) else { return nil }
+        defer { Sys.close(fd) }
+        let local = LocalProtocol.queryPrefix + Array("stat:\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
+        guard (try? Sys.bindAbstract(fd, local)) != nil,
+              (try? Sys.connectAbstract(fd, LocalProtocol.abstractAddress(forKey: name.key))) != nil,
+              let peer = try? Sys.peerCredentials(fd),
+              (try? Sys.poll(fd, .readable, timeoutMilliseconds: Int32(clamping: timeoutMilliseconds)))?.isEmpty == false else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        guard let received = try? Sys.receive(fd, into: &buffer), let greeting = LocalGreeting(decoding: Array(buffer[0..<received])),
+              let answered = try? MailslotName(local: greeting.path), answered.key == name.key else { return nil }
+        return Entry(name: answered, holderPIDs: [greeting.serverPID], ownerUID: peer.uid, greeting: greeting)
+    }
+
+    private static let querySerial = Atomic<UInt64>(0)
 
     /// Maps socket inodes to the pids that hold a descriptor for them.
     static func socketHolders(_ inodes: Set<UInt64>) -> [UInt64: [Int32]] {
@@ -72,5 +108,12 @@ package enum LocalDirectory {
             }
         }
         return holders
+    }
+}
+
+extension MailslotDirectoryEntry {
+    init(name: MailslotName, holderPIDs: [Int32], ownerUID: UInt32, greeting: LocalGreeting) {
+        self.init(name: name, holderPIDs: holderPIDs, ownerUID: ownerUID, access: greeting.access, maxMessageSize: greeting.maxMessageSize,
+                  quota: greeting.quota, allowsNetwork: greeting.allowsNetwork, createdNanoseconds: greeting.createdNanoseconds)
     }
 }

@@ -99,8 +99,11 @@ package final class LocalServerEngine: @unchecked Sendable {
     // MARK: life cycle
 
     /// Creates a new mailslot: binds its name and creates its queue.
+    /// `ownerUID` is the user the access rule's "owner" means: this process's effective uid unless a
+    /// privileged process creates the mailslot on a user's behalf (the file system does, for `open(2)`).
     package static func create(name: MailslotName, maxMessageSize: UInt32, readTimeout: MailslotTimeout,
-                              access: WriterAccess, allowNetwork: Bool = false, quota: Int, logger: Logger) throws(MailslotError) -> LocalServerEngine {
+                              access: WriterAccess, allowNetwork: Bool = false, quota: Int, ownerUID: UInt32 = Sys.euid,
+                              logger: Logger) throws(MailslotError) -> LocalServerEngine {
         guard name.isLocal else {
             throw MailslotError(.invalidName, "'\(name)' names another machine; a mailslot can only be created on this machine, as \\\\.\\mailslot\\\(name.path)")
         }
@@ -125,7 +128,7 @@ package final class LocalServerEngine: @unchecked Sendable {
         let readyFD: FD
         do throws(Errno) {
             queue = try SharedQueue(quota: quota, maxMessageSize: maxMessageSize, readTimeout: readTimeout.rawValue,
-                                    ownerUID: Sys.euid, access: access, allowNetwork: allowNetwork, path: name.path)
+                                    ownerUID: ownerUID, access: access, allowNetwork: allowNetwork, path: name.path)
             readyFD = try Sys.eventFD()
         } catch {
             Sys.close(listenFD)
@@ -827,7 +830,8 @@ package final class LocalServerEngine: @unchecked Sendable {
     private func greeting(_ status: LocalGreeting.Status, state: LocalGreeting.QueueState? = nil) -> [UInt8] {
         LocalGreeting(status: status, maxMessageSize: queue.maxMessageSize,
                       quota: UInt64(queue.capacity), serverPID: Sys.pid, ownerUID: queue.ownerUID,
-                      access: queue.access, path: queue.path, state: state, allowsNetwork: queue.allowsNetwork).encoded()
+                      access: queue.access, path: queue.path, state: state, allowsNetwork: queue.allowsNetwork,
+                      createdNanoseconds: queue.createdNanoseconds).encoded()
     }
 
     /// The largest message the server accepts from a writer.

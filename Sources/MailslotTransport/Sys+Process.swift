@@ -13,6 +13,7 @@ extension Sys {
     package static var pid: Int32 { getpid() }
     package static var uid: UInt32 { getuid() }
     package static var euid: UInt32 { geteuid() }
+    package static var isRoot: Bool { geteuid() == 0 }
 
     // MARK: time and threads
 
@@ -51,4 +52,28 @@ extension Sys {
 
     package static func join(_ thread: ThreadHandle) { _ = pthread_join(thread, nil) }
     package static func isCurrentThread(_ thread: ThreadHandle) -> Bool { pthread_equal(pthread_self(), thread) != 0 }
+
+    // MARK: signals
+
+    /// An eventfd that becomes readable when one of `signals` arrives (a handler of our own, in every
+    /// thread): for a clean shutdown on SIGINT or SIGTERM. The descriptor stays open for the process's life.
+    package static func signalDescriptor(_ signals: [Int32]) throws(Errno) -> FD {
+        let fd = signals.withUnsafeBufferPointer { cms_signals_to_eventfd($0.baseAddress!, Int32($0.count)) }
+        guard fd >= 0 else { throw .current("sigaction") }
+        return fd
+    }
+
+    // MARK: other programs
+
+    /// Runs a program found on PATH to its end (its output goes where this process's goes) and returns
+    /// its exit status, or -1 when it could not be started or was killed.
+    package static func runProgram(_ name: String, _ arguments: [String]) -> Int32 {
+        var argv: [UnsafeMutablePointer<CChar>?] = ([name] + arguments).map { $0.withCString { strdup($0) } } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawnp(&pid, name, nil, nil, &argv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
+    }
 }

@@ -16,7 +16,7 @@ struct MailslotCommand: ParsableCommand {
             error, with the Win32 error code, and exits non-zero.
             """,
         version: MailslotVersion.string,
-        subcommands: [Listen.self, Send.self, List.self, Browse.self, Decode.self, Demo.self]
+        subcommands: [Listen.self, Send.self, List.self, Mount.self, Browse.self, Decode.self, Demo.self]
     )
 }
 

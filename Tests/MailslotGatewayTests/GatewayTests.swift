@@ -264,8 +264,3 @@ enum GatewayTestSupport {
     }
 }
 
-extension MailslotError {
-    static func code(of body: () throws -> Void) -> MailslotError.Code? {
-        do { try body(); return nil } catch let e as MailslotError { return e.code } catch { return nil }
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import MailslotCore
 import Synchronization
 // A plain target (the test targets depend on it), so `swift build` builds it too, where Swift Testing is
 // not available: only the failure reporting needs it.
@@ -47,9 +48,11 @@ public enum TestSupport {
         return false
     }
 
-    /// Whether an external program is installed; like ``rootAvailable(for:)`` otherwise.
-    public static func programAvailable(_ path: String, for what: String, install: String) -> Bool {
-        if FileManager.default.isExecutableFile(atPath: path) { return true }
+    /// Whether an external program (or, with `executable` false, a file such as a device) is there; like
+    /// ``rootAvailable(for:)`` otherwise.
+    @discardableResult
+    public static func programAvailable(_ path: String, for what: String, install: String, executable: Bool = true) -> Bool {
+        if executable ? FileManager.default.isExecutableFile(atPath: path) : FileManager.default.fileExists(atPath: path) { return true }
         if isCI {
             record("CI=true but \(path) is missing: \(what) cannot run (apt-get install \(install))")
             return false
@@ -220,5 +223,84 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Compiling C programs for tests: with the plain system compiler, or, when the package was built with a
+/// sanitizer (`swift test --sanitize=thread|address`, detected in the built C API library), with the
+/// toolchain's clang and the same sanitizer, so that programs linking the library run.
+public enum CCompiler {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// A folder of this test process for built programs.
+    public static let scratch: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-c-tests-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
+    /// The C API's public header folder.
+    public static let win32Include = TestSupport.packageRoot + "/Sources/CMailslotWin32/include"
+
+    private static let serial = Atomic<Int>(0)
+
+    /// Compiles `source` (a path) with warnings as errors into a binary of its own (tests running at the
+    /// same time may build one source twice; running a file another build is writing fails with ETXTBSY).
+    /// `linkingMailslotWin32` adds the C API's header and library.
+    public static func build(_ source: String, linkingMailslotWin32: Bool = false, extra: [String] = [], cplusplus: Bool = false,
+                             standard: String = "-std=c11", output: String? = nil) throws -> String {
+        let binary = scratch + "/" + (output ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent)
+            + "-\(serial.add(1, ordering: .relaxed).newValue)"
+        var arguments = [standard, "-Wall", "-Wextra", "-Werror", source, "-o", binary]
+        if linkingMailslotWin32 {
+            let library = TestSupport.products + "/libMailslotWin32.so"
+            guard FileManager.default.fileExists(atPath: library) else {
+                throw Failure(description: "\(library) is not built; run `swift build` before `swift test`")
+            }
+            arguments += ["-I", win32Include, "-L", TestSupport.products, "-lMailslotWin32", "-Wl,-rpath," + TestSupport.products] + sanitizerFlags
+        }
+        let compiler = linkingMailslotWin32 && sanitizer != nil ? clang(cplusplus: cplusplus) : (cplusplus ? "/usr/bin/g++" : "/usr/bin/cc")
+        let result = try TestSupport.run(compiler, arguments + extra)
+        guard result.status == 0 else { throw Failure(description: "\(compiler) \(source) failed:\n\(result.output)") }
+        return binary
+    }
+
+    /// The sanitizer the C API library was built with, or nil.
+    public static let sanitizer: String? = {
+        guard let data = FileManager.default.contents(atPath: TestSupport.products + "/libMailslotWin32.so") else { return nil }
+        if data.range(of: Data("__tsan_init".utf8)) != nil { return "thread" }
+        if data.range(of: Data("__asan_init".utf8)) != nil { return "address" }
+        return nil
+    }()
+
+    /// The Swift toolchain's clang, whose sanitizer runtimes match the library's.
+    public static func clang(cplusplus: Bool) -> String {
+        let bin = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            .first { FileManager.default.isExecutableFile(atPath: $0 + "/swift") && FileManager.default.isExecutableFile(atPath: $0 + "/clang") } ?? "/opt/swift/usr/bin"
+        return bin + (cplusplus ? "/clang++" : "/clang")
+    }
+
+    /// Flags for a sanitized build: the sanitizer, and libdispatch (whose functions its runtime intercepts).
+    public static var sanitizerFlags: [String] {
+        guard let sanitizer else { return [] }
+        let runtime = URL(fileURLWithPath: clang(cplusplus: false)).deletingLastPathComponent().deletingLastPathComponent().path + "/lib/swift/linux"
+        return ["-fsanitize=\(sanitizer)", "-g", "-L", runtime, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime]
+    }
+}
+
+extension MailslotError {
+    /// The Win32 code a call fails with, or nil when it succeeds.
+    public static func code(of body: () throws -> Void) -> MailslotError.Code? {
+        do {
+            try body()
+            return nil
+        } catch let error as MailslotError {
+            return error.code
+        } catch {
+            TestSupport.record("not a MailslotError: \(error)")
+            return nil
+        }
     }
 }

@@ -133,18 +133,3 @@ final class OutputCollector: @unchecked Sendable {
         return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 }
-
-extension MailslotError {
-    /// The Win32 code a call fails with, or nil when it succeeds.
-    static func code(of body: () throws -> Void) -> MailslotError.Code? {
-        do {
-            try body()
-            return nil
-        } catch let error as MailslotError {
-            return error.code
-        } catch {
-            Issue.record("not a MailslotError: \(error)")
-            return nil
-        }
-    }
-}

@@ -166,62 +166,22 @@ enum C {
     static let include = root + "/Sources/CMailslotWin32/include"
     static let products = TestSupport.products
     static let tool = products + "/mailslot"
-    static let scratch: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-win32-tests-\(getpid())").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }()
+    static let scratch = CCompiler.scratch
 
     static func uniqueName(_ tag: String) -> String { TestSupport.uniqueName(tag, folder: "win32-tests") }
 
     static var rootAvailable: Bool { TestSupport.rootAvailable(for: "the cross-user C API tests (setpriv)") }
 
-    struct BuildFailure: Error, CustomStringConvertible {
-        var description: String
-    }
 
     /// Compiles a fixture with warnings as errors against the header and the built library.
-    private static let buildSerial = Atomic<Int>(0)
-
     static func build(_ source: String, extra: [String] = [], cplusplus: Bool = false, standard: String = "-std=c11",
                       output: String? = nil) throws -> String {
-        let library = products + "/libMailslotWin32.so"
-        guard FileManager.default.fileExists(atPath: library) else {
-            throw BuildFailure(description: "\(library) is not built; run `swift build` before `swift test`")
-        }
-        // Every build gets a binary of its own: tests that run at the same time may build one source twice,
-        // and running a file another build is writing fails with ETXTBSY.
-        let binary = scratch + "/" + (output ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent)
-            + "-\(buildSerial.add(1, ordering: .relaxed).newValue)"
-        let compiler = sanitizer == nil ? (cplusplus ? "/usr/bin/g++" : "/usr/bin/cc") : clang(cplusplus: cplusplus)
-        let result = try run(compiler, [standard, "-Wall", "-Wextra", "-Werror", "-I", include, fixtures + "/" + source,
-                                        "-L", products, "-lMailslotWin32", "-Wl,-rpath," + products, "-o", binary] + sanitizerFlags + extra)
-        guard result.status == 0 else { throw BuildFailure(description: "\(compiler) \(source) failed:\n\(result.output)") }
-        return binary
+        try CCompiler.build(fixtures + "/" + source, linkingMailslotWin32: true, extra: extra, cplusplus: cplusplus, standard: standard, output: output)
     }
 
-    /// The sanitizer the library was built with (`swift test --sanitize=thread|address`), found in the
-    /// library itself: the C programs must then be built with the same one (clang's, the toolchain's).
-    static let sanitizer: String? = {
-        guard let data = FileManager.default.contents(atPath: products + "/libMailslotWin32.so") else { return nil }
-        if data.range(of: Data("__tsan_init".utf8)) != nil { return "thread" }
-        if data.range(of: Data("__asan_init".utf8)) != nil { return "address" }
-        return nil
-    }()
-
-    /// The Swift toolchain's clang, whose sanitizer runtimes match the library's.
-    static func clang(cplusplus: Bool) -> String {
-        let bin = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-            .first { FileManager.default.isExecutableFile(atPath: $0 + "/swift") && FileManager.default.isExecutableFile(atPath: $0 + "/clang") } ?? "/opt/swift/usr/bin"
-        return bin + (cplusplus ? "/clang++" : "/clang")
-    }
-
-    /// Flags for a sanitized build: the sanitizer, and libdispatch (whose functions its runtime intercepts).
-    static var sanitizerFlags: [String] {
-        guard let sanitizer else { return [] }
-        let runtime = URL(fileURLWithPath: clang(cplusplus: false)).deletingLastPathComponent().deletingLastPathComponent().path + "/lib/swift/linux"
-        return ["-fsanitize=\(sanitizer)", "-g", "-L", runtime, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime]
-    }
+    static var sanitizer: String? { CCompiler.sanitizer }
+    static func clang(cplusplus: Bool) -> String { CCompiler.clang(cplusplus: cplusplus) }
+    static var sanitizerFlags: [String] { CCompiler.sanitizerFlags }
 
     static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> TestSupport.Result {
         try TestSupport.run(path, arguments, environment: environment, timeout: timeout)

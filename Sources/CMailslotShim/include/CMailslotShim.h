@@ -60,6 +60,11 @@ int cms_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 int cms_epoll_wait(int epfd, uint64_t *tokens, int capacity, int timeout_ms);
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
 int cms_eventfd(void);
+/// Installs a handler for each of `signals` (process-wide, every thread) that signals one eventfd, and
+/// returns that eventfd (the same one on every call), or -1 with errno set; the signals are unblocked in
+/// the calling thread. For a program's clean shutdown on SIGINT/SIGTERM whatever thread the kernel picks
+/// to deliver them.
+int cms_signals_to_eventfd(const int *signals, int count);
 
 /// recvmmsg on a UDP socket into `count` slots of `size` bytes; lengths[i] (set to size+1 when the
 /// datagram was truncated), the sender's IPv4 address (host order) and port. Non-blocking.
