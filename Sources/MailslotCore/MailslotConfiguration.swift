@@ -18,6 +18,7 @@
 /// | `metrics` | `MAILSLOT_METRICS` | none (mailslotd: serve Prometheus metrics on ADDRESS:PORT) |
 /// | `allow_from` | `MAILSLOT_ALLOW_FROM` | any (mailslotd: accept datagrams only from these subnets, `10.0.0.0/8,192.168.1.7`) |
 /// | `rate_limit` | `MAILSLOT_RATE_LIMIT` | 0 = none (mailslotd: datagrams per second accepted from one source address) |
+/// | `mount` | `MAILSLOT_MOUNT` | none (mailslotd: serve the mailslots as files in this folder, e.g. `/run/mailslot`) |
 ///
 /// The same settings have the same command-line flags in `mailslot` and `mailslotd` (`--computer-name`,
 /// `--workgroup`, `--interface`, `--port`, `--name-port`, ...), applied through ``apply(_:source:)`` as
@@ -41,6 +42,8 @@ public struct MailslotConfiguration: Sendable, Equatable {
     public var allowFrom: [Subnet] = []
     /// Datagrams per second the gateway accepts from one source address (a burst of as many); 0: no limit.
     public var rateLimit: UInt32 = 0
+    /// The folder where mailslotd serves the mailslots as files; nil: it does not.
+    public var mount: String?
 
     /// An IPv4 subnet, `ADDRESS/PREFIX` (a bare address is a /32).
     public struct Subnet: Sendable, Hashable, CustomStringConvertible {
@@ -66,7 +69,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
 
     /// Every key the file, the environment and the flags know, in the order `--check-config` prints them.
     public static let keys = ["computer_name", "workgroup", "interfaces", "port", "name_port", "resolve_timeout_ms",
-                              "accept_any_name", "name_service", "metrics", "allow_from", "rate_limit"]
+                              "accept_any_name", "name_service", "metrics", "allow_from", "rate_limit", "mount"]
 
     /// Where each key's value came from: "default", the file's path, "environment (MAILSLOT_X)", "command line".
     public private(set) var sources: [String: String] = [:]
@@ -101,6 +104,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
         case "metrics": return metrics ?? ""
         case "allow_from": return allowFrom.map(\.description).joined(separator: ",")
         case "rate_limit": return "\(rateLimit)"
+        case "mount": return mount ?? ""
         default: return ""
         }
     }
@@ -156,6 +160,12 @@ public struct MailslotConfiguration: Sendable, Equatable {
                     throw MailslotError(.invalidParameter, "\(source): 'metrics' must be ADDRESS:PORT (for example 127.0.0.1:9138), not '\(value)'")
                 }
                 metrics = text.isEmpty ? nil : text
+            case "mount":
+                let text = value.trimmingSpaces
+                guard text.isEmpty || text.hasPrefix("/") else {
+                    throw MailslotError(.invalidParameter, "\(source): 'mount' must be an absolute folder path (for example /run/mailslot), not '\(value)'")
+                }
+                mount = text.isEmpty ? nil : text
             case "allow_from":
                 var subnets: [Subnet] = []
                 for item in value.split(separator: ",").map({ String($0).trimmingSpaces }).filter({ !$0.isEmpty }) {

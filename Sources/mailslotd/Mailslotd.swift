@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Mailslot
 import MailslotCommandLine
+import MailslotFiles
 import MailslotGateway
 import MailslotTransport
 import Metrics
@@ -55,6 +56,10 @@ struct Run: ParsableCommand {
     @Option(help: "After binding its ports, become this user, keeping only CAP_NET_BIND_SERVICE (needs root).")
     var user: String?
 
+    @Option(help: ArgumentHelp("Also serve this machine's mailslots as files in this folder, as `mailslot mount` does (key mount, e.g. /run/mailslot; needs root, and excludes --user).",
+                               valueName: "folder"))
+    var mount: String?
+
     @Flag(help: "Print the effective configuration, and where each value came from, then exit.")
     var checkConfig = false
 
@@ -67,6 +72,7 @@ struct Run: ParsableCommand {
         if acceptAnyName { settings.append(("accept_any_name", "yes")) }
         if noNameService { settings.append(("name_service", "no")) }
         if let metrics { settings.append(("metrics", metrics)) }
+        if let mount { settings.append(("mount", mount)) }
         return settings
     }
 
@@ -91,6 +97,17 @@ struct Run: ParsableCommand {
 
         let gateway: Gateway
         do throws(MailslotError) { gateway = try Gateway(configuration: configuration, logger: logger) } catch { fail(error) }
+        var fileSystem: MailslotFileSystem?
+        if let folder = configuration.mount {
+            // The file system writes into every user's mailslots on its callers' behalf, after checking each
+            // mailslot's rule itself: that needs root, which --user gives up.
+            if user != nil {
+                fail(MailslotError(.invalidParameter, "--mount (key mount) needs mailslotd to stay root, and --user gives root up; run `mailslot mount \(folder)` as a service of its own, or leave out --user"))
+            }
+            do throws(MailslotError) {
+                fileSystem = try MailslotFileSystem(.init(mountPoint: folder, allowOther: Sys.isRoot, logger: logger))
+            } catch { fail(error) }
+        }
         var metricsServer: MetricsServer?
         if let address = configuration.metrics {
             do throws(MailslotError) { metricsServer = try MetricsServer(address: address, registry: registry, logger: logger) } catch { fail(error) }
@@ -108,6 +125,7 @@ struct Run: ParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: GatewayService(gateway: gateway)), .init(service: reload)]
         if let metricsServer { services.append(.init(service: metricsServer)) }
+        if let fileSystem { services.append(.init(service: FileSystemService(fileSystem: fileSystem, logger: logger), successTerminationBehavior: .ignore)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         Sys.notifySystemd("READY=1\nSTATUS=receiving on UDP \(configuration.port)")
 
@@ -119,6 +137,29 @@ struct Run: ParsableCommand {
         }
         finished.wait()
         if let error = failure.withLock({ $0 }) { throw error }
+    }
+}
+
+/// Serves the mailslots as files until graceful shutdown or cancellation (then unmounts); if someone
+/// unmounts the folder from outside, says so and lets the gateway run on.
+struct FileSystemService: Service {
+    let fileSystem: MailslotFileSystem
+    let logger: Logger
+
+    func run() async throws {
+        try fileSystem.start()
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    fileSystem.wait()
+                    continuation.resume()
+                }
+            }
+        } onCancelOrGracefulShutdown: {
+            fileSystem.stop()
+        }
+        fileSystem.stop()
+        logger.info("the mailslot file system ended", metadata: ["mount": "\(fileSystem.options.mountPoint)"])
     }
 }
 
