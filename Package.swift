@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "CBenchShim", linkerSettings: [.linkedLibrary("rt")]),
         .executableTarget(
             name: "mailslot-bench",
-            dependencies: ["Mailslot", "MailslotGateway", "CBenchShim",
+            dependencies: ["Mailslot", "MailslotGateway", "MailslotFiles", "MailslotTransport", "CMailslotFuse", "CBenchShim",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Helpers the test targets share (processes, names, prerequisites).

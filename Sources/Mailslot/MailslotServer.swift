@@ -214,6 +214,12 @@ extension MailslotServer {
         }
     }
 
+    /// A blocking read of the oldest message (up to `maxLength` bytes, else ERROR_INSUFFICIENT_BUFFER and it
+    /// stays), waiting the mailslot's read timeout, that another thread can end with ``cancelRead(_:)``.
+    package func read(maxLength: Int, cancellation: CancelFlag) throws(MailslotError) -> [UInt8] {
+        try blockingRead(maxLength: maxLength, timeout: nil, cancelled: cancellation)
+    }
+
     /// Ends a read started with ``read(into:timeout:cancellation:)`` and `cancellation`.
     package func cancelRead(_ cancellation: CancelFlag) { engine.cancel(cancellation) }
 }

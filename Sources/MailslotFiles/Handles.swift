@@ -56,18 +56,27 @@ final class WriterHandle: @unchecked Sendable {
 }
 
 /// A file opened with O_CREAT | O_EXCL | O_RDONLY: the mailslot's server, created for the caller.
+///
+/// Reads that must wait are served in order by one thread of this file's own, which waits the way a
+/// Swift reader does (a short spin on the writers' rings, then epoll): a serving thread of the file
+/// system is never held, and the wake-up costs what a library read's does.
 final class ServerHandle: @unchecked Sendable {
     let server: MailslotServer
     private struct State {
         var pollHandle: OpaquePointer?
-        var reads: [UInt64: PendingRead] = [:]
-        var nextRead: UInt64 = 0
+        /// Reads waiting for a message, oldest first, and the one being served.
+        var waiting: [PendingRead] = []
+        var serving: PendingRead?
+        var closed = false
+        var thread: ThreadHandle?
     }
     private let state = Locked(State())
+    /// Wakes the reader thread: a read arrived, or the file is closing.
+    private let wake = DispatchSemaphore(value: 0)
 
     init(_ server: MailslotServer) { self.server = server }
 
-    var pendingCount: Int { state.withLock { $0.reads.count } }
+    var pendingCount: Int { state.withLock { $0.waiting.count + ($0.serving == nil ? 0 : 1) } }
     var hasPoller: Bool { state.withLock { $0.pollHandle != nil } }
     var readinessDescriptor: Int32 { server.readinessDescriptor }
 
@@ -75,53 +84,100 @@ final class ServerHandle: @unchecked Sendable {
     /// stays). When none waits: EAGAIN for a non-blocking descriptor, else the reply comes when a message
     /// arrives, the read timeout passes (ETIMEDOUT), or the caller is interrupted (EINTR).
     func read(_ request: Request, size: Int, nonBlocking: Bool) {
-        do throws(MailslotError) {
-            let message = try server.read(maxLength: size, timeout: .immediate)
-            message.withUnsafeBytes { _ = cmf_reply_buf(request.raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
-            return
-        } catch where error.code == .semTimeout && !nonBlocking {
-            // Empty: wait below.
-        } catch where error.code == .semTimeout {
-            cmf_reply_err(request.raw, EAGAIN)
-            return
-        } catch {
-            cmf_reply_err(request.raw, FileError(error).errno)
-            return
-        }
-        let pending = PendingRead(request)
-        let id = state.withLock { state in
-            defer { state.nextRead += 1 }
-            state.reads[state.nextRead] = pending
-            return state.nextRead
-        }
-        // The interrupt callback only cancels; the task alone replies (after unregistering the callback).
-        cmf_req_interrupt_func(request.raw, { _, data in
-            Unmanaged<PendingRead>.fromOpaque(data!).takeUnretainedValue().interrupt()
-        }, Unmanaged.passRetained(pending).toOpaque())
-        let server = self.server
-        let task = Task { [self] in
-            let result: Result<[UInt8], MailslotError>
+        // Only when no read is waiting: a later read must not take a message before an earlier one.
+        if nonBlocking || pendingCount == 0 {
             do throws(MailslotError) {
-                result = .success(try await server.read(maxLength: size))
+                let message = try server.read(maxLength: size, timeout: .immediate)
+                ServerHandle.reply(request, message)
+                return
+            } catch where error.code == .semTimeout && !nonBlocking {
+                // Empty: wait below.
+            } catch where error.code == .semTimeout {
+                cmf_reply_err(request.raw, EAGAIN)
+                return
             } catch {
-                result = .failure(error)
+                cmf_reply_err(request.raw, FileError(error).errno)
+                return
             }
-            cmf_req_interrupt_func(request.raw, nil, nil) // waits out a callback that is running
-            Unmanaged.passUnretained(pending).release()
-            switch result {
-            case .success(let message):
-                message.withUnsafeBytes { _ = cmf_reply_buf(request.raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
-            case .failure(let error):
-                cmf_reply_err(request.raw, error.code == .operationAborted || error.code == .invalidHandle ? EINTR : FileError(error).errno)
-            }
-            _ = state.withLock { $0.reads.removeValue(forKey: id) }
         }
-        pending.attach(task)
+        let pending = PendingRead(request, size: size)
+        // The interrupt callback only cancels the read; the reader thread alone replies (after clearing it).
+        cmf_req_interrupt_func(request.raw, { _, data in
+            let pending = Unmanaged<PendingRead>.fromOpaque(data!).takeUnretainedValue()
+            pending.interrupt()
+            pending.owner?.server.cancelRead(pending.cancellation)
+        }, Unmanaged.passRetained(pending).toOpaque())
+        pending.owner = self
+        let start = state.withLock { state -> Bool in
+            state.waiting.append(pending)
+            guard state.thread == nil else { return false }
+            state.thread = try? Sys.startThread { [self] in serveReads() }
+            return true
+        }
+        _ = start
+        wake.signal()
+    }
+
+    /// The reader thread: serves waiting reads oldest first until the file closes.
+    private func serveReads() {
+        while true {
+            wake.wait()
+            while let next = state.withLock({ state -> PendingRead? in
+                guard !state.waiting.isEmpty else { return nil }
+                state.serving = state.waiting.removeFirst()
+                return state.serving
+            }) {
+                let result: Result<[UInt8], MailslotError>
+                if next.isInterrupted {
+                    result = .failure(MailslotError(.operationAborted, "interrupted"))
+                } else {
+                    do throws(MailslotError) {
+                        result = .success(try server.read(maxLength: next.size, cancellation: next.cancellation))
+                    } catch {
+                        result = .failure(error)
+                    }
+                }
+                finish(next, result)
+                state.withLock { $0.serving = nil }
+            }
+            if state.withLock({ $0.closed && $0.waiting.isEmpty }) { return }
+        }
+    }
+
+    private func finish(_ read: PendingRead, _ result: Result<[UInt8], MailslotError>) {
+        cmf_req_interrupt_func(read.request.raw, nil, nil) // waits out a callback that is running
+        Unmanaged.passUnretained(read).release()
+        switch result {
+        case .success(let message): ServerHandle.reply(read.request, message)
+        case .failure(let error):
+            cmf_reply_err(read.request.raw, error.code == .operationAborted || error.code == .invalidHandle ? EINTR : FileError(error).errno)
+        }
+    }
+
+    static func reply(_ request: Request, _ message: [UInt8]) {
+        message.withUnsafeBytes { _ = cmf_reply_buf(request.raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
     }
 
     /// Ends every waiting read with EINTR (the file system is stopping).
     func cancelAll() {
-        for read in state.withLock({ Array($0.reads.values) }) { read.interrupt() }
+        let reads = state.withLock { state in state.waiting + (state.serving.map { [$0] } ?? []) }
+        for read in reads {
+            read.interrupt()
+            server.cancelRead(read.cancellation)
+        }
+    }
+
+    /// Closes the mailslot (its last descriptor closed): the reader thread ends once nothing waits.
+    func close() {
+        cancelAll()
+        server.close()
+        let thread = state.withLock { state -> ThreadHandle? in
+            state.closed = true
+            defer { state.thread = nil }
+            return state.thread
+        }
+        wake.signal()
+        if let thread { Sys.join(thread) }
     }
 
     /// poll(2): readable while a message waits. A handle to wake the poller later is kept (one per
@@ -158,27 +214,23 @@ final class ServerHandle: @unchecked Sendable {
     }
 }
 
-/// A read waiting for a message: its task, and whether the kernel interrupted it.
+/// A read waiting for a message: its size, and the flag that cancels it when the kernel interrupts it.
 final class PendingRead: @unchecked Sendable {
     let request: Request
-    private let state = Locked<(task: Task<Void, Never>?, interrupted: Bool)>((nil, false))
+    let size: Int
+    let cancellation = CancelFlag()
+    weak var owner: ServerHandle?
+    private let interrupted = Locked(false)
 
-    init(_ request: Request) { self.request = request }
-
-    func attach(_ task: Task<Void, Never>) {
-        let cancelNow = state.withLock { state -> Bool in
-            state.task = task
-            return state.interrupted
-        }
-        if cancelNow { task.cancel() }
+    init(_ request: Request, size: Int) {
+        self.request = request
+        self.size = size
     }
 
+    var isInterrupted: Bool { interrupted.withLock { $0 } }
     func interrupt() {
-        let task = state.withLock { state -> Task<Void, Never>? in
-            state.interrupted = true
-            return state.task
-        }
-        task?.cancel()
+        interrupted.withLock { $0 = true }
+        cancellation.set()
     }
 }
 

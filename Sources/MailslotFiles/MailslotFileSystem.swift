@@ -136,7 +136,7 @@ package final class MailslotFileSystem: @unchecked Sendable {
         func close() {
             switch self {
             case .writer(let w): w.writer.close()
-            case .server(let s): s.server.close()
+            case .server(let s): s.close()
             }
         }
     }
