@@ -16,6 +16,7 @@
 #   include/mailslot_win32.h                          its header
 #   lib/pkgconfig/mailslot-win32.pc                   cc app.c $(pkg-config --cflags --libs mailslot-win32)
 #   lib/systemd/system/mailslotd.service              the unit (systemctl enable --now mailslotd)
+#   lib/systemd/system/mailslot-files.service         mailslots as files in /run/mailslot (root; libfuse3)
 #   lib/sysusers.d/mailslot.conf                      the "mailslot" system user the unit runs as
 #   share/man/man1/mailslot.1, man8/mailslotd.8       generated from the argument parser (generate-manual)
 #   share/man/man3/mailslot_win32.3                   the C API
@@ -119,6 +120,8 @@ put 0644 "$pc" lib/pkgconfig/mailslot-win32.pc
 
 sed -e "s|@BINDIR@|$PREFIX/bin|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" dist/systemd/mailslotd.service.in > "$work/mailslotd.service"
 put 0644 "$work/mailslotd.service" lib/systemd/system/mailslotd.service
+sed -e "s|@BINDIR@|$PREFIX/bin|g" dist/systemd/mailslot-files.service.in > "$work/mailslot-files.service"
+put 0644 "$work/mailslot-files.service" lib/systemd/system/mailslot-files.service
 put 0644 dist/systemd/mailslot.sysusers lib/sysusers.d/mailslot.conf
 
 # Manual pages from the argument parser's own description of each tool, so that they never drift.

@@ -69,7 +69,7 @@ package final class FuseChannel: @unchecked Sendable {
         }
         guard cmf_session_mount(made, mountPoint) == 0 else {
             cmf_session_destroy(made)
-            throw MailslotError(.accessDenied, "could not mount the mailslot file system at \(mountPoint): \(Sys.isRoot ? "see the log" : "mounting as a user needs fusermount3 (apt-get install fuse3) and a folder of your own")")
+            throw MailslotError(.accessDenied, "could not mount the mailslot file system at \(mountPoint): \(Sys.isRoot ? "see the log" : "mounting as a user needs /dev/fuse open to users (mode 0666, as Debian's udev sets it), fusermount3 (apt-get install fuse3) and a folder of your own")")
         }
         session = made
         let fd = cmf_session_fd(made)

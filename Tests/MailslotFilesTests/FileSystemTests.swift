@@ -381,6 +381,45 @@ struct FileSystemTests {
         #expect(refused.status != 0 && refused.output.contains("error 87") && refused.output.contains("--user"), "\(refused.output)")
     }
 
+    /// Without root, `mailslot mount` works through fusermount3 for that user alone: the user's own
+    /// mailslots work through it, and nobody else (root included) can enter the mount.
+    @Test func aUserMountsForThemselves() throws {
+        guard Self.available else { return }
+        // Debian's udev makes /dev/fuse 0666; some machines keep it 0600, which only root may open.
+        var device = stat()
+        #expect(stat("/dev/fuse", &device) == 0)
+        let mode = device.st_mode & 0o777
+        if mode & 0o006 != 0o006 { chmod("/dev/fuse", mode | 0o006) }
+        defer { if mode & 0o006 != 0o006 { chmod("/dev/fuse", mode) } }
+        // The user must be able to run the tool: a copy in a folder of the test's own.
+        let scratch = try TestSupport.temporaryFolder("mailslot-files-user")
+        let folder = scratch + "/mount"
+        defer {
+            _ = umount2(folder, Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestSupport.product("mailslot"), toPath: scratch + "/mailslot")
+        for path in [scratch, folder] { chown(path, 65534, 65534) }
+        chmod(scratch, 0o755)
+        let mount = try TestSupport.Child("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", scratch + "/mailslot", "mount", folder])
+        try mount.waitFor("Ctrl-C unmounts")
+        let used = try Self.python("""
+            import os, subprocess, sys
+            path = sys.argv[1] + "/own-inbox"
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDONLY, 0o600)
+            print(subprocess.run(["sh", "-c", "printf mine > " + path]).returncode)
+            print(os.read(fd, 100))
+            """, [folder], as: true)
+        #expect(used.output == "0\nb'mine'\n", "\(used.output)")
+        var st = stat()
+        #expect(stat(folder + "/own-inbox", &st) != 0 && errno == EACCES, "root entered a user's mount")
+        mount.signal(SIGTERM)
+        let ended = try mount.finish(timeout: 20)
+        #expect(ended.status == 0, "\(ended.output)")
+        #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(folder + " "))
+    }
+
     /// A reader waiting in read(2) that is killed does not hang (the kernel's interrupt reaches the file
     /// system, which answers at once); its mailslot goes when its descriptor closes.
     @Test func aWaitingReaderCanBeKilled() throws {

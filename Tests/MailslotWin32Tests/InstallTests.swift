@@ -18,7 +18,7 @@ struct InstallTests {
         let install = try TestSupport.run("/bin/bash", [C.root + "/scripts/install.sh", "--from", C.products], environment: environment, timeout: 600)
         #expect(install.status == 0, "\(install.output)")
         for file in ["bin/mailslot", "bin/mailslotd", "lib/libMailslotWin32.so", "include/mailslot_win32.h",
-                     "lib/pkgconfig/mailslot-win32.pc", "lib/systemd/system/mailslotd.service", "lib/sysusers.d/mailslot.conf",
+                     "lib/pkgconfig/mailslot-win32.pc", "lib/systemd/system/mailslotd.service", "lib/systemd/system/mailslot-files.service", "lib/sysusers.d/mailslot.conf",
                      "share/man/man1/mailslot.1", "share/man/man8/mailslotd.8", "share/man/man3/mailslot_win32.3",
                      "etc/mailslot.conf", "share/mailslot/install-manifest.txt"] {
             #expect(FileManager.default.fileExists(atPath: prefix + "/" + file), "\(file) is not installed")
@@ -56,6 +56,16 @@ struct InstallTests {
             let rating = security.output.split(separator: "\n").first { $0.contains("Overall exposure level") }
             #expect(rating != nil && security.status == 0, "systemd-analyze security: \(security.output)")
             print("systemd-analyze security: \(rating ?? "no rating")")
+            // The file system's unit: root, but CAP_SYS_ADMIN alone, and systemd accepts it too.
+            let files = prefix + "/lib/systemd/system/mailslot-files.service"
+            let filesUnit = try String(contentsOfFile: files, encoding: .utf8)
+            #expect(filesUnit.contains("ExecStart=\(prefix)/bin/mailslot mount /run/mailslot") && filesUnit.contains("CapabilityBoundingSet=CAP_SYS_ADMIN"))
+            let verifyFiles = try TestSupport.run("/usr/bin/systemd-analyze", ["verify", files], environment: ["MANPATH": prefix + "/share/man:"])
+            #expect(verifyFiles.status == 0 && verifyFiles.output.isEmpty, "systemd-analyze verify: \(verifyFiles.output)")
+            let filesSecurity = try TestSupport.run("/usr/bin/systemd-analyze", ["security", "--offline=true", "--threshold=60", files])
+            let filesRating = filesSecurity.output.split(separator: "\n").first { $0.contains("Overall exposure level") }
+            #expect(filesRating != nil && filesSecurity.status == 0, "systemd-analyze security: \(filesSecurity.output)")
+            print("systemd-analyze security (mailslot-files): \(filesRating ?? "no rating")")
         }
         // Manual pages render.
         for page in ["man1/mailslot.1", "man8/mailslotd.8", "man3/mailslot_win32.3"] {
