@@ -64,12 +64,15 @@ struct Mount: ParsableCommand {
                 throw MailslotError.system("could not handle SIGINT and SIGTERM", error)
             }
         }
-        _ = try? Sys.startThread {
+        let watcher = try? Sys.startThread {
             _ = Sys.pollMany([signals], timeoutMilliseconds: -1)
             fileSystem.stop()
         }
         emit("mounted this machine's mailslots at \(folder) (libfuse \(MailslotFileSystem.libraryVersion)); Ctrl-C unmounts")
         fileSystem.wait()
         fileSystem.stop()
+        // Unmounted from outside: the signal watcher is still waiting; release it and let it end.
+        Sys.signalEventFD(signals)
+        if let watcher { Sys.join(watcher) }
     }
 }

