@@ -234,6 +234,7 @@ cmn_status cmn_options_set_no_echo(cmn_options *opts, bool noEcho) { return nats
 cmn_status cmn_options_set_max_pending_msgs(cmn_options *opts, int maxPending) {
     return nats.natsOptions_SetMaxPendingMsgs(opts, maxPending);
 }
+cmn_status cmn_options_set_send_asap(cmn_options *opts, bool sendAsap) { return nats.natsOptions_SetSendAsap(opts, sendAsap); }
 
 // MARK: - Connection
 

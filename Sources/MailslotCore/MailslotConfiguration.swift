@@ -19,6 +19,14 @@
 /// | `allow_from` | `MAILSLOT_ALLOW_FROM` | any (mailslotd: accept datagrams only from these subnets, `10.0.0.0/8,192.168.1.7`) |
 /// | `rate_limit` | `MAILSLOT_RATE_LIMIT` | 0 = none (mailslotd: datagrams per second accepted from one source address) |
 /// | `mount` | `MAILSLOT_MOUNT` | none (mailslotd: serve the mailslots as files in this folder, e.g. `/run/mailslot`) |
+/// | `bridge` | `MAILSLOT_BRIDGE` | none (mailslotd: the NATS server(s) that join sites, `nats://HOST:PORT`, comma-separated) |
+/// | `site` | `MAILSLOT_SITE` | the computer name (mailslotd: this LAN's name among the bridged sites) |
+/// | `bridge_workgroups` | `MAILSLOT_BRIDGE_WORKGROUPS` | the workgroup (mailslotd: the workgroups whose domain writes are bridged) |
+/// | `bridge_user`, `bridge_password` | `MAILSLOT_BRIDGE_USER`, `..._PASSWORD` | none (NATS user and password) |
+/// | `bridge_token` | `MAILSLOT_BRIDGE_TOKEN` | none (NATS token) |
+/// | `bridge_credentials` | `MAILSLOT_BRIDGE_CREDENTIALS` | none (a NATS `.creds` file: JWT and NKey seed) |
+/// | `bridge_nkey_seed` | `MAILSLOT_BRIDGE_NKEY_SEED` | none (a file holding an NKey seed) |
+/// | `bridge_ca` | `MAILSLOT_BRIDGE_CA` | none (a CA certificate file: TLS to the NATS server) |
 ///
 /// The same settings have the same command-line flags in `mailslot` and `mailslotd` (`--computer-name`,
 /// `--workgroup`, `--interface`, `--port`, `--name-port`, ...), applied through ``apply(_:source:)`` as
@@ -44,6 +52,23 @@ public struct MailslotConfiguration: Sendable, Equatable {
     public var rateLimit: UInt32 = 0
     /// The folder where mailslotd serves the mailslots as files; nil: it does not.
     public var mount: String?
+    /// The NATS servers the bridge connects to; empty: no bridge.
+    public var bridge: [String] = []
+    /// This LAN's name among the bridged sites; nil: the computer name.
+    public var site: String?
+    /// The workgroups whose domain writes are bridged; empty: the workgroup.
+    public var bridgeWorkgroups: [String] = []
+    public var bridgeUser: String?
+    public var bridgePassword: String?
+    public var bridgeToken: String?
+    public var bridgeCredentials: String?
+    public var bridgeNKeySeed: String?
+    public var bridgeCA: String?
+
+    /// The site name in force.
+    public var siteName: String { site ?? computerName }
+    /// The workgroups bridged, in force.
+    public var bridgedWorkgroups: [String] { bridgeWorkgroups.isEmpty ? [workgroup] : bridgeWorkgroups }
 
     /// An IPv4 subnet, `ADDRESS/PREFIX` (a bare address is a /32).
     public struct Subnet: Sendable, Hashable, CustomStringConvertible {
@@ -69,7 +94,9 @@ public struct MailslotConfiguration: Sendable, Equatable {
 
     /// Every key the file, the environment and the flags know, in the order `--check-config` prints them.
     public static let keys = ["computer_name", "workgroup", "interfaces", "port", "name_port", "resolve_timeout_ms",
-                              "accept_any_name", "name_service", "metrics", "allow_from", "rate_limit", "mount"]
+                              "accept_any_name", "name_service", "metrics", "allow_from", "rate_limit", "mount",
+                              "bridge", "site", "bridge_workgroups", "bridge_user", "bridge_password", "bridge_token",
+                              "bridge_credentials", "bridge_nkey_seed", "bridge_ca"]
 
     /// Where each key's value came from: "default", the file's path, "environment (MAILSLOT_X)", "command line".
     public private(set) var sources: [String: String] = [:]
@@ -105,6 +132,15 @@ public struct MailslotConfiguration: Sendable, Equatable {
         case "allow_from": return allowFrom.map(\.description).joined(separator: ",")
         case "rate_limit": return "\(rateLimit)"
         case "mount": return mount ?? ""
+        case "bridge": return bridge.joined(separator: ",")
+        case "site": return siteName
+        case "bridge_workgroups": return bridgedWorkgroups.joined(separator: ",")
+        case "bridge_user": return bridgeUser ?? ""
+        case "bridge_password": return bridgePassword == nil ? "" : "********" // never printed
+        case "bridge_token": return bridgeToken == nil ? "" : "********"
+        case "bridge_credentials": return bridgeCredentials ?? ""
+        case "bridge_nkey_seed": return bridgeNKeySeed ?? ""
+        case "bridge_ca": return bridgeCA ?? ""
         default: return ""
         }
     }
@@ -166,6 +202,38 @@ public struct MailslotConfiguration: Sendable, Equatable {
                     throw MailslotError(.invalidParameter, "\(source): 'mount' must be an absolute folder path (for example /run/mailslot), not '\(value)'")
                 }
                 mount = text.isEmpty ? nil : text
+            case "bridge":
+                var servers: [String] = []
+                for item in value.split(separator: ",").map({ String($0).trimmingSpaces }).filter({ !$0.isEmpty }) {
+                    let lower = item.lowercased()
+                    guard lower.hasPrefix("nats://") || lower.hasPrefix("tls://"), item.count > 7 else {
+                        throw MailslotError(.invalidParameter, "\(source): 'bridge' takes NATS server URLs like nats://10.0.0.5:4222 (tls:// for TLS), not '\(item)'")
+                    }
+                    servers.append(item)
+                }
+                bridge = servers
+            case "site":
+                let text = value.trimmingSpaces
+                guard !text.isEmpty, text.utf8.count <= 64, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+                    throw MailslotError(.invalidParameter, "\(source): 'site' must be 1 to 64 printable characters without spaces, not '\(value)'")
+                }
+                site = text
+            case "bridge_workgroups":
+                bridgeWorkgroups = value.split(separator: ",").map { MailslotConfiguration.netbiosName(String($0).trimmingSpaces) }.filter { !$0.isEmpty }
+            case "bridge_user": bridgeUser = value.isEmpty ? nil : value
+            case "bridge_password": bridgePassword = value.isEmpty ? nil : value
+            case "bridge_token": bridgeToken = value.isEmpty ? nil : value
+            case "bridge_credentials", "bridge_nkey_seed", "bridge_ca":
+                let text = value.trimmingSpaces
+                guard text.isEmpty || text.hasPrefix("/") else {
+                    throw MailslotError(.invalidParameter, "\(source): '\(key)' must be an absolute file path, not '\(value)'")
+                }
+                let path = text.isEmpty ? nil : text
+                switch key {
+                case "bridge_credentials": bridgeCredentials = path
+                case "bridge_nkey_seed": bridgeNKeySeed = path
+                default: bridgeCA = path
+                }
             case "allow_from":
                 var subnets: [Subnet] = []
                 for item in value.split(separator: ",").map({ String($0).trimmingSpaces }).filter({ !$0.isEmpty }) {

@@ -309,25 +309,42 @@ package final class SharedQueue: @unchecked Sendable {
         store(Off.head, head)
     }
 
-    /// Returns whole consumed chunks of the ring to the system, so a queue that once held a lot does
-    /// not keep that memory resident. When the queue has just `emptied`, a chunk's worth or more of
-    /// consumed records goes back whole (up to the page after the last), so an idle queue keeps less
-    /// than a chunk; below a chunk the pages stay for the next messages (one system call per chunk).
+    /// Returns consumed memory to the system, so that a queue that once held a lot does not keep it
+    /// resident. While messages wait, whole consumed chunks go back (one system call per chunk). When the
+    /// queue has just `emptied` (the next message starts over at the front of the ring), everything
+    /// consumed goes back but the ring's first chunk, which the next messages use at once: an idle queue
+    /// keeps at most one chunk, whatever it once held, and a queue that stays short costs no system call.
     private func releasePages(upTo head: UInt64, emptied: Bool = false) {
         let chunk = UInt64(SharedQueue.releaseChunk(capacity: capacity))
-        guard UInt64(capacity) >= 2 * chunk else { return } // the smallest rings are not worth it
+        let capacity = UInt64(self.capacity)
+        guard capacity >= 2 * chunk else { return } // the smallest rings are not worth it
         // Free ring slots are the positions in [tail - capacity, head): consumed and not yet reused.
         let tail: UInt64 = load(Off.tail)
-        var from = max(load(Off.released) as UInt64, tail >= UInt64(capacity) ? tail - UInt64(capacity) : 0)
-        let limit = emptied && head >= from + chunk ? (head + 4095) / 4096 * 4096 : head / chunk * chunk
-        guard limit >= from + chunk else { return }
-        while from < limit {
-            let start = offset(from)
-            let length = min(Int(limit - from), capacity - start)
-            Sys.punchHole(fd, offset: SharedQueue.headerSize + start, length: length)
-            from += UInt64(length)
+        let from = max(load(Off.released) as UInt64, tail >= capacity ? tail - capacity : 0)
+        if emptied {
+            // The ring's front (its first chunk, in the lap that just ended) stays for the next messages.
+            let lapBase = head == 0 ? 0 : (head - 1) / capacity * capacity
+            let end = (head + 4095) / 4096 * 4096
+            punch(from, min(lapBase, end))
+            punch(max(from, lapBase + chunk), end)
+            store(Off.released, max(from, end))
+            return
         }
+        let limit = head / chunk * chunk
+        guard limit >= from + chunk else { return }
+        punch(from, limit)
         store(Off.released, limit)
+    }
+
+    /// Gives back the ring positions [from, to) (which may wrap around the ring's end).
+    private func punch(_ from: UInt64, _ to: UInt64) {
+        var position = from
+        while position < to {
+            let start = offset(position)
+            let length = min(Int(to - position), capacity - start)
+            Sys.punchHole(fd, offset: SharedQueue.headerSize + start, length: length)
+            position += UInt64(length)
+        }
     }
 
     private func append(_ message: UnsafeRawBufferPointer) -> Bool {

@@ -265,6 +265,12 @@ cmn_status cmn_options_set_error_handler(cmn_options *_Nonnull opts, cmn_err_han
 cmn_status cmn_options_set_no_echo(cmn_options *_Nonnull opts, bool noEcho);
 /// natsOptions_SetMaxPendingMsgs: default pending-message limit of each new subscription (65536).
 cmn_status cmn_options_set_max_pending_msgs(cmn_options *_Nonnull opts, int maxPending);
+/// natsOptions_SetSendAsap: write each publish to the socket in the publishing call instead of leaving it to
+/// the connection's flusher thread, which waits up to 1 ms for more data before writing (so by default every
+/// publish that is not followed by a flush reaches the server up to ~1 ms late: a request/reply round trip
+/// is ~1 ms with a default responder, measured). Costs throughput (one write(2) per message).
+/// cmn_connection_request already sends its request at once.
+cmn_status cmn_options_set_send_asap(cmn_options *_Nonnull opts, bool sendAsap);
 
 // MARK: - Connection (nats.h, connGroup)
 
@@ -428,6 +434,7 @@ cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nul
     X(Status, natsOptions_SetErrorHandler, (Options *opts, ErrHandler errHandler, void *closure))             \
     X(Status, natsOptions_SetNoEcho, (Options *opts, bool noEcho))                                            \
     X(Status, natsOptions_SetMaxPendingMsgs, (Options *opts, int maxPending))                                 \
+    X(Status, natsOptions_SetSendAsap, (Options *opts, bool sendAsap))                                        \
     X(Status, natsConnection_Connect, (Connection **nc, Options *options))                                    \
     X(void, natsConnection_Close, (Connection *nc))                                                           \
     X(void, natsConnection_Destroy, (Connection *nc))                                                         \
