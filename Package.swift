@@ -28,10 +28,13 @@ let package = Package(
         // libfuse3's low-level API, declared by us and loaded at run time (dlopen), so that the package
         // builds and runs without libfuse3; only mailslots as files need it.
         .target(name: "CMailslotFuse"),
+        // The NATS C client (nats.c, Debian's libnats), declared by us and loaded at run time, so that the
+        // package builds and runs without it; only mailslotd's bridge between sites needs it.
+        .target(name: "CMailslotNats"),
         // The only layer that talks to the kernel.
         .target(
             name: "MailslotTransport",
-            dependencies: ["MailslotCore", "CMailslotShim", "CMailslotFuse", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MailslotCore", "CMailslotShim", "CMailslotFuse", "CMailslotNats", .product(name: "Logging", package: "swift-log")]
         ),
         // The public Swift API.
         .target(
@@ -88,7 +91,7 @@ let package = Package(
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore", "MailslotTestSupport"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot", "MailslotTestSupport"]),
         .testTarget(name: "MailslotWin32Tests", dependencies: ["Mailslot", "MailslotTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot", "MailslotTestSupport"]),
+        .testTarget(name: "MailslotGatewayTests", dependencies: ["MailslotGateway", "Mailslot", "MailslotTestSupport"], exclude: ["Fixtures"]),
         // Mailslots as files, through a FUSE mount the tests make (root; CI).
         .testTarget(name: "MailslotFilesTests", dependencies: ["MailslotFiles", "Mailslot", "MailslotTransport", "MailslotTestSupport"], exclude: ["Fixtures"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).

@@ -50,8 +50,10 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static char loaded_name[256];         // written once, under the lock, before loaded_version
 static _Atomic uint32_t loaded_version; // nats_GetVersionNumber(); 0 = not loaded (read without the lock)
 
-// Appends "; text" (or "text" first) to a fixed buffer, truncating.
+// Appends "; text" (or "text" first) to a fixed buffer, truncating; a text already there is not repeated (a
+// missing dependency fails every name the same way).
 static void append(char *buffer, size_t size, const char *text) {
+    if (strstr(buffer, text) != NULL) return;
     size_t used = strlen(buffer);
     if (used + 1 >= size) return;
     snprintf(buffer + used, size - used, "%s%s", used ? "; " : "", text);
@@ -93,8 +95,6 @@ static int resolve(void *handle, const char *name, char *error, size_t errorSize
         }
     }
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) *symbols[i].slot = resolved[i];
-    snprintf(loaded_name, sizeof loaded_name, "%s", name); // a copy: cmn_load_from's path may be temporary
-    atomic_store(&loaded_version, version);
     return 0;
 }
 
@@ -112,9 +112,23 @@ static int load_locked(const char *path, char *error, size_t errorSize) {
             continue;
         }
         char why[256];
-        if (resolve(handle, names[i], why, sizeof why) == 0) return 0;
-        dlclose(handle);
-        append(tried, sizeof tried, why);
+        if (resolve(handle, names[i], why, sizeof why) != 0) {
+            dlclose(handle);
+            append(tried, sizeof tried, why);
+            continue;
+        }
+        // Initialize the library now: natsMsg_Create/natsMsg_Destroy do not do it themselves (only options and
+        // connections do), and cmn_msg_destroy before any of those crashes on nats.c's uninitialized global
+        // lock (3.4.1, measured). From here on the library stays loaded (its atexit handler is registered).
+        cmn_status status = nats.nats_Open(-1);
+        if (status != CMN_OK) {
+            snprintf(error, errorSize, "%s: nats_Open failed: %s", names[i],
+                     status <= CMN_MISSED_HEARTBEAT ? nats.natsStatus_GetText(status) : "unknown NATS status");
+            return -1;
+        }
+        snprintf(loaded_name, sizeof loaded_name, "%s", names[i]); // a copy: cmn_load_from's path may be temporary
+        atomic_store(&loaded_version, nats.nats_GetVersionNumber());
+        return 0;
     }
     if (tried[0] == '\0') {
         snprintf(error, errorSize, "libnats (the NATS C client) is not installed (no libnats.so.3.x found): " INSTALL_HINT);
@@ -312,11 +326,12 @@ const char *cmn_msg_get_reply(const cmn_msg *msg) { return nats.natsMsg_GetReply
 const void *cmn_msg_get_data(const cmn_msg *msg) { return nats.natsMsg_GetData(msg); }
 int cmn_msg_get_data_length(const cmn_msg *msg) { return nats.natsMsg_GetDataLength(msg); }
 bool cmn_msg_is_no_responders(cmn_msg *msg) { return nats.natsMsg_IsNoResponders(msg); }
+// A NULL value is stored by nats.c but crashes the publish (strlen(NULL) in natsMsgHeader_encodedLen, 3.4.1).
 cmn_status cmn_msg_header_set(cmn_msg *msg, const char *key, const char *value) {
-    return nats.natsMsgHeader_Set(msg, key, value);
+    return nats.natsMsgHeader_Set(msg, key, value ? value : "");
 }
 cmn_status cmn_msg_header_add(cmn_msg *msg, const char *key, const char *value) {
-    return nats.natsMsgHeader_Add(msg, key, value);
+    return nats.natsMsgHeader_Add(msg, key, value ? value : "");
 }
 cmn_status cmn_msg_header_get(cmn_msg *msg, const char *key, const char **value) {
     return nats.natsMsgHeader_Get(msg, key, value);

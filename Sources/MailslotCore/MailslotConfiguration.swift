@@ -25,7 +25,7 @@
 /// | `bridge_user`, `bridge_password` | `MAILSLOT_BRIDGE_USER`, `..._PASSWORD` | none (NATS user and password) |
 /// | `bridge_token` | `MAILSLOT_BRIDGE_TOKEN` | none (NATS token) |
 /// | `bridge_credentials` | `MAILSLOT_BRIDGE_CREDENTIALS` | none (a NATS `.creds` file: JWT and NKey seed) |
-/// | `bridge_nkey_seed` | `MAILSLOT_BRIDGE_NKEY_SEED` | none (a file holding an NKey seed) |
+/// | `bridge_nkey`, `bridge_nkey_seed` | `MAILSLOT_BRIDGE_NKEY`, `..._SEED` | none (an NKey public key, and the file holding its seed) |
 /// | `bridge_ca` | `MAILSLOT_BRIDGE_CA` | none (a CA certificate file: TLS to the NATS server) |
 ///
 /// The same settings have the same command-line flags in `mailslot` and `mailslotd` (`--computer-name`,
@@ -62,6 +62,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
     public var bridgePassword: String?
     public var bridgeToken: String?
     public var bridgeCredentials: String?
+    public var bridgeNKey: String?
     public var bridgeNKeySeed: String?
     public var bridgeCA: String?
 
@@ -96,7 +97,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
     public static let keys = ["computer_name", "workgroup", "interfaces", "port", "name_port", "resolve_timeout_ms",
                               "accept_any_name", "name_service", "metrics", "allow_from", "rate_limit", "mount",
                               "bridge", "site", "bridge_workgroups", "bridge_user", "bridge_password", "bridge_token",
-                              "bridge_credentials", "bridge_nkey_seed", "bridge_ca"]
+                              "bridge_credentials", "bridge_nkey", "bridge_nkey_seed", "bridge_ca"]
 
     /// Where each key's value came from: "default", the file's path, "environment (MAILSLOT_X)", "command line".
     public private(set) var sources: [String: String] = [:]
@@ -139,6 +140,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
         case "bridge_password": return bridgePassword == nil ? "" : "********" // never printed
         case "bridge_token": return bridgeToken == nil ? "" : "********"
         case "bridge_credentials": return bridgeCredentials ?? ""
+        case "bridge_nkey": return bridgeNKey ?? ""
         case "bridge_nkey_seed": return bridgeNKeySeed ?? ""
         case "bridge_ca": return bridgeCA ?? ""
         default: return ""
@@ -223,6 +225,7 @@ public struct MailslotConfiguration: Sendable, Equatable {
             case "bridge_user": bridgeUser = value.isEmpty ? nil : value
             case "bridge_password": bridgePassword = value.isEmpty ? nil : value
             case "bridge_token": bridgeToken = value.isEmpty ? nil : value
+            case "bridge_nkey": bridgeNKey = value.trimmingSpaces.isEmpty ? nil : value.trimmingSpaces
             case "bridge_credentials", "bridge_nkey_seed", "bridge_ca":
                 let text = value.trimmingSpaces
                 guard text.isEmpty || text.hasPrefix("/") else {

@@ -17,6 +17,8 @@ public final class Gateway: Sendable {
     /// What happened to one datagram.
     public enum Outcome: Sendable, Equatable {
         case delivered(mailslot: String, bytes: Int)
+        /// Addressed to a computer at another site: handed to the bridge.
+        case forwarded(mailslot: String)
         case dropped(reason: DropReason)
     }
 
@@ -74,16 +76,29 @@ public final class Gateway: Sendable {
     public struct Counters: Sendable, Equatable {
         public var received = 0
         public var delivered = 0
+        /// Datagrams for computers at other sites, handed to the bridge.
+        public var forwarded = 0
         /// NetBIOS name queries for this machine's names that were answered.
         public var nameQueriesAnswered = 0
         /// Datagrams not delivered, by ``DropReason``.
         public var dropped: [String: Int] = [:]
         public var droppedTotal: Int { dropped.values.reduce(0, +) }
 
-        /// One JSON object: `{"received":N,"delivered":N,"dropped":{"reason":N,...},"name_queries_answered":N}`.
+        /// The bridge's, when one runs.
+        public var bridge: BridgeCounters?
+
+        /// One JSON object: `{"received":N,"delivered":N,"dropped":{"reason":N,...},"name_queries_answered":N}`,
+        /// with `"forwarded":N` and `"bridge":{"connected":..,"published":N,"received":N,"rebroadcast":N,
+        /// "forwarded":N,"delivered":N,"dropped":{...}}` when a bridge runs.
         public var json: String {
-            let reasons = dropped.keys.sorted().map { "\"\($0)\":\(dropped[$0]!)" }.joined(separator: ",")
-            return "{\"received\":\(received),\"delivered\":\(delivered),\"dropped\":{\(reasons)},\"name_queries_answered\":\(nameQueriesAnswered)}"
+            func reasons(_ map: [String: Int]) -> String { map.keys.sorted().map { "\"\($0)\":\(map[$0]!)" }.joined(separator: ",") }
+            var text = "{\"received\":\(received),\"delivered\":\(delivered),\"dropped\":{\(reasons(dropped))},\"name_queries_answered\":\(nameQueriesAnswered)"
+            if let bridge {
+                text += ",\"forwarded\":\(forwarded),\"bridge\":{\"connected\":\(bridge.connected),\"published\":\(bridge.published),"
+                    + "\"received\":\(bridge.received),\"rebroadcast\":\(bridge.rebroadcast),\"forwarded\":\(bridge.forwarded),"
+                    + "\"delivered\":\(bridge.delivered),\"dropped\":{\(reasons(bridge.dropped))}}"
+            }
+            return text + "}"
         }
     }
 
@@ -114,11 +129,17 @@ public final class Gateway: Sendable {
     let logger: Logger
     let metrics: GatewayMetrics
     private let sockets: GatewaySockets
+    /// The bridge to the other sites, when `bridge` is configured.
+    let bridge: Bridge?
 
     /// The configuration in force.
     public var configuration: MailslotConfiguration { shared.withLock { $0.settings.configuration } }
     var settings: Settings { shared.withLock { $0.settings } }
-    public var counters: Counters { shared.withLock { $0.counters } }
+    public var counters: Counters {
+        var counters = shared.withLock { $0.counters }
+        counters.bridge = bridge?.counters
+        return counters
+    }
 
     /// The abstract socket name where `mailslotd stats` reads the counters for a port.
     public static func statsAddress(port: UInt16) -> [UInt8] { Array("mailslotd-stats:\(port)".utf8) }
@@ -131,6 +152,8 @@ public final class Gateway: Sendable {
                                      statsAddress: Gateway.statsAddress(port: configuration.port), logger: logger)
         shared = Locked(Shared(settings: Settings(configuration)))
         metrics = GatewayMetrics()
+        bridge = configuration.bridge.isEmpty ? nil
+            : try Bridge(configuration: configuration, sockets: sockets, logger: logger, metrics: BridgeMetrics())
     }
 
     /// Applies a new configuration (SIGHUP): names, workgroup, interfaces, --accept-any-name, the name
@@ -175,9 +198,14 @@ public final class Gateway: Sendable {
             "computer_name": "\(configuration.computerName)", "workgroup": "\(configuration.workgroup)",
             "accept_any_name": "\(configuration.acceptAnyName)",
         ])
+        do throws(MailslotError) { try bridge?.start() } catch {
+            logger.error("the bridge could not start; the gateway runs without it", metadata: ["error": "\(error)"])
+        }
+        defer { bridge?.stop() }
         while !shared.withLock({ $0.stopped }) {
             let opening = delivery.openingDescriptors
-            for ready in sockets.wait(also: opening, timeoutMilliseconds: delivery.expireOpenings()) {
+            let timeout = delivery.hasBacklog ? 1 : delivery.expireOpenings()
+            for ready in sockets.wait(also: opening, timeoutMilliseconds: timeout) {
                 switch ready {
                 case .woken: continue
                 case .statsClients: sockets.answerStatsClients(counters.json + "\n")
@@ -186,6 +214,8 @@ public final class Gateway: Sendable {
                 case .datagrams(let fd): drain(fd, batch, delivery)
                 }
             }
+            if delivery.hasBacklog { _ = delivery.expireOpenings() }
+            delivery.retryBacklogs()
             metrics.writerConnections.record(delivery.connectionCount)
         }
         delivery.close()
@@ -211,6 +241,7 @@ public final class Gateway: Sendable {
             shared.counters.received += 1
             switch outcome {
             case .delivered: shared.counters.delivered += 1
+            case .forwarded: shared.counters.forwarded += 1
             case .dropped(let reason): shared.counters.dropped[reason.description, default: 0] += 1
             }
         }
@@ -219,6 +250,8 @@ public final class Gateway: Sendable {
         case .delivered(let mailslot, let bytes):
             metrics.delivered.increment()
             logger.debug("datagram delivered", metadata: ["from": "\(address):\(port)", "mailslot": "\(mailslot)", "bytes": "\(bytes)"])
+        case .forwarded(let mailslot):
+            logger.debug("datagram forwarded to another site", metadata: ["from": "\(address):\(port)", "mailslot": "\(mailslot)"])
         case .dropped(let reason):
             metrics.dropped(reason).increment()
             logger.debug("datagram dropped", metadata: ["from": "\(address):\(port)", "reason": "\(reason)"])
@@ -231,9 +264,19 @@ public final class Gateway: Sendable {
         var buffer = [UInt8](repeating: 0, count: 1500)
         for _ in 0..<64 {
             guard let received = sockets.nextNameQuery(into: &buffer) else { return }
-            guard received.count <= buffer.count,
-                  let query = try? NameQueryRequest.decode(buffer[0..<received.count]),
-                  let reply = nameQueryReply(query, from: received.address) else { continue }
+            guard received.count <= buffer.count, let query = try? NameQueryRequest.decode(buffer[0..<received.count]) else { continue }
+            guard let reply = nameQueryReply(query, from: received.address) else {
+                // A computer at another site: the bridge may know it, or find it; this host then answers for it.
+                if let bridge, query.name.suffix == 0x00, query.name.scope.isEmpty {
+                    bridge.lookUpForQuery(query.name.name, from: received.address) { [self] in
+                        guard let proxy = nameQueryReply(query, from: received.address, standingInFor: true) else { return }
+                        sockets.answerNameQuery(proxy, to: received.address, port: received.port)
+                        shared.withLock { $0.counters.nameQueriesAnswered += 1 }
+                        metrics.nameQueriesAnswered.increment()
+                    }
+                }
+                continue
+            }
             sockets.answerNameQuery(reply, to: received.address, port: received.port)
             shared.withLock { $0.counters.nameQueriesAnswered += 1 }
             metrics.nameQueriesAnswered.increment()
@@ -241,12 +284,14 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// The positive response to a query for one of this machine's names, or nil.
-    public func nameQueryReply(_ query: NameQueryRequest, from querier: IPv4Address) -> [UInt8]? {
+    /// The positive response to a query for one of this machine's names (or, `standingInFor` a computer
+    /// at another site that the bridge reaches, for that name), or nil.
+    public func nameQueryReply(_ query: NameQueryRequest, from querier: IPv4Address, standingInFor: Bool = false) -> [UInt8]? {
         guard query.name.suffix == 0x00, query.name.scope.isEmpty else { return nil }
         let configuration = self.configuration
         let isGroup: Bool
         switch query.name.name {
+        case _ where standingInFor: isGroup = false
         case configuration.computerName: isGroup = false
         case configuration.workgroup: isGroup = true
         default: return nil

@@ -16,10 +16,12 @@ package final class GatewayDelivery {
 
     /// The most writer connections kept open to local mailslots at once (and entries in each cache).
     static let writerCacheLimit = 256
-    /// How long a delivery may wait for a local mailslot that is momentarily full (its server is behind).
+    /// How long a delivery by ``handle(_:from:)`` (tests, tools) may wait for a full mailslot.
     static let deliveryWaitMilliseconds: UInt32 = 5
-    /// After a mailslot made a delivery wait in vain, later deliveries to it do not wait for this long,
-    /// so that one stuck server cannot stall the gateway.
+    /// How long messages may wait in a mailslot's backlog for room in its ring (the receive loop never
+    /// waits for a mailslot: it tries again each millisecond); then they are dropped, and messages for
+    /// that mailslot are dropped at once for ``congestion``, so that one stuck server costs nothing.
+    static let backlogPatience: Duration = .seconds(1)
     static let congestion: Duration = .seconds(1)
     /// How long the gateway waits for a local mailslot's greeting before it gives the datagrams up.
     static let greetingWait: Duration = .seconds(1)
@@ -61,8 +63,16 @@ package final class GatewayDelivery {
     private var opening: [String: PendingDelivery] = [:]
     /// Mailslots that did not greet in time, until when they are skipped.
     private var unresponsiveUntil: [String: ContinuousClock.Instant] = [:]
-    /// Mailslots whose quota stayed full, until when deliveries to them do not wait.
+    /// Mailslots whose ring stayed full, until when messages for them are dropped at once.
     private var congestedUntil: [String: ContinuousClock.Instant] = [:]
+    /// Messages waiting for room in a mailslot's ring, by name key.
+    private var backlogs: [String: Backlog] = [:]
+
+    struct Backlog {
+        var name: MailslotName
+        var items: [Item]
+        var since: ContinuousClock.Instant
+    }
     /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
     /// the datagram, and a LAN uses few mailslot names. Most traffic goes to one: `lastName` answers
     /// that without hashing.
@@ -79,8 +89,10 @@ package final class GatewayDelivery {
     /// The descriptors of the opens waiting for a greeting: the loop polls them with its sockets.
     var openingDescriptors: [FD] { opening.values.map(\.open.fd) }
 
-    /// Closes every connection and gives up every open (the loop is ending).
+    /// Closes every connection and gives up every open (the loop is ending); what waited is counted.
     func close() {
+        for backlog in backlogs.values { backlog.items.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) } }
+        backlogs.removeAll()
         writers.values.forEach { $0.close() }
         writers.removeAll()
         opening.values.forEach { $0.open.cancel() }
@@ -95,9 +107,9 @@ package final class GatewayDelivery {
         if let refused = admit(address, settings.configuration, now: .now) {
             outcome = .dropped(reason: refused)
         } else {
-            switch accept(bytes, settings) {
-            case .success(let (name, data)): outcome = deliver([data], to: name, mayOpen: true)[0]
-            case .failure(let drop): outcome = .dropped(reason: drop.reason)
+            switch accept(bytes, from: address, settings) {
+            case .success(let (name, data)): outcome = deliver([data], to: name, mayOpen: true).outcomes[0]
+            case .failure(let drop): outcome = drop.outcome
             }
         }
         gateway.record(outcome, from: address, port: 138)
@@ -115,9 +127,9 @@ package final class GatewayDelivery {
                 gateway.record(.dropped(reason: refused), from: d.address, port: d.port)
                 continue
             }
-            switch d.bytes.map({ accept($0, settings) }) ?? .failure(Drop(reason: .oversizeUDP)) {
+            switch d.bytes.map({ accept($0, from: d.address, settings) }) ?? .failure(Drop(reason: .oversizeUDP)) {
             case .success(let (name, data)): pending.append((name, Item(data: data, address: d.address, port: d.port, received: received)))
-            case .failure(let drop): gateway.record(.dropped(reason: drop.reason), from: d.address, port: d.port)
+            case .failure(let drop): gateway.record(drop.outcome, from: d.address, port: d.port)
             }
         }
         var start = 0
@@ -129,7 +141,16 @@ package final class GatewayDelivery {
         }
     }
 
-    struct Drop: Error { var reason: DropReason }
+    /// A datagram not delivered here: dropped for a reason, or forwarded to another site by the bridge.
+    struct Drop: Error {
+        var reason: DropReason?
+        var forwarded: String?
+        init(reason: DropReason?, forwarded: String? = nil) {
+            self.reason = reason
+            self.forwarded = forwarded
+        }
+        var outcome: Outcome { reason.map { .dropped(reason: $0) } ?? .forwarded(mailslot: forwarded ?? "") }
+    }
 
     /// The source filters: `allow_from`, then `rate_limit` (a bucket of `rate_limit` tokens per source,
     /// refilled at that rate). nil: admitted.
@@ -152,15 +173,17 @@ package final class GatewayDelivery {
     }
 
     /// Decodes a datagram and decides whether it is for this machine: the local mailslot and the message.
-    private func accept(_ bytes: UnsafeRawBufferPointer, _ settings: Gateway.Settings) -> Result<(MailslotName, [UInt8]), Drop> {
+    private func accept(_ bytes: UnsafeRawBufferPointer, from address: IPv4Address, _ settings: Gateway.Settings) -> Result<(MailslotName, [UInt8]), Drop> {
         let decoded: NetBIOSMailslotDatagram
         do throws(DatagramDecodeError) {
             decoded = try NetBIOSMailslotDatagram.decode(bytes)
         } catch {
             return .failure(Drop(reason: .malformed(error.reason)))
         }
+        gateway.bridge?.observe(decoded, from: address)
         guard settings.configuration.acceptAnyName || decoded.messageType == .broadcast
                 || settings.acceptedNames.contains(decoded.destinationName) else {
+            if gateway.bridge?.forwardUnique(decoded) == true { return .failure(Drop(reason: nil, forwarded: decoded.mailslotName)) }
             return .failure(Drop(reason: .notForUs))
         }
         guard let local = localName(decoded.transaction) else { return .failure(Drop(reason: .badMailslotName)) }
@@ -249,15 +272,56 @@ package final class GatewayDelivery {
         return Int32(clamping: milliseconds)
     }
 
-    private func deliverNow(_ items: [Item], to name: MailslotName) {
-        let outcomes = deliver(items.map(\.data), to: name, mayOpen: false)
+    /// Delivers what it can now, never waiting: messages that find the mailslot's ring full wait in its
+    /// backlog, in order, and are tried again on every turn of the loop (``retryBacklogs()``).
+    private func deliverNow(_ items: [Item], to name: MailslotName, waitingSince: ContinuousClock.Instant? = nil) {
+        let key = name.key
+        if backlogs[key] != nil { // behind the ones already waiting
+            queue(items, for: name)
+            return
+        }
+        let (outcomes, full) = deliver(items.map(\.data), to: name, mayOpen: false)
         let now = ContinuousClock.now
         for (item, outcome) in zip(items, outcomes) {
             gateway.record(outcome, from: item.address, port: item.port)
             if case .delivered = outcome { gateway.metrics.deliveryLatency.recordNanoseconds((now - item.received).nanoseconds) }
         }
-        // The server went away or was replaced: the rest wait for a fresh connection, opened without blocking.
-        if outcomes.count < items.count { route(Array(items[outcomes.count...]), to: name) }
+        let rest = Array(items[outcomes.count...])
+        guard !rest.isEmpty else { return }
+        guard full else {
+            // The server went away or was replaced: the rest wait for a fresh connection, opened without blocking.
+            return route(rest, to: name)
+        }
+        let since = waitingSince ?? now
+        guard now - since < GatewayDelivery.backlogPatience else {
+            // The server has taken nothing for a while: give up on these, and do not wait for it for a while.
+            if congestedUntil.count >= GatewayDelivery.writerCacheLimit { congestedUntil.removeAll() }
+            congestedUntil[key] = now + GatewayDelivery.congestion
+            rest.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
+            return
+        }
+        backlogs[key] = Backlog(name: name, items: [], since: since)
+        queue(rest, for: name)
+    }
+
+    /// Adds messages to a mailslot's backlog, within its bound and the bound of all backlogs.
+    private func queue(_ items: [Item], for name: MailslotName) {
+        let key = name.key
+        let waitingInAll = backlogs.values.reduce(0) { $0 + $1.items.count }
+        let room = max(0, min(GatewayDelivery.pendingLimit - (backlogs[key]?.items.count ?? 0), GatewayDelivery.pendingTotalLimit - waitingInAll))
+        backlogs[key]?.items += items.prefix(room)
+        items.dropFirst(room).forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
+    }
+
+    /// Whether messages wait for room in a mailslot's ring: the loop then comes back within a millisecond.
+    var hasBacklog: Bool { !backlogs.isEmpty }
+
+    /// Tries the backlogs again (each turn of the loop).
+    func retryBacklogs() {
+        guard !backlogs.isEmpty else { return }
+        let waiting = backlogs
+        backlogs.removeAll()
+        for (_, backlog) in waiting { deliverNow(backlog.items, to: backlog.name, waitingSince: backlog.since) }
     }
 
     private func cache(_ writer: LocalWriter, _ key: String) {
@@ -267,9 +331,12 @@ package final class GatewayDelivery {
 
     /// Writes messages into one local mailslot as an ordinary writer, reusing a cached connection;
     /// returns one outcome per message, in order.
-    /// With `mayOpen` false (the receive loop) it never opens a connection itself: it returns outcomes
-    /// for the messages it could write, and the caller routes the rest through a non-blocking open.
-    private func deliver(_ messages: [[UInt8]], to name: MailslotName, mayOpen: Bool) -> [Outcome] {
+    /// With `mayOpen` false (the receive loop) it never opens a connection itself and never waits: it
+    /// returns outcomes for the messages it could write, and `full` when it stopped at a full ring (the
+    /// caller keeps the rest in the mailslot's backlog) rather than for want of a connection (the caller
+    /// routes the rest through a non-blocking open). With `mayOpen` (tests and tools) a full mailslot gets
+    /// a few milliseconds, then the message is dropped.
+    private func deliver(_ messages: [[UInt8]], to name: MailslotName, mayOpen: Bool) -> (outcomes: [Outcome], full: Bool) {
         let key = name.key
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(messages.count)
@@ -297,7 +364,12 @@ package final class GatewayDelivery {
             }
             var sent = 0
             let now = ContinuousClock.now
-            let wait = (congestedUntil[key].map { $0 > now } ?? false) ? 0 : GatewayDelivery.deliveryWaitMilliseconds
+            let congested = congestedUntil[key].map { $0 > now } ?? false
+            if congested && !mayOpen {
+                outcomes += messages[index...].map { _ in .dropped(reason: .mailslotFull) }
+                break
+            }
+            let wait = mayOpen && !congested ? GatewayDelivery.deliveryWaitMilliseconds : 0
             do throws(MailslotError) {
                 try writer.write(batch: messages[index...], sent: &sent, timeoutMilliseconds: wait)
                 outcomes += messages[index...].map { .delivered(mailslot: name.description, bytes: $0.count) }
@@ -310,6 +382,7 @@ package final class GatewayDelivery {
                     // The mailslot's server went away (or was replaced): connect afresh once.
                     if !reopened { reopened = true; continue }
                 }
+                if error.code == .semTimeout && !mayOpen { return (outcomes, true) } // the ring is full: the rest wait
                 if error.code == .semTimeout {
                     if congestedUntil.count >= GatewayDelivery.writerCacheLimit { congestedUntil.removeAll() }
                     congestedUntil[key] = ContinuousClock.now + GatewayDelivery.congestion
@@ -318,7 +391,7 @@ package final class GatewayDelivery {
                 index += 1
             }
         }
-        return outcomes
+        return (outcomes, false)
     }
 
     static func reason(_ code: MailslotError.Code) -> DropReason {

@@ -43,3 +43,34 @@ extension Duration {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
+
+/// The bridge's metrics, beside the gateway's (same backend).
+///
+/// | metric | type | labels |
+/// |---|---|---|
+/// | `mailslotd_bridge_published_total` | counter | domain writes of this LAN published to NATS |
+/// | `mailslotd_bridge_forwarded_total` | counter | writes to computers at other sites published to NATS |
+/// | `mailslotd_bridge_received_total` | counter | messages received from NATS |
+/// | `mailslotd_bridge_rebroadcast_total` | counter | messages from other sites sent on this LAN |
+/// | `mailslotd_bridge_dropped_total` | counter | `reason` |
+/// | `mailslotd_bridge_connected` | gauge | 1 while connected to NATS |
+public struct BridgeMetrics: Sendable {
+    public static let help: [String: String] = [
+        "mailslotd_bridge_published_total": "Domain writes seen on this LAN and published to the other sites.",
+        "mailslotd_bridge_forwarded_total": "Writes to computers at other sites, published to their site.",
+        "mailslotd_bridge_received_total": "Messages received from the other sites.",
+        "mailslotd_bridge_rebroadcast_total": "Messages from other sites sent on this LAN.",
+        "mailslotd_bridge_dropped_total": "Bridge messages not forwarded or not delivered, by reason.",
+        "mailslotd_bridge_connected": "1 while the bridge is connected to NATS, else 0.",
+    ]
+
+    let published = Counter(label: "mailslotd_bridge_published_total")
+    let forwarded = Counter(label: "mailslotd_bridge_forwarded_total")
+    let received = Counter(label: "mailslotd_bridge_received_total")
+    let rebroadcast = Counter(label: "mailslotd_bridge_rebroadcast_total")
+    let connected = Gauge(label: "mailslotd_bridge_connected")
+
+    func dropped(_ reason: String) -> Counter {
+        Counter(label: "mailslotd_bridge_dropped_total", dimensions: [("reason", reason)])
+    }
+}

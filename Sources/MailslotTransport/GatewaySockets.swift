@@ -152,6 +152,15 @@ package final class GatewaySockets: Sendable {
         _ = try? Sys.sendTo(fd, reply, address, port)
     }
 
+    /// Sends a datagram from the datagram port (from the socket bound to `source` when there is one, else
+    /// any), as Windows and nmbd do: for the bridge, re-broadcasting on this LAN what another site carried.
+    /// Best effort, as UDP is: false when it could not be sent.
+    @discardableResult
+    package func sendDatagram(_ bytes: [UInt8], to address: IPv4Address, port: UInt16, from source: IPv4Address? = nil) -> Bool {
+        guard let fd = descriptors.withLock({ d in source.flatMap { d.udp[$0] } ?? d.udp[.any] ?? d.udp.values.first }) else { return false }
+        return (try? Sys.sendTo(fd, bytes, address, port)) ?? false
+    }
+
     /// Writes `text` to every client waiting on the stats endpoint and hangs up on each.
     package func answerStatsClients(_ text: String) {
         while let client = try? Sys.accept(statsFD) {

@@ -177,16 +177,22 @@ package enum NetworkInterfaces {
 }
 
 /// NetBIOS name resolution by broadcast query (RFC 1002 §4.2.12), as a B-node does it.
-struct NetBIOSResolver {
+package struct NetBIOSResolver {
     let configuration: MailslotConfiguration
     let interfaces: [Sys.Interface]
     let logger: Logger
 
-    struct Answer { var address: IPv4Address; var isGroup: Bool }
+    package init(configuration: MailslotConfiguration, interfaces: [Sys.Interface], logger: Logger) {
+        self.configuration = configuration
+        self.interfaces = interfaces
+        self.logger = logger
+    }
+
+    package struct Answer { package var address: IPv4Address; package var isGroup: Bool }
 
     /// Broadcasts a name query on every selected interface, three times within the resolve timeout, and
     /// returns the first positive answer.
-    func query(_ name: NetBIOSName) -> Answer? {
+    package func query(_ name: NetBIOSName) -> Answer? {
         guard let fd = try? Sys.udpSocket() else { return nil }
         defer { Sys.close(fd) }
         guard (try? Sys.setBroadcast(fd)) != nil, (try? Sys.bind(fd, .any, 0)) != nil else { return nil }

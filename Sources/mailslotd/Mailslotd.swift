@@ -56,6 +56,17 @@ struct Run: ParsableCommand {
     @Option(help: "After binding its ports, become this user, keeping only CAP_NET_BIND_SERVICE (needs root).")
     var user: String?
 
+    @Option(help: ArgumentHelp("Bridge this LAN's domain mailslot writes with other sites through this NATS server (key bridge; repeat for more servers; credentials and TLS: the bridge_* keys of the configuration file).",
+                               valueName: "nats://host:port"))
+    var bridge: [String] = []
+
+    @Option(help: "This LAN's name among the bridged sites (key site; default: the computer name).")
+    var site: String?
+
+    @Option(help: ArgumentHelp("A workgroup whose domain writes are bridged (key bridge_workgroups; repeatable; default: the workgroup).",
+                               valueName: "workgroup"))
+    var bridgeWorkgroup: [String] = []
+
     @Option(help: ArgumentHelp("Also serve this machine's mailslots as files in this folder, as `mailslot mount` does (key mount, e.g. /run/mailslot; needs root, and excludes --user).",
                                valueName: "folder"))
     var mount: String?
@@ -73,6 +84,9 @@ struct Run: ParsableCommand {
         if noNameService { settings.append(("name_service", "no")) }
         if let metrics { settings.append(("metrics", metrics)) }
         if let mount { settings.append(("mount", mount)) }
+        if !bridge.isEmpty { settings.append(("bridge", bridge.joined(separator: ","))) }
+        if let site { settings.append(("site", site)) }
+        if !bridgeWorkgroup.isEmpty { settings.append(("bridge_workgroups", bridgeWorkgroup.joined(separator: ","))) }
         return settings
     }
 
@@ -93,7 +107,7 @@ struct Run: ParsableCommand {
         let logger = Logger(label: "mailslotd")
         // Metrics first: the gateway's counters bind to the backend in force when they are created.
         let registry = PrometheusCollectorRegistry()
-        if configuration.metrics != nil { MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry, help: GatewayMetrics.help)) }
+        if configuration.metrics != nil { MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry, help: GatewayMetrics.help.merging(BridgeMetrics.help) { $1 })) }
 
         let gateway: Gateway
         do throws(MailslotError) { gateway = try Gateway(configuration: configuration, logger: logger) } catch { fail(error) }

@@ -11,24 +11,25 @@
 // callback types, so there is no struct layout to mirror. The prototypes of every function we load
 // (CMN_NATS_FUNCTIONS below) and the enum values are checked against the real header by
 // Tests/MailslotBridgeTests/Fixtures/nats_abi_check.c. They are identical in every nats.c release from
-// 3.0.0 to 3.14 (compared tag by tag); releases only APPEND natsStatus values (3.9: NATS_LIMIT_REACHED,
-// 3.11: NATS_PIN_ID_MISMATCH, 3.13: NATS_INVALID_CONFIG).
+// 3.0.0 to 3.13.0 and in the 3.14 development head (compared tag by tag); releases only APPEND natsStatus
+// values (3.9: NATS_LIMIT_REACHED, 3.11: NATS_PIN_ID_MISMATCH, 3.13: NATS_INVALID_CONFIG).
 //   - The soname is libnats.so.MAJOR.MINOR (upstream's CMake SOVERSION), so it changes with every minor
 //     release: Debian 12 has libnats.so.3.4 (package libnats3.4, nats.c 3.4.1), Debian 13
 //     libnats.so.3.7 (libnats3.7t64, 3.7.0). cmn_load() tries every known 3.x soname, newest first, then
 //     plain libnats.so (the -dev symlink, or a build installed in /usr/local), and accepts any 3.x.
 //   - No symbol versioning (every symbol is at the base version), so plain dlsym().
-//   - nats_OpenWithConfig exists only in newer releases (not 3.4); nats_Open is enough.
+//   - nats_OpenWithConfig exists only from 3.9 on (not in Debian's 3.4 or 3.7); nats_Open is enough.
 //
-// Library-wide side effects of loading and first use (nats_Open runs implicitly at the first
-// cmn_options_create / cmn_connection_connect): it sets SIGPIPE to SIG_IGN for the whole process, calls
-// srand(), starts a timer thread, and registers an atexit() handler; so the library is never dlclose()d once
-// any function ran (we never dlclose it after a successful cmn_load), and after cmn_close() it can NOT be
-// opened again in the same process (nats_Open then fails with CMN_FAILED_TO_INITIALIZE): call cmn_close at
-// most once, at exit, or never.
+// Library-wide side effects: cmn_load initializes the library (nats_Open(-1)), because natsMsg_Create and
+// natsMsg_Destroy do not (only options and connections do) and a message destroyed before that crashes
+// (3.4.1, measured). nats_Open sets SIGPIPE to SIG_IGN for the whole process, calls srand(), starts a timer
+// thread and registers an atexit() handler; so the library is never dlclose()d once loaded, and after
+// cmn_close() it can NOT be opened again in the same process (nats_Open then fails with
+// CMN_FAILED_TO_INITIALIZE): call cmn_close at most once, at exit, or never.
 //
-// Threads: every cmn_* function but cmn_load may be called from any thread once cmn_load has returned 0
-// (calling one before is a NULL call). Connections, publishing and subscriptions are thread-safe in nats.c;
+// Threads: every cmn_* function may be called from any thread, but only once cmn_load has returned 0 (before,
+// it is a call through NULL), except the loading ones (cmn_load, cmn_load_from, cmn_library_name,
+// cmn_version, cmn_version_number) and cmn_status_text, which are safe at any time. Connections, publishing and subscriptions are thread-safe in nats.c;
 // a message's headers are NOT (one message, one thread at a time). Callbacks run on nats.c's threads: see
 // each callback type.
 //
@@ -56,9 +57,9 @@ extern "C" {
 
 // MARK: - Loading
 
-/// Loads libnats (newest known soname first: libnats.so.3.14 ... libnats.so.3.0, then libnats.so) and
-/// resolves every function below. Thread-safe; once it has succeeded, later calls return 0 at once (a
-/// failure is not remembered: a later call tries again). Returns 0, or -1 with a one-line message in `error`
+/// Loads libnats (newest known soname first: libnats.so.3.14 ... libnats.so.3.0, then libnats.so), resolves
+/// every function below, and initializes the library (nats_Open(-1), see above). Thread-safe; once it has
+/// succeeded, later calls return 0 at once (a failure is not remembered: a later call tries again). Returns 0, or -1 with a one-line message in `error`
 /// (what is missing, and to install Debian's libnats3.4 (Debian 12) / libnats3.7t64 (Debian 13) or
 /// libnats-dev), also when the library found is not nats.c 3.x.
 int cmn_load(char *_Nonnull error, size_t errorSize);
@@ -172,8 +173,8 @@ typedef void (*cmn_err_handler)(cmn_connection *_Nonnull nc, cmn_subscription *_
 
 // MARK: - Library (nats.h, libraryGroup)
 
-/// nats_Open: initializes the library. Optional (the first cmn_options_create or cmn_connection_connect
-/// does it with the default spin count, -1). Returns CMN_OK also when already open.
+/// nats_Open: initializes the library. Not needed: cmn_load did it (with the default spin count, -1), so
+/// this returns CMN_OK, or CMN_FAILED_TO_INITIALIZE after cmn_close.
 cmn_status cmn_open(int64_t lockSpinCount);
 /// nats_Close: tears the library down once every object was destroyed. Not reversible: see above.
 void cmn_close(void);
@@ -233,6 +234,10 @@ cmn_status cmn_options_set_reconnect_jitter(cmn_options *_Nonnull opts, int64_t 
 /// settings. With connectedCb NULL, cmn_connection_connect blocks until connected or attempts are exhausted;
 /// with a callback, it returns CMN_NOT_YET_CONNECTED at once WITH a connection object (publish/subscribe
 /// work, buffered) and calls connectedCb when connected (the closed callback when it gives up).
+/// Pitfall (3.4.1, measured): until the first connect the server's max_payload is unknown, so publishes of
+/// ANY size are buffered; one larger than the server's max_payload then makes the server close the new
+/// connection ("Maximum Payload Violation") and the connection is CLOSED for good (no reconnect, even with
+/// max reconnect -1). Enforce a size limit (1 MiB, the default max_payload) before publishing.
 cmn_status cmn_options_set_retry_on_failed_connect(cmn_options *_Nonnull opts, bool retry,
                                                    cmn_connection_handler _Nullable connectedCb,
                                                    void *_Nullable closure);
@@ -256,8 +261,9 @@ cmn_status cmn_options_set_reconnected_cb(cmn_options *_Nonnull opts, cmn_connec
 /// natsOptions_SetClosedCB: called once the connection is closed for good (by us, or reconnects exhausted).
 cmn_status cmn_options_set_closed_cb(cmn_options *_Nonnull opts, cmn_connection_handler _Nullable cb,
                                      void *_Nullable closure);
-/// natsOptions_SetErrorHandler: asynchronous errors (slow consumer, permissions). Without one, nats.c prints
-/// slow-consumer errors to stderr.
+/// natsOptions_SetErrorHandler: asynchronous errors (slow consumer, permissions). CMN_SLOW_CONSUMER comes
+/// once per episode, not per dropped message (measured: 3 calls for 1,897 drops). Without a handler nothing
+/// is printed: drops show in cmn_subscription_get_dropped and as the connection's last error.
 cmn_status cmn_options_set_error_handler(cmn_options *_Nonnull opts, cmn_err_handler _Nullable errHandler,
                                          void *_Nullable closure);
 /// natsOptions_SetNoEcho: do not deliver this connection's own publishes to its own subscriptions (a bridge
@@ -289,13 +295,20 @@ cmn_conn_status cmn_connection_status(cmn_connection *_Nonnull nc);
 bool cmn_connection_is_reconnecting(cmn_connection *_Nonnull nc);
 /// natsConnection_IsClosed.
 bool cmn_connection_is_closed(cmn_connection *_Nonnull nc);
-/// natsConnection_Buffered: bytes published but not yet written to the socket (during an outage: the
-/// reconnect buffer's fill); -1 once closed.
+/// natsConnection_Buffered: bytes in the connection's write buffer not yet written to the socket; -1 once
+/// closed. NOT the reconnect buffer: during an outage publishes go to a separate buffer, and this stays 0
+/// (3.4.1, measured), so it cannot tell how full the reconnect buffer is.
 int cmn_connection_buffered(cmn_connection *_Nonnull nc);
 /// natsConnection_GetMaxPayload: the server's max_payload (1 MiB by default), learned at connect.
 int64_t cmn_connection_get_max_payload(cmn_connection *_Nonnull nc);
 /// natsConnection_Publish: queues `dataLen` bytes for `subj` (copied into the outgoing buffer; the flusher
-/// thread writes them). Succeeds during an outage while the reconnect buffer has room.
+/// thread writes them within ~1 ms, see cmn_options_set_send_asap). Only an empty subject is refused
+/// (CMN_INVALID_SUBJECT): "a b" goes out as subject "a" with reply "b", and a negative length as an empty
+/// message (measured), so validate subjects first. During an outage it succeeds while the reconnect buffer
+/// has room (then CMN_INSUFFICIENT_BUFFER); what was buffered is written right after the reconnect, so it
+/// reaches only the subscriptions the (restarted) server knows by then: subscribers on other connections that
+/// reconnect later miss it (measured: about half of a 500 ms outage's messages whenever the publisher
+/// reconnected first).
 cmn_status cmn_connection_publish(cmn_connection *_Nonnull nc, const char *_Nonnull subj,
                                   const void *_Nullable data, int dataLen);
 /// natsConnection_PublishMsg: as publish, with the message's reply subject and headers. The message stays
@@ -376,10 +389,18 @@ int cmn_msg_get_data_length(const cmn_msg *_Nonnull msg);
 /// subscriptions; cmn_connection_request turns it into CMN_NO_RESPONDERS).
 bool cmn_msg_is_no_responders(cmn_msg *_Nonnull msg);
 /// natsMsgHeader_Set: replaces key's values by `value` (keys are case-sensitive since nats.c 3.0; headers
-/// need server 2.2+). Not thread-safe per message.
-cmn_status cmn_msg_header_set(cmn_msg *_Nonnull msg, const char *_Nonnull key, const char *_Nullable value);
-/// natsMsgHeader_Add: appends a value to key's.
-cmn_status cmn_msg_header_add(cmn_msg *_Nonnull msg, const char *_Nonnull key, const char *_Nullable value);
+/// need server 2.2+). Not thread-safe per message. nats.c validates neither string, and before 3.11 (so in
+/// Debian 12's 3.4.1 and Debian 13's 3.7.0) it has two bugs with empty values (fixed upstream in 3.11):
+///   - a NULL value is stored, then the publish crashes (strlen(NULL)): so `value` is _Nonnull here and the
+///     shim passes "" for NULL;
+///   - a RECEIVED empty or all-whitespace value swallows the next header line ("A: \r\nB: x" reads as
+///     A = "B: x"), or fails the header lookups with CMN_PROTOCOL_ERROR when it is the last one (measured):
+///     never send empty values to such receivers.
+/// Also: a key containing ':' arrives split at it ("a:b: v" reads as a = "b: v"); CR and LF in a value are
+/// sent as spaces; leading and trailing spaces of a value are trimmed by the receiver.
+cmn_status cmn_msg_header_set(cmn_msg *_Nonnull msg, const char *_Nonnull key, const char *_Nonnull value);
+/// natsMsgHeader_Add: appends a value to key's (same caveats as cmn_msg_header_set).
+cmn_status cmn_msg_header_add(cmn_msg *_Nonnull msg, const char *_Nonnull key, const char *_Nonnull value);
 /// natsMsgHeader_Get: key's first value (owned by the message) in *value; CMN_NOT_FOUND when absent.
 cmn_status cmn_msg_header_get(cmn_msg *_Nonnull msg, const char *_Nonnull key, const char *_Nullable *_Nonnull value);
 /// natsMsgHeader_Values: every value of key; *values is an array of *count strings owned by the message,

@@ -121,6 +121,23 @@ final class Lab: @unchecked Sendable {
         return host
     }
 
+    /// Gives a host of this lab a second interface on `other`'s bridge, at `other.subnet.octet`: a host of
+    /// two networks (for a bridge between sites: its LAN, and the backbone that leads to the NATS server).
+    /// `other` must already have a host (which makes its bridge). Returns the new interface's name and address.
+    @discardableResult
+    func connect(_ host: Host, to other: Lab, octet: Int) async throws -> (interface: String, address: String) {
+        precondition(other.namespaces.contains(other.switchNamespace), "add a host to the other lab first")
+        let inside = "w\(pid)x\(number)\(host.label)", port = "q\(pid)x\(number)\(host.label)"
+        precondition(inside.count <= 15 && port.count <= 15)
+        try await ipCommand(["link", "add", inside, "netns", host.namespace, "type", "veth", "peer", "name", port, "netns", other.switchNamespace])
+        try await ipCommand(["-n", other.switchNamespace, "link", "set", port, "master", other.bridge])
+        try await ipCommand(["-n", other.switchNamespace, "link", "set", port, "up"])
+        let address = "\(other.subnet).\(octet)"
+        try await ipCommand(["-n", host.namespace, "addr", "add", "\(address)/24", "broadcast", "\(other.subnet).255", "dev", inside])
+        try await ipCommand(["-n", host.namespace, "link", "set", inside, "up"])
+        return (inside, address)
+    }
+
     /// Writes the host's own /etc/hosts and /etc/resolv.conf: `ip netns exec` bind-mounts the files of
     /// /etc/netns/NAMESPACE/ over /etc in the mount namespace it creates (ip-netns(8)). The resolver is
     /// pointed at the namespace's own loopback, so a name lookup can never leave the lab.

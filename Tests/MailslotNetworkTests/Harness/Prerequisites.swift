@@ -17,6 +17,8 @@ enum Prerequisite: String, CaseIterable, Sendable {
     case tshark
     case text2pcap
     case nmbd
+    /// nats-server and the NATS C client (libnats), for the bridge between sites.
+    case nats
 
     /// What to install or do to get it.
     var remedy: String {
@@ -27,6 +29,7 @@ enum Prerequisite: String, CaseIterable, Sendable {
         case .tshark: return "apt-get install tshark"
         case .text2pcap: return "apt-get install tshark (text2pcap comes with wireshark-common)"
         case .nmbd: return "apt-get install samba (for nmbd)"
+        case .nats: return "apt-get install nats-server libnats3.4"
         }
     }
 }
@@ -62,6 +65,8 @@ enum Prerequisites {
         case .tshark: present = tool("tshark") != nil
         case .text2pcap: present = tool("text2pcap") != nil
         case .nmbd: present = tool("nmbd") != nil
+        case .nats:
+            present = tool("nats-server") != nil && tool("ldconfig").map { Blocking.run([$0, "-p"], timeout: 10).stdout.contains("libnats.so") } == true
         }
         cache[p] = present
         return present

@@ -4,7 +4,7 @@
 // and of the three callback types. It needs libnats-dev, which the package itself does not. Compile only
 // (it fails to compile on a mismatch), from the package root:
 //   cc -std=gnu11 -Wall -Wextra -Werror $(pkg-config --cflags libnats) -I Sources/CMailslotNats/include
-//      -c Tests/MailslotBridgeTests/Fixtures/nats_abi_check.c -o /dev/null
+//      -c Tests/MailslotGatewayTests/Fixtures/nats_abi_check.c -o /dev/null
 // Checked with Debian 12's libnats-dev (nats.c 3.4.1); the upstream 3.0.0-3.14 headers declare the same
 // prototypes (compared release by release), and the values added after 3.4 are checked when the header has
 // them (NATS_VERSION_NUMBER).

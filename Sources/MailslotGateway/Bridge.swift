@@ -1,0 +1,378 @@
+import Dispatch
+import Logging
+import Mailslot
+import MailslotTransport
+
+/// Joins the LANs of several sites over NATS, so that a domain write (`\\WORKGROUP\mailslot\x`) made at
+/// one site reaches every site, and a write to a computer at another site (`\\HOSTB\mailslot\x`) reaches
+/// it. The wire between sites is NATS alone ([`BridgeProtocol`](BridgeProtocol) has the subjects).
+///
+/// - **Out**: each domain datagram of a bridged workgroup that this LAN carries (the gateway received it,
+///   from another host or, looped back, from a writer on this one) is published once, by this LAN's
+///   forwarder.
+/// - **In**: a domain message from another site is re-broadcast on this LAN by its forwarder, as an
+///   ordinary DIRECT_GROUP datagram carrying the original source name and address, so that Windows and
+///   Samba hosts (and this host's own mailslots, through its gateway) receive it once.
+/// - **One forwarder per LAN**: the bridges of a site announce themselves every half second; the one with
+///   the smallest id among those heard in the last 1.5 s forwards, the others only listen. So two bridges
+///   on one LAN neither publish a datagram twice nor re-broadcast one twice. A datagram this bridge
+///   re-broadcast is never published again (it is remembered, and a re-broadcast's UDP source is not its
+///   NetBIOS source); messages are also de-duplicated by datagram key for 30 s.
+/// - **Unique writes**: each bridge learns the names of its LAN (its own, the senders of the datagrams it
+///   sees, and any it is asked about, by a name query) and answers other bridges' questions; a NetBIOS name
+///   query on this LAN for a name at another site is answered by this host (a proxy), so the writer sends
+///   the datagram here, and it goes over NATS to that site's bridge, which sends it on to the computer.
+/// - **Failure**: while NATS is away the LAN side goes on unchanged; what could not be forwarded is
+///   counted (`nats_unavailable`), and the client reconnects by itself.
+final class Bridge: @unchecked Sendable {
+    struct Settings: Sendable {
+        var site: String
+        var workgroups: Set<String>
+        var id: String
+        var computerName: String
+        var port: UInt16
+        var configuration: MailslotConfiguration
+    }
+
+
+    private struct State {
+        var peers: [String: (site: String, seen: ContinuousClock.Instant)] = [:]
+        var lanNames: [String: (address: IPv4Address, seen: ContinuousClock.Instant)] = [:]
+        var remoteNames: [String: (site: String, until: ContinuousClock.Instant)] = [:]
+        var lookups: Set<String> = []
+        var outbound = RecentKeys()
+        var inbound = RecentKeys()
+        var counters = BridgeCounters()
+        var stopped = false
+    }
+
+    /// Keys seen in the last 30 s (at most 16,384).
+    struct RecentKeys {
+        private var order: [(key: UInt64, at: ContinuousClock.Instant)] = []
+        private var keys: Set<UInt64> = []
+        static let window: Duration = .seconds(30)
+        static let limit = 16_384
+
+        mutating func insert(_ key: UInt64, now: ContinuousClock.Instant) -> Bool {
+            while let first = order.first, now - first.at > RecentKeys.window || order.count >= RecentKeys.limit {
+                keys.remove(first.key)
+                order.removeFirst()
+            }
+            guard keys.insert(key).inserted else { return false }
+            order.append((key, now))
+            return true
+        }
+
+        func contains(_ key: UInt64) -> Bool { keys.contains(key) }
+    }
+
+    let settings: Settings
+    private let client: NatsClient
+    private let sockets: GatewaySockets
+    private let logger: Logger
+    private let metrics: BridgeMetrics
+    private let state = Locked(State())
+    private let lookups = DispatchQueue(label: "mailslot.bridge.lookups", attributes: .concurrent)
+    private let heartbeat = Locked<ThreadHandle?>(nil)
+    private let wakeHeartbeat: FD
+
+    static let heartbeatMilliseconds: Int32 = 500
+    static let peerTimeout: Duration = .milliseconds(1_500)
+    static let nameLifetime: Duration = .seconds(600)
+    static let remoteNameLifetime: Duration = .seconds(60)
+    static let nameLimit = 4_096
+    static let lookupTimeoutMilliseconds: Int64 = 600
+
+    init(configuration: MailslotConfiguration, sockets: GatewaySockets, logger: Logger, metrics: BridgeMetrics) throws(MailslotError) {
+        let id = configuration.computerName + "-" + String(UInt64.random(in: 0...UInt64.max) & 0xFFFF_FFFF_FFFF, radix: 16)
+        settings = Settings(site: configuration.siteName, workgroups: Set(configuration.bridgedWorkgroups), id: id,
+                            computerName: configuration.computerName, port: configuration.port, configuration: configuration)
+        self.sockets = sockets
+        self.logger = logger
+        self.metrics = metrics
+        do throws(Errno) { wakeHeartbeat = try Sys.eventFD() } catch { throw MailslotError.system("could not create an eventfd", error) }
+        var options = NatsClient.Options(servers: configuration.bridge, name: "mailslotd \(settings.site) \(id)")
+        options.user = configuration.bridgeUser
+        options.password = configuration.bridgePassword
+        options.token = configuration.bridgeToken
+        options.credentialsFile = configuration.bridgeCredentials
+        options.nkey = configuration.bridgeNKey
+        options.nkeySeedFile = configuration.bridgeNKeySeed
+        options.caFile = configuration.bridgeCA
+        let state = self.state, metrics = self.metrics, logger = self.logger
+        client = try NatsClient(options) { event in
+            switch event {
+            case .connected, .reconnected:
+                state.withLock { $0.counters.connected = true }
+                metrics.connected.record(1)
+                logger.info("bridge connected to NATS", metadata: ["event": "\(event)"])
+            case .disconnected, .closed:
+                state.withLock { $0.counters.connected = false }
+                metrics.connected.record(0)
+                logger.warning("bridge lost NATS; delivering on this LAN as before, forwarding nothing until it is back", metadata: ["event": "\(event)"])
+            case .error(let text):
+                logger.warning("NATS error", metadata: ["error": "\(text)"])
+            }
+        }
+        logger.info("bridge started", metadata: ["site": "\(settings.site)", "id": "\(id)", "workgroups": "\(settings.workgroups.sorted().joined(separator: ","))",
+                                                 "servers": "\(configuration.bridge.joined(separator: ","))", "libnats": "\(NatsClient.libraryVersion)"])
+    }
+
+    deinit { Sys.close(wakeHeartbeat) }
+
+    /// Subscribes and starts the heartbeat. Subscriptions made while NATS is away take effect when it is back.
+    func start() throws(MailslotError) {
+        do throws(NatsClient.Failure) {
+            for workgroup in settings.workgroups {
+                try client.subscribe(BridgeProtocol.domainWildcard(workgroup: workgroup)) { [weak self] in self?.receivedDomain($0) }
+                try client.subscribe(BridgeProtocol.namesSubject(workgroup: workgroup)) { [weak self] in self?.receivedNameQuestion($0) }
+            }
+            // Each unique message for this site goes to one of its bridges.
+            try client.subscribe(BridgeProtocol.uniqueSubject(site: settings.site), queueGroup: "unique") { [weak self] in self?.receivedUnique($0) }
+            try client.subscribe(BridgeProtocol.presenceSubject(site: settings.site)) { [weak self] in self?.receivedPresence($0) }
+        } catch {
+            throw MailslotError(.badNetPath, "the bridge could not subscribe on NATS: \(error.text)")
+        }
+        do throws(Errno) {
+            let thread = try Sys.startThread { [self] in beat() }
+            heartbeat.withLock { $0 = thread }
+        } catch {
+            throw MailslotError.system("could not start the bridge's heartbeat", error)
+        }
+    }
+
+    func stop() {
+        guard state.withLock({ s in defer { s.stopped = true }; return !s.stopped }) else { return }
+        Sys.signalEventFD(wakeHeartbeat)
+        if let thread = heartbeat.withLock({ t in defer { t = nil }; return t }) { Sys.join(thread) }
+        client.close()
+        lookups.sync(flags: .barrier) {}
+    }
+
+    var counters: BridgeCounters { state.withLock { $0.counters } }
+
+    /// The heartbeat: this bridge's id on its site's presence subject, every half second.
+    private func beat() {
+        while !state.withLock({ $0.stopped }) {
+            try? client.publish(BridgeProtocol.presenceSubject(site: settings.site), headers: [(BridgeProtocol.Header.site, settings.site)],
+                                data: Array(settings.id.utf8))
+            _ = Sys.pollMany([wakeHeartbeat], timeoutMilliseconds: Bridge.heartbeatMilliseconds)
+        }
+    }
+
+    /// Whether this bridge forwards for its LAN: the smallest id among its site's bridges heard lately.
+    var isForwarder: Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            state.peers.allSatisfy { id, peer in peer.site != settings.site || now - peer.seen > Bridge.peerTimeout || id >= settings.id }
+        }
+    }
+
+    private func drop(_ reason: String) {
+        state.withLock { $0.counters.dropped[reason, default: 0] += 1 }
+        metrics.dropped(reason).increment()
+    }
+
+    // MARK: out (from the gateway's receive loop: never waits)
+
+    /// Sees every mailslot datagram the gateway decoded: learns the sender's name, and publishes a domain
+    /// write of a bridged workgroup when this bridge forwards for its LAN.
+    func observe(_ datagram: NetBIOSMailslotDatagram, from address: IPv4Address) {
+        // A datagram a host sent itself has its own address as its NetBIOS source; a re-broadcast does not.
+        let sentByItsSource = datagram.header.sourceIP == address.value
+        let now = ContinuousClock.now
+        if sentByItsSource { learn(datagram.sourceName.name, at: address, now: now) }
+        guard datagram.messageType == .directGroup, datagram.destinationName.suffix == 0x00,
+              settings.workgroups.contains(datagram.destinationName.name), sentByItsSource else { return }
+        let message = BridgedMessage(kind: .domain, workgroup: datagram.destinationName.name, mailslotName: datagram.mailslotName,
+                                     sourceName: datagram.sourceName.name, sourceIP: datagram.header.sourceIP,
+                                     datagramID: datagram.header.datagramID, site: settings.site, bridge: settings.id, data: datagram.data)
+        guard isForwarder else { return }
+        guard state.withLock({ $0.outbound.insert(message.key, now: now) }) else { return } // published, or re-broadcast by us
+        publish(message)
+    }
+
+    /// A DIRECT_UNIQUE datagram for a name that is not this machine's: published to the site where that
+    /// computer lives, when one is known. True when it was taken (published, or counted as not forwarded).
+    func forwardUnique(_ datagram: NetBIOSMailslotDatagram) -> Bool {
+        let name = datagram.destinationName.name
+        guard datagram.messageType == .directUnique, datagram.destinationName.suffix == 0x00,
+              let site = state.withLock({ s -> String? in
+                  guard let remote = s.remoteNames[name], remote.until > .now else { return nil }
+                  return remote.site
+              }) else { return false }
+        let message = BridgedMessage(kind: .unique, workgroup: settings.workgroups.sorted().first ?? settings.configuration.workgroup,
+                                     mailslotName: datagram.mailslotName, sourceName: datagram.sourceName.name,
+                                     sourceIP: datagram.header.sourceIP, destination: name, datagramID: datagram.header.datagramID,
+                                     site: site, bridge: settings.id, data: datagram.data)
+        publish(message, to: BridgeProtocol.uniqueSubject(site: site))
+        return true
+    }
+
+    private func publish(_ message: BridgedMessage, to subject: String? = nil) {
+        do throws(NatsClient.Failure) {
+            try client.publish(subject ?? message.subject, headers: message.headers, data: message.data)
+            state.withLock { state in
+                if message.kind == .unique { state.counters.forwarded += 1 } else { state.counters.published += 1 }
+            }
+            (message.kind == .unique ? metrics.forwarded : metrics.published).increment()
+        } catch {
+            drop("nats_unavailable")
+            logger.debug("not forwarded", metadata: ["mailslot": "\(message.mailslotName)", "error": "\(error.text)"])
+        }
+    }
+
+    private func learn(_ name: String, at address: IPv4Address, now: ContinuousClock.Instant) {
+        state.withLock { state in
+            if state.lanNames[name] == nil, state.lanNames.count >= Bridge.nameLimit {
+                state.lanNames = state.lanNames.filter { now - $0.value.seen < Bridge.nameLifetime }
+                if state.lanNames.count >= Bridge.nameLimit { state.lanNames.removeAll() }
+            }
+            state.lanNames[name] = (address, now)
+        }
+    }
+
+    // MARK: name queries for computers at other sites
+
+    /// A NetBIOS name query on this LAN for a name that is not this machine's: when the name lives at
+    /// another site (known, or found by asking the other bridges), `answer` is called, later and from
+    /// another thread, to reply with this host's address (the datagram then comes here and goes on over
+    /// NATS). Queries from this host itself are not answered (its own bridge asks its own LAN).
+    func lookUpForQuery(_ name: String, from querier: IPv4Address, answer: @escaping @Sendable () -> Void) {
+        guard !GatewaySockets.interfaces().contains(where: { $0.address == querier }) else { return }
+        let known = state.withLock { s -> Bool? in
+            if let remote = s.remoteNames[name], remote.until > .now { return true }
+            if let local = s.lanNames[name], ContinuousClock.now - local.seen < Bridge.nameLifetime { return false } // on this LAN: it answers
+            guard s.lookups.insert(name).inserted else { return false } // a lookup is under way
+            return nil
+        }
+        if known == true { answer(); return }
+        guard known == nil else { return }
+        lookups.async { [self] in
+            defer { _ = state.withLock { $0.lookups.remove(name) } }
+            for workgroup in settings.workgroups.sorted() {
+                guard let reply = try? client.request(BridgeProtocol.namesSubject(workgroup: workgroup), data: Array(name.utf8),
+                                                      timeoutMilliseconds: Bridge.lookupTimeoutMilliseconds) else { continue }
+                let parts = String(decoding: reply.data.prefix(128), as: UTF8.self).split(separator: " ")
+                guard parts.count == 2, String(parts[0]) != settings.site else { continue }
+                state.withLock { $0.remoteNames[name] = (String(parts[0]), .now + Bridge.remoteNameLifetime) }
+                if state.withLock({ $0.remoteNames.count > Bridge.nameLimit }) { state.withLock { $0.remoteNames.removeAll() } }
+                answer()
+                return
+            }
+        }
+    }
+
+    /// Another bridge asks where a computer is: answered ("SITE ADDRESS") when it is on this LAN (this
+    /// machine, a name seen lately, or one a name query here finds).
+    private func receivedNameQuestion(_ question: NatsClient.Message) {
+        let name = String(decoding: question.data.prefix(16), as: UTF8.self).uppercased()
+        guard !name.isEmpty, name.utf8.count <= 15, question.reply != nil else { return drop("bad_name_question") }
+        var address = name == settings.computerName ? GatewaySockets.interfaces().first { !$0.isLoopback && $0.isUp }?.address : nil
+        if address == nil { address = state.withLock { $0.lanNames[name] }.flatMap { ContinuousClock.now - $0.seen < Bridge.nameLifetime ? $0.address : nil } }
+        if address == nil, let netbios = try? NetBIOSName(name, suffix: 0x00) {
+            var quick = settings.configuration
+            quick.resolveTimeoutMilliseconds = 300
+            let resolver = NetBIOSResolver(configuration: quick, interfaces: NetworkInterfaces.selected(settings.configuration), logger: logger)
+            if let found = resolver.query(netbios), !found.isGroup, !GatewaySockets.interfaces().contains(where: { $0.address == found.address }) {
+                address = found.address
+                learn(name, at: found.address, now: .now)
+            }
+        }
+        guard let address else { return }
+        try? client.respond(to: question, data: Array("\(settings.site) \(address)".utf8))
+    }
+
+    // MARK: in (on nats.c's threads)
+
+    /// Checks a message from NATS: well-formed, from another site, not forged, not seen before.
+    private func accept(_ raw: NatsClient.Message) -> BridgedMessage? {
+        state.withLock { $0.counters.received += 1 }
+        metrics.received.increment()
+        let message: BridgedMessage
+        do throws(BridgedMessage.Rejection) {
+            message = try BridgedMessage(subject: raw.subject, header: { raw.header($0) }, data: raw.data)
+        } catch {
+            drop(error.rawValue)
+            return nil
+        }
+        // A site's bridges are known by their heartbeats: a message that claims a site its bridge does
+        // not belong to is forged.
+        if let peer = state.withLock({ $0.peers[message.bridge] }), peer.site != message.site { drop("forged_site"); return nil }
+        if message.bridge == settings.id { drop("forged_site"); return nil }
+        if message.kind == .domain, message.site == settings.site { drop("own_site"); return nil } // this LAN carried it
+        guard state.withLock({ $0.inbound.insert(message.key, now: .now) }) else { drop("duplicate"); return nil }
+        return message
+    }
+
+    private func receivedDomain(_ raw: NatsClient.Message) {
+        guard let message = accept(raw) else { return }
+        guard settings.workgroups.contains(message.workgroup) else { return drop("workgroup_not_bridged") }
+        guard isForwarder else { return } // the LAN's forwarder re-broadcasts it; this host gets it from there
+        // Remembered first: when the re-broadcast comes back to this host's gateway it is not published again.
+        _ = state.withLock { $0.outbound.insert(message.key, now: .now) }
+        guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return drop("malformed") }
+        var sent = false
+        for target in lanTargets() { sent = sockets.sendDatagram(bytes, to: target.address, port: settings.port, from: target.source) || sent }
+        guard sent else { return drop("lan_send_failed") }
+        state.withLock { $0.counters.rebroadcast += 1 }
+        metrics.rebroadcast.increment()
+    }
+
+    private func receivedUnique(_ raw: NatsClient.Message) {
+        guard let message = accept(raw), let destination = message.destination else { return }
+        guard message.site == settings.site else { return drop("wrong_site") }
+        var address = destination == settings.computerName ? GatewaySockets.interfaces().first { !$0.isLoopback && $0.isUp }?.address : nil
+        if address == nil { address = state.withLock { $0.lanNames[destination]?.address } }
+        if address == nil, let netbios = try? NetBIOSName(destination, suffix: 0x00) {
+            let resolver = NetBIOSResolver(configuration: settings.configuration, interfaces: NetworkInterfaces.selected(settings.configuration), logger: logger)
+            if let found = resolver.query(netbios), !found.isGroup { address = found.address; learn(destination, at: found.address, now: .now) }
+        }
+        guard let address, let bytes = datagram(message, type: .directUnique, to: destination) else { return drop("unknown_destination") }
+        guard sockets.sendDatagram(bytes, to: address, port: settings.port) else { return drop("lan_send_failed") }
+        state.withLock { $0.counters.delivered += 1 }
+        metrics.rebroadcast.increment()
+    }
+
+    private func receivedPresence(_ raw: NatsClient.Message) {
+        let id = String(decoding: raw.data.prefix(128), as: UTF8.self)
+        guard !id.isEmpty, id != settings.id, let site = raw.header(BridgeProtocol.Header.site) else { return }
+        state.withLock { state in
+            if state.peers.count > 256 { state.peers = state.peers.filter { ContinuousClock.now - $0.value.seen < Bridge.peerTimeout } }
+            state.peers[id] = (site, .now)
+        }
+    }
+
+    /// The datagram a bridged message becomes on this LAN: from its original sender, as Windows sends it.
+    private func datagram(_ message: BridgedMessage, type: NetBIOSDatagramType, to destination: String) -> [UInt8]? {
+        guard let source = try? NetBIOSName(message.sourceName, suffix: 0x00), let target = try? NetBIOSName(destination, suffix: 0x00) else { return nil }
+        return try? NetBIOSMailslotDatagram(messageType: type, datagramID: message.datagramID, sourceIP: message.sourceIP,
+                                            sourceName: source, destinationName: target, mailslotName: message.mailslotName,
+                                            data: message.data).encoded()
+    }
+
+    /// Where a re-broadcast goes: each configured interface's broadcast address (or, for an interface that
+    /// has none, such as loopback, its own address), sent from that interface's socket.
+    private func lanTargets() -> [(address: IPv4Address, source: IPv4Address?)] {
+        let interfaces = NetworkInterfaces.selected(settings.configuration)
+        return interfaces.map { i in (i.broadcast ?? i.address, settings.configuration.interfaces.isEmpty ? nil : i.address) }
+    }
+}
+
+/// What a gateway's bridge has counted (`mailslotd stats` prints it under `bridge`).
+public struct BridgeCounters: Sendable, Equatable {
+    /// Domain writes of this LAN published to the other sites.
+    public var published = 0
+    /// Messages received from NATS (before the checks).
+    public var received = 0
+    /// Messages from other sites sent on this LAN.
+    public var rebroadcast = 0
+    /// Writes to computers at other sites, published to their site.
+    public var forwarded = 0
+    /// Writes from other sites sent on to a computer of this LAN.
+    public var delivered = 0
+    /// Not forwarded or not delivered, by reason.
+    public var dropped: [String: Int] = [:]
+    /// Connected to NATS now.
+    public var connected = false
+}

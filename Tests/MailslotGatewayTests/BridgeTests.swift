@@ -1,0 +1,221 @@
+import Foundation
+import Logging
+import Mailslot
+import MailslotGateway
+import MailslotTestSupport
+import MailslotTransport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The NATS bridge with two gateways ("sites") in this process on loopback and a real nats-server
+/// (Debian's) that each test starts on a port of its own. On loopback one machine is both sites, so a
+/// domain write reaches the same local mailslot twice: once from its own site's gateway and once
+/// re-broadcast by the other site's bridge. The namespace tests (MailslotNetworkTests) have real LANs.
+@Suite("NATS bridge", .serialized)
+struct BridgeTests {
+    static let natsServer = ["/usr/sbin/nats-server", "/usr/bin/nats-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/nats-server"
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let ports = Atomic<UInt16>(0)
+    static func port() -> UInt16 { 48_000 + UInt16(getpid() % 400) * 10 + ports.add(1, ordering: .relaxed).newValue }
+
+    /// Whether nats-server and the NATS C client are here; says loudly why not (a failure under CI=true).
+    static var available: Bool {
+        guard TestSupport.programAvailable(natsServer, for: "the bridge tests", install: "nats-server") else { return false }
+        do throws(MailslotError) {
+            try NatsClient.loadLibrary()
+            return true
+        } catch {
+            TestSupport.programAvailable("/nonexistent/libnats.so", for: "the bridge tests (\(error.message))", install: "libnats3.4")
+            return false
+        }
+    }
+
+    /// A nats-server on 127.0.0.1, killed by pid when the test ends.
+    final class NatsServer {
+        let port: UInt16
+        private(set) var child: TestSupport.Child
+
+        init(port: UInt16) throws {
+            self.port = port
+            child = try NatsServer.start(port)
+        }
+
+        static func start(_ port: UInt16) throws -> TestSupport.Child {
+            let child = try TestSupport.Child(BridgeTests.natsServer, ["-a", "127.0.0.1", "-p", "\(port)"])
+            try child.waitFor("Server is ready", timeout: 20)
+            return child
+        }
+
+        var url: String { "nats://127.0.0.1:\(port)" }
+
+        func kill() {
+            child.signal(SIGKILL)
+            _ = try? child.finish(timeout: 10)
+        }
+
+        func restart() throws { child = try NatsServer.start(port) }
+
+        deinit { kill() }
+    }
+
+    static func gateway(site: String, port: UInt16, nats: String, workgroups: String = "MSTEST") throws -> Gateway {
+        var configuration = MailslotConfiguration(computerName: "HOST" + site, workgroup: "MSTEST", interfaces: ["127.0.0.1"], port: port,
+                                                  nameService: false)
+        try configuration.apply([("bridge", nats), ("site", site), ("bridge_workgroups", workgroups)], source: "test")
+        return try Gateway(configuration: configuration, logger: logger)
+    }
+
+    static func run(_ gateway: Gateway) -> Thread {
+        let thread = Thread { gateway.run() }
+        thread.start()
+        return thread
+    }
+
+    /// A domain datagram (DIRECT_GROUP to WORKGROUP<00>) as a Windows host sends it.
+    static func domainDatagram(_ workgroup: String = "MSTEST", mailslot: String, data: [UInt8], id: UInt16,
+                               source: IPv4Address = .loopback) throws -> [UInt8] {
+        try NetBIOSMailslotDatagram(messageType: .directGroup, datagramID: id, sourceIP: source.value, sourceName: NetBIOSName("WRITER"),
+                                    destinationName: NetBIOSName(workgroup, suffix: 0), mailslotName: "\\MAILSLOT\\" + mailslot, data: data).encoded()
+    }
+
+    static func send(_ bytes: [UInt8], to port: UInt16) throws {
+        let fd = try Sys.udpSocket()
+        defer { Sys.close(fd) }
+        _ = try Sys.sendTo(fd, bytes, .loopback, port)
+    }
+
+    /// Both bridges see each other's heartbeat and are connected.
+    static func waitUntilConnected(_ gateways: [Gateway]) -> Bool {
+        TestSupport.eventually(timeout: 15) { gateways.allSatisfy { $0.counters.bridge?.connected == true } }
+    }
+
+    @Test func aDomainWriteAtOneSiteIsReBroadcastAtTheOtherOnceAndNeverComesBack() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        let a = try Self.gateway(site: "A", port: Self.port(), nats: nats.url), b = try Self.gateway(site: "B", port: Self.port(), nats: nats.url)
+        let threads = [Self.run(a), Self.run(b)]
+        defer { a.stop(); b.stop(); for t in threads { _ = TestSupport.eventually { t.isFinished } } }
+        #expect(Self.waitUntilConnected([a, b]))
+        let path = "bridge-test\\domain-\(getpid())"
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(5_000), options: .init(allowNetwork: true))
+        defer { server.close() }
+        usleep(300_000) // subscriptions registered at the server
+        for i in 0..<20 { try Self.send(try Self.domainDatagram(mailslot: path, data: Array("m\(i)".utf8), id: UInt16(i)), to: a.configuration.port) }
+        // This machine is both sites: each message arrives twice, once per site, and never a third time.
+        var got: [String: Int] = [:]
+        for _ in 0..<40 { got[String(decoding: try server.read(), as: UTF8.self), default: 0] += 1 }
+        #expect(got == Dictionary(uniqueKeysWithValues: (0..<20).map { ("m\($0)", 2) }))
+        usleep(500_000)
+        #expect(MailslotError.code { _ = try server.read(timeout: .immediate) } == .semTimeout, "a message came back a third time")
+        let ca = try #require(a.counters.bridge), cb = try #require(b.counters.bridge)
+        #expect(ca.published == 20 && ca.rebroadcast == 0, "site A: \(ca)")
+        #expect(cb.received == 20 && cb.rebroadcast == 20 && cb.published == 0, "site B: \(cb)")
+        // A workgroup that is not bridged stays at its site.
+        try Self.send(try Self.domainDatagram("OTHERWG", mailslot: path, data: [1], id: 99), to: a.configuration.port)
+        usleep(500_000)
+        #expect(a.counters.bridge?.published == 20)
+    }
+
+    @Test func hostileMessagesFromNatsAreCountedDrops() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        let b = try Self.gateway(site: "B", port: Self.port(), nats: nats.url)
+        let thread = Self.run(b)
+        defer { b.stop(); _ = TestSupport.eventually { thread.isFinished } }
+        #expect(Self.waitUntilConnected([b]))
+        let path = "bridge-test\\hostile-\(getpid())"
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(300), options: .init(allowNetwork: true))
+        defer { server.close() }
+        let attacker = try NatsClient(.init(servers: [nats.url], name: "attacker")) { _ in }
+        defer { attacker.close() }
+        #expect(TestSupport.eventually { attacker.isConnected })
+        usleep(300_000)
+        let good = BridgedMessage(kind: .domain, workgroup: "MSTEST", mailslotName: "\\MAILSLOT\\" + path, sourceName: "FARHOST",
+                                  sourceIP: 0x0A00_0001, datagramID: 1, site: "A", bridge: "HOSTA-1", data: Array("hello".utf8))
+        func headers(_ change: (inout [String: String]) -> Void) -> [(name: String, value: String)] {
+            var map = Dictionary(uniqueKeysWithValues: good.headers.map { ($0.name, $0.value) })
+            change(&map)
+            return map.map { ($0.key, $0.value) }
+        }
+        let subject = good.subject
+        try attacker.publish(subject, headers: [], data: Array("no headers".utf8))                                        // missing_header
+        try attacker.publish(subject, headers: headers { $0[BridgeProtocol.Header.version] = "9" }, data: good.data)     // unknown_version
+        try attacker.publish(subject, headers: headers { $0[BridgeProtocol.Header.sourceIP] = "300.1.1.1" }, data: good.data) // bad_header
+        try attacker.publish(subject, headers: good.headers, data: [UInt8](repeating: 7, count: 5_000))                  // oversized
+        try attacker.publish(BridgeProtocol.domainSubject(workgroup: "MSTEST", mailslotName: "\\MAILSLOT\\elsewhere"),
+                             headers: good.headers, data: good.data)                                                     // subject_mismatch
+        try attacker.publish(subject, headers: headers { $0[BridgeProtocol.Header.site] = "B" }, data: good.data)        // own_site
+        try attacker.publish(subject, headers: good.headers, data: good.data)                                            // delivered
+        try attacker.publish(subject, headers: good.headers, data: good.data)                                            // duplicate
+        #expect(try server.read(timeout: .milliseconds(5_000)) == Array("hello".utf8))
+        #expect(TestSupport.eventually { (b.counters.bridge?.dropped.values.reduce(0, +) ?? 0) >= 7 })
+        let dropped = b.counters.bridge?.dropped ?? [:]
+        for reason in ["missing_header", "unknown_version", "bad_header", "oversized", "subject_mismatch", "own_site", "duplicate"] {
+            #expect(dropped[reason] == 1, "\(reason): \(dropped)")
+        }
+        #expect(MailslotError.code { _ = try server.read(timeout: .immediate) } == .semTimeout)
+        // A bridge that heartbeats as site C cannot speak for site A.
+        try attacker.publish(BridgeProtocol.presenceSubject(site: "B"), headers: [(BridgeProtocol.Header.site, "C")], data: Array("HOSTA-1".utf8))
+        usleep(300_000)
+        var forged = good
+        forged.datagramID = 2
+        try attacker.publish(subject, headers: forged.headers, data: forged.data)
+        #expect(TestSupport.eventually { b.counters.bridge?.dropped["forged_site"] == 1 }, "\(b.counters)")
+    }
+
+    @Test func theNatsServerKilledAndRestartedUnderTraffic() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        let a = try Self.gateway(site: "A", port: Self.port(), nats: nats.url), b = try Self.gateway(site: "B", port: Self.port(), nats: nats.url)
+        let threads = [Self.run(a), Self.run(b)]
+        defer { a.stop(); b.stop(); for t in threads { _ = TestSupport.eventually { t.isFinished } } }
+        #expect(Self.waitUntilConnected([a, b]))
+        let path = "bridge-test\\restart-\(getpid())"
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(5_000), options: .init(allowNetwork: true))
+        defer { server.close() }
+        usleep(300_000)
+        var sent = 0
+        func burst(_ count: Int) throws {
+            for _ in 0..<count {
+                try Self.send(try Self.domainDatagram(mailslot: path, data: Array("n\(sent)".utf8), id: UInt16(truncatingIfNeeded: sent)), to: a.configuration.port)
+                sent += 1
+                usleep(2_000)
+            }
+        }
+        try burst(50)
+        nats.kill()
+        #expect(TestSupport.eventually { a.counters.bridge?.connected == false })
+        try burst(50) // the LAN side goes on; nothing reaches the other site
+        try nats.restart()
+        #expect(Self.waitUntilConnected([a, b]))
+        usleep(1_000_000) // heartbeats heard again, subscriptions back
+        try burst(50)
+        usleep(500_000)
+        var counts: [String: Int] = [:]
+        while let message = try? server.read(timeout: .milliseconds(300)) { counts[String(decoding: message, as: UTF8.self), default: 0] += 1 }
+        let ca = try #require(a.counters.bridge)
+        print("bridge restart: site A published \(ca.published), not forwarded \(ca.dropped["nats_unavailable"] ?? 0), messages read \(counts.values.reduce(0, +))")
+        // Site A's own delivery lost nothing; no message arrived more than twice (once per site).
+        #expect((0..<150).allSatisfy { counts["n\($0)", default: 0] >= 1 }, "site A's own delivery lost messages")
+        #expect(counts.values.allSatisfy { $0 <= 2 }, "a message was delivered twice by one site")
+        // What could not be forwarded was counted; the last 50 went through after the restart.
+        #expect(ca.published + (ca.dropped["nats_unavailable"] ?? 0) == 150, "\(ca)")
+        #expect((100..<150).allSatisfy { counts["n\($0)"] == 2 }, "after the restart, messages did not reach the other site")
+    }
+
+    /// The shim's declarations of the NATS C client match Debian's headers, prototype by prototype.
+    @Test func theShimMatchesTheNatsHeaders() throws {
+        guard Self.available, TestSupport.programAvailable("/usr/include/nats/nats.h", for: "the libnats ABI check", install: "libnats-dev",
+                                                           executable: false) else { return }
+        let flags = try TestSupport.run("/usr/bin/pkg-config", ["--cflags", "libnats"])
+        let build = try TestSupport.run("/usr/bin/cc", ["-std=gnu11", "-Wall", "-Wextra", "-Werror"]
+                                        + flags.output.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+                                        + ["-I", TestSupport.packageRoot + "/Sources/CMailslotNats/include", "-c",
+                                           TestSupport.packageRoot + "/Tests/MailslotGatewayTests/Fixtures/nats_abi_check.c", "-o", "/dev/null"])
+        #expect(build.status == 0, "\(build.output)")
+    }
+}
