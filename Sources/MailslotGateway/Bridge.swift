@@ -46,17 +46,22 @@ final class Bridge: @unchecked Sendable {
         var stopped = false
     }
 
-    /// Keys seen in the last 30 s (at most 16,384).
+    /// Keys seen in the last 30 s (at most 16,384), oldest first in a ring of their own.
     struct RecentKeys {
         private var order: [(key: UInt64, at: ContinuousClock.Instant)] = []
+        private var start = 0
         private var keys: Set<UInt64> = []
         static let window: Duration = .seconds(30)
         static let limit = 16_384
 
         mutating func insert(_ key: UInt64, now: ContinuousClock.Instant) -> Bool {
-            while let first = order.first, now - first.at > RecentKeys.window || order.count >= RecentKeys.limit {
-                keys.remove(first.key)
-                order.removeFirst()
+            while start < order.count, now - order[start].at > RecentKeys.window || order.count - start >= RecentKeys.limit {
+                keys.remove(order[start].key)
+                start += 1
+            }
+            if start > 4_096 && start * 2 > order.count { // forget the expired front now and then, not on every insert
+                order.removeFirst(start)
+                start = 0
             }
             guard keys.insert(key).inserted else { return false }
             order.append((key, now))
@@ -352,11 +357,19 @@ final class Bridge: @unchecked Sendable {
     }
 
     /// Where a re-broadcast goes: each configured interface's broadcast address (or, for an interface that
-    /// has none, such as loopback, its own address), sent from that interface's socket.
+    /// has none, such as loopback, its own address), sent from that interface's socket. Looked up again
+    /// every few seconds (reading the interfaces costs more than sending a datagram).
     private func lanTargets() -> [(address: IPv4Address, source: IPv4Address?)] {
-        let interfaces = NetworkInterfaces.selected(settings.configuration)
-        return interfaces.map { i in (i.broadcast ?? i.address, settings.configuration.interfaces.isEmpty ? nil : i.address) }
+        let now = ContinuousClock.now
+        if let cached = targets.withLock({ $0 }), now < cached.until { return cached.targets }
+        let fresh = NetworkInterfaces.selected(settings.configuration).map { i in
+            (i.broadcast ?? i.address, settings.configuration.interfaces.isEmpty ? nil : Optional(i.address))
+        }
+        targets.withLock { $0 = (fresh, now + .seconds(5)) }
+        return fresh
     }
+
+    private let targets = Locked<(targets: [(address: IPv4Address, source: IPv4Address?)], until: ContinuousClock.Instant)?>(nil)
 }
 
 /// What a gateway's bridge has counted (`mailslotd stats` prints it under `bridge`).

@@ -228,6 +228,11 @@ package final class NatsClient: @unchecked Sendable {
         }
     }
 
+    /// Sends what is buffered and waits (at most 5 s) for the server to have it.
+    package func flush() {
+        _ = cmn_connection_flush_timeout(connection, 5_000)
+    }
+
     /// Closes the connection; later publishes fail.
     package func close() {
         guard closed.withLock({ done in defer { done = true }; return !done }) else { return }

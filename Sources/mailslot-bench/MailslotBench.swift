@@ -6,11 +6,12 @@ import ArgumentParser
 @main
 struct MailslotBench: ParsableCommand {
     /// The benchmarks, in the order `--help` lists them. A new benchmark adds its type here.
-    static let benchmarks: [ParsableCommand.Type] = [Local.self, Network.self, Files.self]
+    static let benchmarks: [ParsableCommand.Type] = [Local.self, Network.self, Files.self, BridgeBench.self]
 
     /// What the benchmarks run in child processes (this binary, re-executed); hidden from `--help`.
     static let internalCommands: [ParsableCommand.Type] = [WriterChild.self, EchoChild.self, MemoryServerChild.self, IdleReaderChild.self,
-                                                                   UDPSenderChild.self, FileWriterChild.self, FileEchoChild.self]
+                                                                   UDPSenderChild.self, FileWriterChild.self, FileEchoChild.self,
+                                                                   BridgeWriterChild.self, NatsPublisherChild.self]
 
     static let configuration = CommandConfiguration(
         commandName: "mailslot-bench",

@@ -198,6 +198,13 @@ enum Machine {
     static var summary: String { "Linux \(kernelRelease) | CPU: \(cpuModel) | nproc \(cpuCount)" }
 
     /// The command line as typed, with the binary's base name.
+    /// This program's own path (to start it, or a sibling such as mailslotd, in another namespace).
+    static var executable: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/proc/self/exe"
+    }
+
     static var commandLine: String {
         var args = CommandLine.arguments
         if let first = args.first { args[0] = String(first.split(separator: "/").last ?? Substring(first)) }

@@ -1,0 +1,377 @@
+// `mailslot-bench bridge`: domain mailslot writes from a writer at site A to a listener at site B through
+// two mailslotd bridges and a NATS server, against a bare publish/subscribe loop of the NATS C client on
+// the same server, measured in the same run.
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import Mailslot
+import MailslotGateway
+import MailslotTransport
+
+struct BridgeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridge",
+        abstract: "Site-to-site mailslot writes through the NATS bridge against a bare NATS publish/subscribe loop.",
+        discussion: """
+            Needs root (a network namespace), nats-server and libnats. Site A is a network namespace with one \
+            veth to this one: its mailslotd (a child process, on the veth) bridges through a nats-server started \
+            here on the veth's address. Site B is this namespace: a gateway in this process on 127.0.0.1 with its \
+            own bridge (on loopback its re-broadcast goes to its own address), delivering into \\\\.\\mailslot\\bench, \
+            which this process reads. A writer process in site A sends DIRECT_GROUP datagrams for the bridged \
+            workgroup to site A's gateway, each numbered and stamped (CLOCK_MONOTONIC, one clock for both \
+            namespaces).
+
+            Throughput: --messages datagrams as fast as the writer sends them; messages per second from the first \
+            arrival at site B to the last (UDP and the bridge drop what they cannot take: the rate is what crossed). \
+            Latency: --latency-messages at --rate per second; one-way p50 and p99 from the writer's send to the \
+            reader's read. The baseline is a publisher process and a subscriber in this process using the NATS C \
+            client (through this package's client) on the same server, with the same sizes, counts and rates. \
+            Median of --runs runs.
+            """
+    )
+
+    @Option(help: "Messages per throughput run.") var messages: Int = 100_000
+    @Option(help: "Messages per latency run.") var latencyMessages: Int = 4_000
+    @Option(help: "Messages per second in a latency run.") var rate: Int = 2_000
+    @Option(help: "Runs (the median is reported).") var runs: Int = 3
+    @Option(help: "Message size in bytes (at most 424, what one datagram carries for a 5-8 character name).") var size: Int = 424
+    @Flag(help: "One JSON object per row instead of the table.") var json = false
+
+    func validate() throws {
+        guard (16...424).contains(size) else { throw ValidationError("--size must be 16 to 424") }
+    }
+
+    static let natsPort: UInt16 = 4_322
+    static let workgroup = "BENCHWG"
+
+    func run() throws {
+        guard geteuid() == 0 else { throw BenchError("mailslot-bench bridge needs root (it makes a network namespace)") }
+        try NatsClient.loadLibrary()
+        guard let natsServer = ["/usr/sbin/nats-server", "/usr/bin/nats-server"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw BenchError("nats-server is not installed (apt-get install nats-server)")
+        }
+        let lab = try Lab()
+        defer { lab.tearDown() }
+        let nats = try lab.startProcess([natsServer, "-a", lab.rootAddress, "-p", "\(Self.natsPort)"], waitFor: "Server is ready")
+        defer { nats.terminate(); nats.waitUntilExit() }
+        let url = "nats://\(lab.rootAddress):\(Self.natsPort)"
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-bench-bridge-\(getpid()).conf").path
+        _ = FileManager.default.createFile(atPath: config, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let siteA = try lab.startProcess(["ip", "netns", "exec", lab.namespace, Machine.executable.replacingOccurrences(of: "mailslot-bench", with: "mailslotd"),
+                                          "--interface", lab.namespaceInterface, "--port", "138", "--computer-name", "BENCHA",
+                                          "--workgroup", Self.workgroup, "--no-name-service", "--bridge", url, "--site", "A", "--log-level", "info"],
+                                         environment: ["MAILSLOT_CONFIG": config], waitFor: "bridge connected to NATS")
+        defer { siteA.terminate(); siteA.waitUntilExit() }
+        let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        var configurationB = MailslotConfiguration(computerName: "BENCHB", workgroup: Self.workgroup, interfaces: ["127.0.0.1"], port: 4_138, nameService: false)
+        try configurationB.apply([("bridge", url), ("site", "B")], source: "bench")
+        let siteB = try Gateway(configuration: configurationB, logger: logger)
+        let thread = Thread { siteB.run() }
+        thread.start()
+        defer { siteB.stop(); while !thread.isFinished { usleep(1_000) } }
+        let server = try MailslotServer(name: #"\\.\mailslot\bench"#, readTimeout: .milliseconds(2_000), options: .init(allowNetwork: true, quota: 256 << 20))
+        defer { server.close() }
+        while siteB.counters.bridge?.connected != true { usleep(10_000) }
+        usleep(1_500_000) // heartbeats heard: each site knows it is its LAN's forwarder
+
+        if !json {
+            Output.line("mailslot-bench bridge")
+            Output.line("machine: \(Machine.summary); libnats \(NatsClient.libraryVersion)")
+            Output.line("command: \(Machine.commandLine)")
+            Output.line("method: median of \(runs) run(s); \(Format.grouped(Double(messages))) messages of \(size) B per throughput run; \(Format.grouped(Double(latencyMessages))) at \(rate)/s per latency run")
+            Output.line("")
+        }
+        let pids = (siteA: siteA.processIdentifier, nats: nats.processIdentifier)
+        var bridgeRates: [Double] = [], bareRates: [Double] = []
+        var bridgeCPU: [[Double]] = [], bareCPU: [[Double]] = []
+        var bridgeLatency: [(Double, Double)] = [], bareLatency: [(Double, Double)] = []
+        for _ in 0..<runs {
+            let bridged = try throughBridge(lab, server, count: messages, rate: 0, pids: pids)
+            bridgeRates.append(bridged.rate)
+            bridgeCPU.append(bridged.cpuPerMessage)
+            let bare = try throughNats(url, count: messages, rate: 0, natsPID: pids.nats)
+            bareRates.append(bare.rate)
+            bareCPU.append(bare.cpuPerMessage)
+            bridgeLatency.append(try throughBridge(lab, server, count: latencyMessages, rate: rate, pids: pids).latency)
+            bareLatency.append(try throughNats(url, count: latencyMessages, rate: rate, natsPID: pids.nats).latency)
+        }
+        let rows: [(String, Double?, Double?, Double?)] = [
+            ("mailslot bridge", Stats.median(bridgeRates), Stats.median(bridgeLatency.map(\.0)), Stats.median(bridgeLatency.map(\.1))),
+            ("bare nats pub/sub", Stats.median(bareRates), Stats.median(bareLatency.map(\.0)), Stats.median(bareLatency.map(\.1))),
+        ]
+        if json {
+            for row in rows {
+                Output.line(ResultRow(mechanism: row.0, size: size, writers: 1, messagesPerSecond: row.1, p50Microseconds: row.2, p99Microseconds: row.3).json)
+            }
+            return
+        }
+        var table = TextTable([("mechanism", .left), ("messages/s", .right), ("vs bare", .right), ("p50 us", .right), ("p99 us", .right)])
+        for row in rows {
+            table.add([row.0, row.1.map(Format.grouped) ?? "-", Stats.ratio(row.1, rows[1].1).map { Format.fixed($0, 2) + "x" } ?? "-",
+                       row.2.map { Format.fixed($0, 1) } ?? "-", row.3.map { Format.fixed($0, 1) } ?? "-"])
+        }
+        Output.line(table.render())
+        Output.line("")
+        if let ratio = Stats.ratio(rows[0].1, rows[1].1) {
+            Output.line("target: the bridge at least 0.7x the bare NATS loop's throughput: \(Format.fixed(ratio, 2))x, \(ratio >= 0.7 ? "met" : "missed")")
+        }
+        let counters = siteB.counters.bridge
+        Output.line("site B's bridge: received \(counters?.received ?? 0), re-broadcast \(counters?.rebroadcast ?? 0), dropped \(counters?.dropped ?? [:])")
+        // Where the CPU goes: on a machine whose CPUs every stage shares, the rate cannot exceed the CPUs
+        // divided by the CPU time one message costs in all of them.
+        func cpuLine(_ label: String, _ parts: [String], _ samples: [[Double]]) {
+            let medians = parts.indices.map { i in Stats.median(samples.map { $0[i] }) ?? 0 }
+            let total = medians.reduce(0, +)
+            let cpus = Double(Machine.cpuCount)
+            Output.line("CPU per message, \(label): " + zip(parts, medians).map { "\($0) \(Format.fixed($1, 2)) us" }.joined(separator: ", ")
+                        + "; total \(Format.fixed(total, 2)) us, so at most \(Format.grouped(total > 0 ? cpus * 1e6 / total : 0)) messages/s on \(Int(cpus)) CPUs")
+        }
+        cpuLine("bridge", ["site A's mailslotd", "nats-server", "site B (gateway, bridge, reader)"], bridgeCPU)
+        cpuLine("bare loop", ["nats-server", "subscriber"], bareCPU)
+    }
+
+    struct Result {
+        var rate: Double
+        var latency: (Double, Double)
+        /// CPU microseconds per message received, by process (the load generator left out).
+        var cpuPerMessage: [Double] = []
+    }
+
+    static func cpu(_ pid: pid_t) -> UInt64 { (try? ProcessStats(of: pid))?.cpuNanoseconds ?? 0 }
+
+    /// One run through the bridge: a writer in site A, the reader here.
+    func throughBridge(_ lab: Lab, _ server: MailslotServer, count: Int, rate: Int, pids: (siteA: pid_t, nats: pid_t)) throws -> Result {
+        while (try? server.read(timeout: .immediate)) != nil {} // what a previous run left
+        let before = [Self.cpu(pids.siteA), Self.cpu(pids.nats), Self.cpu(getpid())]
+        let writer = try lab.startProcess(["ip", "netns", "exec", lab.namespace, Machine.executable, "_bridge-writer",
+                                           "--address", lab.namespaceAddress, "--port", "138", "--count", "\(count)", "--size", "\(size)",
+                                           "--rate", "\(rate)", "--workgroup", Self.workgroup])
+        defer { writer.waitUntilExit() }
+        var received = 0
+        var first: UInt64 = 0, last: UInt64 = 0
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+        defer { buffer.deallocate() }
+        while received < count {
+            let n: Int
+            do throws(MailslotError) { n = try server.read(into: buffer) } catch { break } // 2 s without a message: the rest was dropped
+            let now = Clock.now
+            guard n >= 16 else { continue }
+            if received == 0 { first = now }
+            last = now
+            received += 1
+            let stamp = buffer.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            if rate > 0, now > stamp { latencies.append(Double(now - stamp) / 1_000) }
+        }
+        let after = [Self.cpu(pids.siteA), Self.cpu(pids.nats), Self.cpu(getpid())]
+        latencies.sort()
+        let seconds = Clock.seconds(last - first)
+        return Result(rate: received > 1 && seconds > 0 ? Double(received - 1) / seconds : 0,
+                      latency: (Stats.percentile(sorted: latencies, 50) ?? 0, Stats.percentile(sorted: latencies, 99) ?? 0),
+                      cpuPerMessage: zip(after, before).map { Double($0 &- $1) / 1_000 / Double(max(received, 1)) })
+    }
+
+    /// One run of the bare loop: a publisher process, a subscriber here, on the same server.
+    func throughNats(_ url: String, count: Int, rate: Int, natsPID: pid_t) throws -> Result {
+        let subject = "bench.raw.\(getpid())"
+        let received = Locked<(count: Int, first: UInt64, last: UInt64, latencies: [Double])>((0, 0, 0, []))
+        let client = try NatsClient(.init(servers: [url], name: "bench subscriber")) { _ in }
+        defer { client.close() }
+        while !client.isConnected { usleep(1_000) }
+        try client.subscribe(subject, maxPending: 1 << 20) { message in
+            let now = Clock.now
+            let stamp = message.data.count >= 16 ? message.data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self) } : 0
+            received.withLock { state in
+                if state.count == 0 { state.first = now }
+                state.last = now
+                state.count += 1
+                if rate > 0, now > stamp { state.latencies.append(Double(now - stamp) / 1_000) }
+            }
+        }
+        usleep(200_000)
+        let before = [Self.cpu(natsPID), Self.cpu(getpid())]
+        let publisher = try startProcess([Machine.executable, "_nats-publisher", "--url", url, "--subject", subject, "--count", "\(count)",
+                                          "--size", "\(size)", "--rate", "\(rate)"])
+        publisher.waitUntilExit()
+        let deadline = Clock.deadline(seconds: 10)
+        var seen = -1
+        while Clock.now < deadline {
+            let now = received.withLock { $0.count }
+            if now >= count || now == seen { break }
+            seen = now
+            usleep(200_000)
+        }
+        let after = [Self.cpu(natsPID), Self.cpu(getpid())]
+        var state = received.withLock { $0 }
+        state.latencies.sort()
+        let seconds = Clock.seconds(state.last - state.first)
+        return Result(rate: state.count > 1 && seconds > 0 ? Double(state.count - 1) / seconds : 0,
+                      latency: (Stats.percentile(sorted: state.latencies, 50) ?? 0, Stats.percentile(sorted: state.latencies, 99) ?? 0),
+                      cpuPerMessage: zip(after, before).map { Double($0 &- $1) / 1_000 / Double(max(state.count, 1)) })
+    }
+
+    /// Site A: a network namespace with a veth to this one (10.77.N.1 here, 10.77.N.2 there).
+    final class Lab {
+        let namespace = "msb-\(getpid())-a"
+        let hostInterface = "msbh\(getpid() % 100_000)"
+        let namespaceInterface = "msbn\(getpid() % 100_000)"
+        let subnet = "10.77.\(getpid() % 200 + 20)"
+        var rootAddress: String { subnet + ".1" }
+        var namespaceAddress: String { subnet + ".2" }
+        private var processes: [Process] = []
+
+        init() throws {
+            try Lab.ip(["netns", "add", namespace])
+            do {
+                try Lab.ip(["link", "add", hostInterface, "type", "veth", "peer", "name", namespaceInterface, "netns", namespace])
+                try Lab.ip(["addr", "add", rootAddress + "/24", "dev", hostInterface])
+                try Lab.ip(["link", "set", hostInterface, "up"])
+                try Lab.ip(["-n", namespace, "addr", "add", namespaceAddress + "/24", "broadcast", subnet + ".255", "dev", namespaceInterface])
+                try Lab.ip(["-n", namespace, "link", "set", namespaceInterface, "up"])
+                try Lab.ip(["-n", namespace, "link", "set", "lo", "up"])
+            } catch {
+                tearDown()
+                throw error
+            }
+        }
+
+        static func ip(_ arguments: [String]) throws {
+            let process = try BridgeBench.startProcess(["ip"] + arguments)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw BenchError("ip \(arguments.joined(separator: " ")) failed") }
+        }
+
+        /// Starts a process (kept for tearDown); with `waitFor`, waits (bounded) until its output has that text.
+        func startProcess(_ argv: [String], environment: [String: String] = [:], waitFor text: String? = nil) throws -> Process {
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("mailslot-bench-bridge-\(getpid())-\(processes.count).log").path
+            let process = try BridgeBench.startProcess(argv, environment: environment, log: log)
+            processes.append(process)
+            if let text {
+                let deadline = Clock.deadline(seconds: 20)
+                while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains(text) ?? false) {
+                    guard Clock.now < deadline, process.isRunning else {
+                        throw BenchError("\(argv.first ?? "?") did not say '\(text)': \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                    }
+                    usleep(20_000)
+                }
+            }
+            return process
+        }
+
+        func tearDown() {
+            for process in processes where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            _ = try? Lab.ip(["link", "del", hostInterface])
+            _ = try? Lab.ip(["netns", "del", namespace])
+        }
+    }
+
+    static func startProcess(_ argv: [String], environment: [String: String] = [:], log: String? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = argv
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = FileHandle(forWritingAtPath: log)
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
+        try process.run()
+        return process
+    }
+
+    func startProcess(_ argv: [String]) throws -> Process { try BridgeBench.startProcess(argv) }
+}
+
+/// The writer of a bridge run: DIRECT_GROUP datagrams to the bridged workgroup, each carrying its sequence
+/// number and a CLOCK_MONOTONIC stamp in its first 16 bytes; `rate` 0: as fast as it can.
+struct BridgeWriterChild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_bridge-writer", abstract: "(internal) the writer of a bridge run.", shouldDisplay: false)
+
+    @Option var address: String
+    @Option var port: UInt16
+    @Option var count: Int
+    @Option var size: Int
+    @Option var rate: Int
+    @Option var workgroup: String
+
+    func run() throws {
+        childMain("_bridge-writer", alarmSeconds: 120) { () throws(BenchError) in
+            guard let target = IPv4Address(address) else { throw BenchError("bad --address") }
+            let template: [UInt8]
+            do {
+                template = try NetBIOSMailslotDatagram(messageType: .directGroup, datagramID: 1, sourceIP: target.value, sourceName: NetBIOSName("BENCHWRITER"),
+                                                       destinationName: NetBIOSName(workgroup, suffix: 0), mailslotName: "\\MAILSLOT\\bench",
+                                                       data: [UInt8](repeating: 0x61, count: size)).encoded()
+            } catch { throw BenchError("datagram: \(error)") }
+            let dataOffset = template.count - size // the data is the datagram's last bytes
+            let fd: FD
+            do throws(Errno) { fd = try Sys.udpSocket() } catch { throw BenchError("socket: \(error)") }
+            var datagram = template
+            let interval = rate > 0 ? UInt64(1_000_000_000 / rate) : 0
+            var next = Clock.now
+            for sequence in 0..<count {
+                if interval > 0 {
+                    while Clock.now < next {}
+                    next += interval
+                }
+                datagram.withUnsafeMutableBytes { bytes in
+                    bytes.storeBytes(of: UInt64(sequence), toByteOffset: dataOffset, as: UInt64.self)
+                    bytes.storeBytes(of: Clock.now, toByteOffset: dataOffset + 8, as: UInt64.self)
+                }
+                while (try? Sys.sendTo(fd, datagram, target, port)) == false { usleep(50) }
+            }
+        }
+    }
+}
+
+/// The publisher of the bare NATS loop: `count` messages of `size` bytes, no headers, each stamped like
+/// the bridge writer's.
+struct NatsPublisherChild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_nats-publisher", abstract: "(internal) the publisher of the bare NATS loop.", shouldDisplay: false)
+
+    @Option var url: String
+    @Option var subject: String
+    @Option var count: Int
+    @Option var size: Int
+    @Option var rate: Int
+
+    func run() throws {
+        childMain("_nats-publisher", alarmSeconds: 120) { () throws(BenchError) in
+            let client: NatsClient
+            do throws(MailslotError) { client = try NatsClient(.init(servers: [url], name: "bench publisher")) { _ in } } catch {
+                throw BenchError("NATS: \(error)")
+            }
+            let deadline = Clock.deadline(seconds: 10)
+            while !client.isConnected { guard Clock.now < deadline else { throw BenchError("not connected") }; usleep(1_000) }
+            var data = [UInt8](repeating: 0x61, count: size)
+            let interval = rate > 0 ? UInt64(1_000_000_000 / rate) : 0
+            var next = Clock.now
+            for sequence in 0..<count {
+                if interval > 0 {
+                    while Clock.now < next {}
+                    next += interval
+                }
+                data.withUnsafeMutableBytes { bytes in
+                    bytes.storeBytes(of: UInt64(sequence), toByteOffset: 0, as: UInt64.self)
+                    bytes.storeBytes(of: Clock.now, toByteOffset: 8, as: UInt64.self)
+                }
+                do throws(NatsClient.Failure) { try client.publish(subject, headers: [], data: data) } catch {
+                    throw BenchError("publish: \(error)")
+                }
+            }
+            client.flush()
+            client.close()
+        }
+    }
+}
