@@ -53,6 +53,14 @@ struct BridgeBench: ParsableCommand {
         }
         let lab = try Lab()
         defer { lab.tearDown() }
+        // Interrupted: the namespace, the veth and every process started here go too (by pid), then exit.
+        let signals = try Sys.signalDescriptor([SIGINT, SIGTERM])
+        _ = try Sys.startThread {
+            _ = Sys.pollMany([signals], timeoutMilliseconds: -1)
+            lab.tearDown()
+            Output.error("mailslot-bench bridge: interrupted; cleaned up")
+            Glibc.exit(130)
+        }
         let nats = try lab.startProcess([natsServer, "-a", lab.rootAddress, "-p", "\(Self.natsPort)"], waitFor: "Server is ready")
         defer { nats.terminate(); nats.waitUntilExit() }
         let url = "nats://\(lab.rootAddress):\(Self.natsPort)"
@@ -214,7 +222,7 @@ struct BridgeBench: ParsableCommand {
     }
 
     /// Site A: a network namespace with a veth to this one (10.77.N.1 here, 10.77.N.2 there).
-    final class Lab {
+    final class Lab: @unchecked Sendable {
         let namespace = "msb-\(getpid())-a"
         let hostInterface = "msbh\(getpid() % 100_000)"
         let namespaceInterface = "msbn\(getpid() % 100_000)"
@@ -261,7 +269,10 @@ struct BridgeBench: ParsableCommand {
             return process
         }
 
+        private let tornDown = Locked(false)
+
         func tearDown() {
+            guard tornDown.withLock({ done in defer { done = true }; return !done }) else { return }
             for process in processes where process.isRunning {
                 process.terminate()
                 process.waitUntilExit()
