@@ -207,6 +207,29 @@ struct BridgeTests {
         #expect((100..<150).allSatisfy { counts["n\($0)"] == 2 }, "after the restart, messages did not reach the other site")
     }
 
+    /// A NATS server that wants a user and password: the bridge with the right ones connects, with wrong
+    /// ones it does not (and the gateway goes on without it).
+    @Test func credentialsAreUsed() throws {
+        guard Self.available else { return }
+        let port = Self.port()
+        let child = try TestSupport.Child(Self.natsServer, ["-a", "127.0.0.1", "-p", "\(port)", "--user", "bridge", "--pass", "s3cret"])
+        defer { child.signal(SIGKILL) }
+        try child.waitFor("Server is ready", timeout: 20)
+        func gateway(_ password: String) throws -> Gateway {
+            var configuration = MailslotConfiguration(computerName: "HOSTC", workgroup: "MSTEST", interfaces: ["127.0.0.1"], port: Self.port(),
+                                                      nameService: false)
+            try configuration.apply([("bridge", "nats://127.0.0.1:\(port)"), ("bridge_user", "bridge"), ("bridge_password", password)], source: "test")
+            #expect(configuration.value(of: "bridge_password") == "********")
+            return try Gateway(configuration: configuration, logger: Self.logger)
+        }
+        let good = try gateway("s3cret"), bad = try gateway("wrong")
+        let threads = [Self.run(good), Self.run(bad)]
+        defer { good.stop(); bad.stop(); for t in threads { _ = TestSupport.eventually { t.isFinished } } }
+        #expect(Self.waitUntilConnected([good]))
+        usleep(500_000)
+        #expect(bad.counters.bridge?.connected != true)
+    }
+
     /// The shim's declarations of the NATS C client match Debian's headers, prototype by prototype.
     @Test func theShimMatchesTheNatsHeaders() throws {
         guard Self.available, TestSupport.programAvailable("/usr/include/nats/nats.h", for: "the libnats ABI check", install: "libnats-dev",
