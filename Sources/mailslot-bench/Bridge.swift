@@ -302,6 +302,29 @@ struct BridgeBench: ParsableCommand {
     func startProcess(_ argv: [String]) throws -> Process { try BridgeBench.startProcess(argv) }
 }
 
+/// Spaces a sender's messages `1/rate` seconds apart (spinning: sleeps are too coarse at these rates); rate 0
+/// never waits.
+struct Pacer {
+    private let interval: UInt64
+    private var next = Clock.now
+
+    init(rate: Int) { interval = rate > 0 ? UInt64(1_000_000_000 / rate) : 0 }
+
+    mutating func wait() {
+        guard interval > 0 else { return }
+        while Clock.now < next {}
+        next += interval
+    }
+
+    /// Writes the sequence number and the CLOCK_MONOTONIC time into the 16 bytes at `offset`.
+    static func stamp(_ bytes: inout [UInt8], sequence: Int, at offset: Int) {
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt64(sequence), toByteOffset: offset, as: UInt64.self)
+            raw.storeBytes(of: Clock.now, toByteOffset: offset + 8, as: UInt64.self)
+        }
+    }
+}
+
 /// The writer of a bridge run: DIRECT_GROUP datagrams to the bridged workgroup, each carrying its sequence
 /// number and a CLOCK_MONOTONIC stamp in its first 16 bytes; `rate` 0: as fast as it can.
 struct BridgeWriterChild: ParsableCommand {
@@ -328,17 +351,10 @@ struct BridgeWriterChild: ParsableCommand {
             let fd: FD
             do throws(Errno) { fd = try Sys.udpSocket() } catch { throw BenchError("socket: \(error)") }
             var datagram = template
-            let interval = rate > 0 ? UInt64(1_000_000_000 / rate) : 0
-            var next = Clock.now
+            var pacer = Pacer(rate: rate)
             for sequence in 0..<count {
-                if interval > 0 {
-                    while Clock.now < next {}
-                    next += interval
-                }
-                datagram.withUnsafeMutableBytes { bytes in
-                    bytes.storeBytes(of: UInt64(sequence), toByteOffset: dataOffset, as: UInt64.self)
-                    bytes.storeBytes(of: Clock.now, toByteOffset: dataOffset + 8, as: UInt64.self)
-                }
+                pacer.wait()
+                Pacer.stamp(&datagram, sequence: sequence, at: dataOffset)
                 while (try? Sys.sendTo(fd, datagram, target, port)) == false { usleep(50) }
             }
         }
@@ -366,17 +382,10 @@ struct NatsPublisherChild: ParsableCommand {
             let deadline = Clock.deadline(seconds: 10)
             while !client.isConnected { guard Clock.now < deadline else { throw BenchError("not connected") }; usleep(1_000) }
             var data = [UInt8](repeating: 0x61, count: size)
-            let interval = rate > 0 ? UInt64(1_000_000_000 / rate) : 0
-            var next = Clock.now
+            var pacer = Pacer(rate: rate)
             for sequence in 0..<count {
-                if interval > 0 {
-                    while Clock.now < next {}
-                    next += interval
-                }
-                data.withUnsafeMutableBytes { bytes in
-                    bytes.storeBytes(of: UInt64(sequence), toByteOffset: 0, as: UInt64.self)
-                    bytes.storeBytes(of: Clock.now, toByteOffset: 8, as: UInt64.self)
-                }
+                pacer.wait()
+                Pacer.stamp(&data, sequence: sequence, at: 0)
                 do throws(NatsClient.Failure) { try client.publish(subject, headers: [], data: data) } catch {
                     throw BenchError("publish: \(error)")
                 }

@@ -246,6 +246,47 @@ struct FileSystemTests {
         #expect(MailslotError.code { _ = try server.read(timeout: .immediate) } == .semTimeout)
     }
 
+    /// A write into a full mailslot waits the write timeout, off the file system's threads (another
+    /// mailslot's writer is not held up meanwhile), then fails with ETIMEDOUT; every write that returned
+    /// is read.
+    @Test func aFullMailslotMakesAFileWriteWaitThenFail() throws {
+        guard Self.available else { return }
+        let mount = try Mount()
+        defer { mount.close() }
+        let level = Self.level("full")
+        let full = try MailslotServer(name: #"\\.\mailslot\"# + level + #"\full"#, options: .init(quota: 65_536))
+        defer { full.close() }
+        let other = try MailslotServer(name: #"\\.\mailslot\"# + level + #"\other"#, readTimeout: .milliseconds(5_000))
+        defer { other.close() }
+        let writer = try TestSupport.Child(Self.python, ["-c", """
+            import errno, os, sys, time
+            fd = os.open(sys.argv[1], os.O_WRONLY)
+            written = 0
+            while True:
+                started = time.monotonic()
+                try:
+                    os.write(fd, b"x" * 1000)
+                    written += 1
+                except OSError as e:
+                    print("failed", errno.errorcode[e.errno], "after", written, "waited", round(time.monotonic() - started, 1), flush=True)
+                    break
+            """, mount.path(level + "/full")])
+        // While that write waits, a write to another mailslot goes through at once.
+        usleep(1_500_000)
+        let started = Date()
+        #expect(try TestSupport.run("/bin/sh", ["-c", "printf meanwhile > '\(mount.path(level + "/other"))'"]).status == 0)
+        #expect(Date().timeIntervalSince(started) < 2, "another mailslot's writer was held up")
+        #expect(try other.read() == Array("meanwhile".utf8))
+        let result = try writer.finish(timeout: 30)
+        let words = result.output.split(whereSeparator: \.isWhitespace)
+        #expect(words.count == 6 && words[1] == "ETIMEDOUT", "\(result.output)")
+        let written = words.count == 6 ? Int(words[3]) ?? -1 : -1
+        #expect((Double(words.last ?? "") ?? 0) >= 4.5, "the write did not wait its timeout: \(result.output)")
+        var read = 0
+        while (try? full.read(timeout: .immediate)) != nil { read += 1 }
+        #expect(read == written, "\(written) writes returned, \(read) messages read")
+    }
+
     /// A too-small read buffer fails with EMSGSIZE and the message stays; O_NONBLOCK on an empty mailslot
     /// is EAGAIN; a blocking read waits the mount's read timeout and fails with ETIMEDOUT; a file write
     /// into the reader's own mailslot arrives.

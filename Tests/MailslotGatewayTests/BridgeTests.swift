@@ -69,10 +69,33 @@ struct BridgeTests {
         return try Gateway(configuration: configuration, logger: logger)
     }
 
-    static func run(_ gateway: Gateway) -> Thread {
-        let thread = Thread { gateway.run() }
-        thread.start()
-        return thread
+    /// Gateways each running on a thread of its own until `stop()`, which also waits for the threads.
+    final class Running {
+        let gateways: [Gateway]
+        private let threads: [Thread]
+
+        init(_ gateways: [Gateway]) {
+            self.gateways = gateways
+            threads = gateways.map { gateway in Thread { gateway.run() } }
+            for thread in threads { thread.start() }
+        }
+
+        /// One gateway per site, each on a port of its own, bridged through `nats`.
+        convenience init(sites: [String], nats: NatsServer) throws {
+            self.init(try sites.map { try BridgeTests.gateway(site: $0, port: BridgeTests.port(), nats: nats.url) })
+        }
+
+        subscript(index: Int) -> Gateway { gateways[index] }
+
+        func stop() {
+            for gateway in gateways { gateway.stop() }
+            for thread in threads { _ = TestSupport.eventually { thread.isFinished } }
+        }
+    }
+
+    /// A local mailslot that accepts network writes.
+    static func listener(_ path: String, readTimeout: MailslotTimeout) throws -> MailslotServer {
+        try MailslotServer(name: try MailslotName(local: path), readTimeout: readTimeout, options: .init(allowNetwork: true))
     }
 
     /// A domain datagram (DIRECT_GROUP to WORKGROUP<00>) as a Windows host sends it.
@@ -96,12 +119,12 @@ struct BridgeTests {
     @Test func aDomainWriteAtOneSiteIsReBroadcastAtTheOtherOnceAndNeverComesBack() throws {
         guard Self.available else { return }
         let nats = try NatsServer(port: Self.port())
-        let a = try Self.gateway(site: "A", port: Self.port(), nats: nats.url), b = try Self.gateway(site: "B", port: Self.port(), nats: nats.url)
-        let threads = [Self.run(a), Self.run(b)]
-        defer { a.stop(); b.stop(); for t in threads { _ = TestSupport.eventually { t.isFinished } } }
-        #expect(Self.waitUntilConnected([a, b]))
+        let sites = try Running(sites: ["A", "B"], nats: nats)
+        defer { sites.stop() }
+        let a = sites[0], b = sites[1]
+        #expect(Self.waitUntilConnected(sites.gateways))
         let path = "bridge-test\\domain-\(getpid())"
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(5_000), options: .init(allowNetwork: true))
+        let server = try Self.listener(path, readTimeout: .milliseconds(5_000))
         defer { server.close() }
         usleep(300_000) // subscriptions registered at the server
         for i in 0..<20 { try Self.send(try Self.domainDatagram(mailslot: path, data: Array("m\(i)".utf8), id: UInt16(i)), to: a.configuration.port) }
@@ -123,12 +146,12 @@ struct BridgeTests {
     @Test func hostileMessagesFromNatsAreCountedDrops() throws {
         guard Self.available else { return }
         let nats = try NatsServer(port: Self.port())
-        let b = try Self.gateway(site: "B", port: Self.port(), nats: nats.url)
-        let thread = Self.run(b)
-        defer { b.stop(); _ = TestSupport.eventually { thread.isFinished } }
-        #expect(Self.waitUntilConnected([b]))
+        let sites = try Running(sites: ["B"], nats: nats)
+        defer { sites.stop() }
+        let b = sites[0]
+        #expect(Self.waitUntilConnected(sites.gateways))
         let path = "bridge-test\\hostile-\(getpid())"
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(300), options: .init(allowNetwork: true))
+        let server = try Self.listener(path, readTimeout: .milliseconds(300))
         defer { server.close() }
         let attacker = try NatsClient(.init(servers: [nats.url], name: "attacker")) { _ in }
         defer { attacker.close() }
@@ -170,12 +193,12 @@ struct BridgeTests {
     @Test func theNatsServerKilledAndRestartedUnderTraffic() throws {
         guard Self.available else { return }
         let nats = try NatsServer(port: Self.port())
-        let a = try Self.gateway(site: "A", port: Self.port(), nats: nats.url), b = try Self.gateway(site: "B", port: Self.port(), nats: nats.url)
-        let threads = [Self.run(a), Self.run(b)]
-        defer { a.stop(); b.stop(); for t in threads { _ = TestSupport.eventually { t.isFinished } } }
-        #expect(Self.waitUntilConnected([a, b]))
+        let sites = try Running(sites: ["A", "B"], nats: nats)
+        defer { sites.stop() }
+        let a = sites[0], b = sites[1]
+        #expect(Self.waitUntilConnected(sites.gateways))
         let path = "bridge-test\\restart-\(getpid())"
-        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(5_000), options: .init(allowNetwork: true))
+        let server = try Self.listener(path, readTimeout: .milliseconds(5_000))
         defer { server.close() }
         usleep(300_000)
         var sent = 0
@@ -223,8 +246,8 @@ struct BridgeTests {
             return try Gateway(configuration: configuration, logger: Self.logger)
         }
         let good = try gateway("s3cret"), bad = try gateway("wrong")
-        let threads = [Self.run(good), Self.run(bad)]
-        defer { good.stop(); bad.stop(); for t in threads { _ = TestSupport.eventually { t.isFinished } } }
+        let running = Running([good, bad])
+        defer { running.stop() }
         #expect(Self.waitUntilConnected([good]))
         usleep(500_000)
         #expect(bad.counters.bridge?.connected != true)
