@@ -623,6 +623,10 @@ package final class LocalServerEngine: @unchecked Sendable {
         pollOnce(&readerTokens, timeoutMilliseconds: wait.epollMilliseconds, byReader: true)
     }
 
+    /// Tests only: microseconds the I/O thread pauses between its epoll wait and the rest of its turn, as
+    /// a thread preempted there on a busy machine does.
+    package let ioTurnPauseForTesting = Atomic<UInt32>(0)
+
     /// Set while writers' messages wait for room in the queue.
     private let queueFullHint = Atomic<Bool>(false)
 
@@ -678,12 +682,13 @@ package final class LocalServerEngine: @unchecked Sendable {
             return wait
         }
         let n = (try? Sys.epollWait(epollFD, tokens: &tokens, timeoutMilliseconds: waitMs)) ?? 0
+        if !byReader, case let pause = ioTurnPauseForTesting.load(ordering: .relaxed), pause > 0 { Sys.sleep(microseconds: pause) }
         if isClosed { return }
-        let pushed = state.withLock { state -> Int in
+        state.withLock { state in
             disarm(&state)
             for token in tokens[0..<n] {
                 switch token {
-                case Self.stopToken: return 0
+                case Self.stopToken: return
                 case Self.listenToken: acceptAll(&state)
                 case Self.wakeToken: Sys.drainEventFD(wakeFD)
                 default:
@@ -691,14 +696,16 @@ package final class LocalServerEngine: @unchecked Sendable {
                 }
             }
             if deferring, !state.connections.values.contains(where: { $0.ring.tail &- $0.ring.head > UInt64(RingLayout.capacity / 2) }) {
-                return 0
+                return
             }
-            let pushed = drain(&state)
+            drain(&state)
             reap(&state)
-            return pushed
         }
-        // A reader waiting in epoll does not see the queue's futex: the I/O thread tells it.
-        if pushed > 0, !byReader, watcher.load(ordering: .acquiring) == .reader { Sys.signalEventFD(wakeFD) }
+        // A reader waiting in epoll does not see the queue's futex: the I/O thread tells it. A reader that
+        // took the watching over during this turn is told in any case: it may have armed the rings before
+        // this turn disarmed them, or had its doorbell read (and not drained) here, and would otherwise
+        // sleep to its deadline with messages waiting.
+        if !byReader, watcher.load(ordering: .sequentiallyConsistent) == .reader { Sys.signalEventFD(wakeFD) }
     }
 
     private func run() {

@@ -115,4 +115,7 @@ extension Sys {
     package static func fence() { cms_fence() }
 
     package static func yield() { _ = cms_yield() }
+
+    /// Sleeps the calling thread for `microseconds` (tests' pauses; nothing in the library waits this way).
+    package static func sleep(microseconds: UInt32) { _ = usleep(microseconds) }
 }

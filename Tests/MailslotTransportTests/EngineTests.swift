@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MailslotCore
 import Testing
@@ -104,6 +105,38 @@ struct EngineTests {
         while case (.message, let bytes) = engine.queue.popArray(limit: 10) { got.append(bytes) }
         #expect(Set(got) == [[9], [1]])
         #expect(engine.counters.protocolViolations == 0)
+    }
+
+    /// A reader that takes the watching over from the I/O thread while that thread is between its epoll
+    /// wait and the rest of its turn (preempted there, as on a busy machine) is still woken by the next
+    /// message. The turn used to disarm the rings the reader had just armed, so the writer rang no
+    /// doorbell and the reader slept to its deadline with the message waiting.
+    @Test func aReaderTakingOverInTheMiddleOfAnIOTurnIsWokenByTheNextMessage() throws {
+        let name = try uniqueName("handover")
+        let engine = try LocalServerEngine.create(name: name, maxMessageSize: 100, readTimeout: .immediate, access: .owner,
+                                                  quota: 1 << 20, logger: logger)
+        defer { engine.close() }
+        engine.ioTurnPauseForTesting.store(3_000, ordering: .relaxed)
+        let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 1000, logger: logger)
+        var slow: [Int] = []
+        for round in 0..<10 {
+            usleep(30_000) // no reader: the I/O thread watches the writers
+            let late = Thread {
+                usleep(15_000)
+                try? writer.write([UInt8(round)])
+            }
+            late.start()
+            let started = Sys.monotonicNanoseconds()
+            let end = try engine.receive(timeout: .milliseconds(1_000), cancellation: nil) { () throws(MailslotError) -> [UInt8]? in
+                guard case (.message, let bytes) = engine.queue.popArray(limit: 100) else { return nil }
+                return bytes
+            }
+            let milliseconds = Int((Sys.monotonicNanoseconds() - started) / 1_000_000)
+            guard case .value(let bytes) = end, bytes == [UInt8(round)] else { Issue.record("round \(round): \(end)"); break }
+            if milliseconds > 500 { slow.append(milliseconds) }
+            while !late.isFinished { usleep(1_000) }
+        }
+        #expect(slow.isEmpty, "reads that slept to their deadline with a message waiting (ms): \(slow)")
     }
 
     @Test func nonMailslotSocketIsNotFound() throws {
