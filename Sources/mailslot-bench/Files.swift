@@ -18,8 +18,8 @@ struct Files: ParsableCommand {
         discussion: """
             Needs root, /dev/fuse and libfuse3. Three mechanisms, each written by one writer process (this binary, \
             re-executed) with one open(O_WRONLY) and then one write(2) per message:
-              mailslot-files  the file of a mailslot in the Mailslot file system (mounted by this process), read by \
-                              the mailslot's server (the Swift API, in this process), every message checked
+              mailslot-files  a mailslot's file in the Mailslot file system (mounted by this process),
+                              read by the mailslot's server (the Swift API, in this process), every message checked
               fifo            a FIFO (mkfifo), read by this process (a FIFO keeps no message boundaries)
               noop-fuse       a FUSE file system of this process whose write answers at once and keeps nothing
             Throughput: messages per second from the start signal until the reader has every message (noop-fuse: \
