@@ -86,7 +86,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Helpers the test targets share (processes, names, prerequisites).
-        .target(name: "MailslotTestSupport", dependencies: ["MailslotCore"], path: "Tests/MailslotTestSupport"),
+        .target(name: "MailslotTestSupport", dependencies: ["MailslotCore", "MailslotTransport"], path: "Tests/MailslotTestSupport"),
         .testTarget(name: "MailslotCoreTests", dependencies: ["MailslotCore", "MailslotTestSupport"], resources: [.copy("Vectors")]),
         .testTarget(name: "MailslotTransportTests", dependencies: ["MailslotTransport", "MailslotCore", "MailslotTestSupport"]),
         .testTarget(name: "MailslotTests", dependencies: ["Mailslot", "MailslotTestSupport"]),

@@ -6,7 +6,6 @@ import Musl
 import CMailslotFuse
 import Logging
 import MailslotCore
-import Synchronization
 
 /// One FUSE mount, served through libfuse3's low-level API (loaded at run time: `CMailslotFuse`): the
 /// mount and unmount, the threads that take the kernel's requests and hand them to the operations, and
@@ -83,7 +82,7 @@ package final class FuseChannel: @unchecked Sendable {
         }
     }
 
-    private static let libraryLog = Mutex<Logger?>(nil)
+    private static let libraryLog = Locked<Logger?>(nil)
 
     deinit {
         stop()

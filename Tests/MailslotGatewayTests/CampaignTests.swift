@@ -205,11 +205,11 @@ struct GatewayCampaignTests {
                 usleep(200)
             }
         }
-        let received = Mutex<[Int]>([])
-        let problems = Mutex<[String]>([])
+        let received = Guarded<[Int]>([])
+        let problems = Guarded<[String]>([])
         // The longest the reader went without a message, and the reads that found one only at their
         // deadline (a wake-up lost: the sender sends every 200 µs, so a message always comes within ms).
-        let longestGap = Mutex<Double>(0)
+        let longestGap = Guarded<Double>(0)
         let readsWokenOnlyByTheDeadline = Atomic<Int>(0)
         let reader = Thread {
             var lastMessage = Date()

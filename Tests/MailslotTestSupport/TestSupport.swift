@@ -1,5 +1,6 @@
 import Foundation
 import MailslotCore
+import MailslotTransport
 import Synchronization
 // A plain target (the test targets depend on it), so `swift build` builds it too, where Swift Testing is
 // not available: only the failure reporting needs it.
@@ -10,6 +11,11 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// What the tests guard values shared between threads with: the library's pthread-mutex box, which
+/// ThreadSanitizer sees. (Synchronization's `Mutex` is a futex inside the uninstrumented standard library,
+/// so the sanitizer reports every access it guards as a race.)
+package typealias Guarded = Locked
 
 /// What the test targets share: the built products, unique names, prerequisites that skip loudly (and
 /// fail under CI=true), and child processes with bounded waits.
@@ -153,7 +159,7 @@ public enum TestSupport {
 
     /// Output collected from a pipe's handler thread.
     final class Sink: @unchecked Sendable {
-        private let data = Mutex(Data())
+        private let data = Guarded(Data())
         func append(_ more: Data) { data.withLock { $0.append(more) } }
         var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
     }

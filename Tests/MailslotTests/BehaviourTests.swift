@@ -1,7 +1,6 @@
 import Foundation
 import Mailslot
 import MailslotTestSupport
-import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -108,7 +107,7 @@ struct BehaviourTests {
         let name = Support.uniqueName("seq")
         let s = try MailslotServer(name: name)
         let c = try MailslotWriter(opening: name)
-        let taken = Mutex(0)
+        let taken = Guarded(0)
         let consumer = Task {
             var got: [String] = []
             for try await m in s.messages {

@@ -1,7 +1,6 @@
 import Foundation
 import Mailslot
 import MailslotTestSupport
-import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -26,8 +25,8 @@ struct FaultTests {
         let pid = try Support.spawn(Support.tool, ["listen", name, "--quota", "65536"], stdoutPath: "/dev/null")
         #expect(Support.waitForMailslot(name))
         let writers = 4
-        let outcomes = Mutex<[(code: MailslotError.Code?, written: Int, afterKill: Double)]>([])
-        let killedAt = Mutex<Date?>(nil)
+        let outcomes = Guarded<[(code: MailslotError.Code?, written: Int, afterKill: Double)]>([])
+        let killedAt = Guarded<Date?>(nil)
         var threads: [Thread] = []
         for w in 0..<writers {
             let thread = Thread {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Mailslot
+import MailslotTestSupport
 import MailslotTransport
 import Synchronization
 import Testing
@@ -68,8 +69,8 @@ struct SoakTests {
         let slots = 16
         let end = Date().addingTimeInterval(seconds)
         // Per slot: how many messages writes have returned for (a session that exits 0 sent all its lines).
-        let sent = Mutex([Int](repeating: 0, count: slots))
-        let failures = Mutex([String]())
+        let sent = Guarded([Int](repeating: 0, count: slots))
+        let failures = Guarded([String]())
         let running = Atomic<Int>(slots)
         let threads = (0..<slots).map { slot in
             Thread {
