@@ -189,10 +189,10 @@ final class Bridge: @unchecked Sendable {
         if sentByItsSource { learn(datagram.sourceName.name, at: address, now: now) }
         guard datagram.messageType == .directGroup, datagram.destinationName.suffix == 0x00,
               settings.workgroups.contains(datagram.destinationName.name), sentByItsSource else { return }
+        guard isForwarder else { return }
         let message = BridgedMessage(kind: .domain, workgroup: datagram.destinationName.name, mailslotName: datagram.mailslotName,
                                      sourceName: datagram.sourceName.name, sourceIP: datagram.header.sourceIP,
                                      datagramID: datagram.header.datagramID, site: settings.site, bridge: settings.id, data: datagram.data)
-        guard isForwarder else { return }
         guard state.withLock({ $0.outbound.insert(message.key, now: now) }) else { return } // published, or re-broadcast by us
         publish(message)
     }
@@ -292,21 +292,29 @@ final class Bridge: @unchecked Sendable {
 
     /// Checks a message from NATS: well-formed, from another site, not forged, not seen before.
     private func accept(_ raw: NatsClient.Message) -> BridgedMessage? {
-        state.withLock { $0.counters.received += 1 }
         metrics.received.increment()
         let message: BridgedMessage
         do throws(BridgedMessage.Rejection) {
             message = try BridgedMessage(subject: raw.subject, header: { raw.header($0) }, data: raw.data)
         } catch {
+            state.withLock { $0.counters.received += 1 }
             drop(error.rawValue)
             return nil
         }
-        // A site's bridges are known by their heartbeats: a message that claims a site its bridge does
-        // not belong to is forged.
-        if let peer = state.withLock({ $0.peers[message.bridge] }), peer.site != message.site { drop("forged_site"); return nil }
-        if message.bridge == settings.id { drop("forged_site"); return nil }
-        if message.kind == .domain, message.site == settings.site { drop("own_site"); return nil } // this LAN carried it
-        guard state.withLock({ $0.inbound.insert(message.key, now: .now) }) else { drop("duplicate"); return nil }
+        // One look at the state per message (this runs for every message from every other site).
+        let rejection: String? = state.withLock { state in
+            state.counters.received += 1
+            // A site's bridges are known by their heartbeats: a message that claims a site its bridge does
+            // not belong to is forged.
+            if let peer = state.peers[message.bridge], peer.site != message.site { return "forged_site" }
+            if message.bridge == settings.id { return "forged_site" }
+            if message.kind == .domain, message.site == settings.site { return "own_site" } // this LAN carried it
+            return state.inbound.insert(message.key, now: .now) ? nil : "duplicate"
+        }
+        if let rejection {
+            drop(rejection)
+            return nil
+        }
         return message
     }
 
