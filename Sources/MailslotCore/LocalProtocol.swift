@@ -14,11 +14,15 @@ public enum LocalProtocol {
     /// them; longer ones are replaced by a 128-bit hash of the canonical name (the server's greeting
     /// repeats the full name, and writers check it).
     public static func abstractAddress(forKey key: String) -> [UInt8] {
-        let prefix = Array("mailslot:".utf8)
         let body = Array(key.utf8)
-        if prefix.count + body.count <= maxAddressBytes { return prefix + body }
-        return Array("mailslot#".utf8) + Array(fnv1a128Hex(body).utf8)
+        if namedAddressPrefix.count + body.count <= maxAddressBytes { return namedAddressPrefix + body }
+        return hashedAddressPrefix + Array(fnv1a128Hex(body).utf8)
     }
+
+    /// The start of the address of a mailslot whose key fits: `mailslot:` and the key itself.
+    public static let namedAddressPrefix: [UInt8] = Array("mailslot:".utf8)
+    /// The start of the address of a mailslot whose key is too long, followed by a hash of the key.
+    public static let hashedAddressPrefix: [UInt8] = Array("mailslot#".utf8)
 
     /// The prefix every mailslot address starts with (`mailslot:` or `mailslot#`).
     public static let addressPrefix: [UInt8] = Array("mailslot".utf8)

@@ -12,19 +12,7 @@ package enum LocalDirectory {
     /// `holders` false leaves out the walk over every process's descriptors that finds the pids holding
     /// each mailslot (`holderPIDs` is then the answering server's pid alone).
     package static func entries(timeoutMilliseconds: UInt32 = 300, holders findHolders: Bool = true) -> [Entry] {
-        guard let table = Sys.readFile("/proc/net/unix") else { return [] }
-        var sockets: [(inode: UInt64, address: [UInt8])] = []
-        for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 7, omittingEmptySubsequences: true)
-            guard fields.count == 8,
-                  String(decoding: fields[3], as: UTF8.self) == "00010000", // listening
-                  String(decoding: fields[4], as: UTF8.self) == "0005",     // SOCK_SEQPACKET
-                  fields[7].first == UInt8(ascii: "@"),
-                  let inode = UInt64(String(decoding: fields[6], as: UTF8.self)) else { continue }
-            let address = Array(fields[7].dropFirst())
-            guard address.starts(with: LocalProtocol.addressPrefix) else { continue }
-            sockets.append((inode, address))
-        }
+        let sockets = listeningSockets()
         let holders = findHolders ? socketHolders(Set(sockets.map(\.inode))) : [:]
 
         // Connect to all of them as state queries (which servers answer and close; they open no writer).
@@ -65,16 +53,31 @@ package enum LocalDirectory {
     /// listening addresses alone, which name the mailslots whose names fit (no connection); when some
     /// address is a hash of a long name, those servers are asked.
     package static func hasMailslot(under folderKey: String) -> Bool {
-        guard let table = Sys.readFile("/proc/net/unix") else { return false }
-        let wanted = Array(("mailslot:" + folderKey + "\\").utf8)
+        let wanted = LocalProtocol.namedAddressPrefix + Array((folderKey + "\\").utf8)
         var hashed = false
-        for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
-            guard let at = line.firstIndex(of: UInt8(ascii: "@")) else { continue }
-            let address = line[line.index(after: at)...]
-            if address.starts(with: wanted) { return true }
-            if address.starts(with: Array("mailslot#".utf8)) { hashed = true }
+        for socket in listeningSockets() {
+            if socket.address.starts(with: wanted) { return true }
+            if socket.address.starts(with: LocalProtocol.hashedAddressPrefix) { hashed = true }
         }
         return hashed && entries(holders: false).contains { $0.name.key.hasPrefix(folderKey + "\\") }
+    }
+
+    /// The listening mailslot sockets in `/proc/net/unix`: inode and abstract address (without its `@`).
+    private static func listeningSockets() -> [(inode: UInt64, address: [UInt8])] {
+        guard let table = Sys.readFile("/proc/net/unix") else { return [] }
+        var sockets: [(inode: UInt64, address: [UInt8])] = []
+        for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 7, omittingEmptySubsequences: true)
+            guard fields.count == 8,
+                  String(decoding: fields[3], as: UTF8.self) == "00010000", // listening
+                  String(decoding: fields[4], as: UTF8.self) == "0005",     // SOCK_SEQPACKET
+                  fields[7].first == UInt8(ascii: "@"),
+                  let inode = UInt64(String(decoding: fields[6], as: UTF8.self)) else { continue }
+            let address = Array(fields[7].dropFirst())
+            guard address.starts(with: LocalProtocol.addressPrefix) else { continue }
+            sockets.append((inode, address))
+        }
+        return sockets
     }
 
     /// One mailslot, asked directly (a state query, which opens no writer); nil when no server answers
