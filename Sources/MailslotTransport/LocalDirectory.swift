@@ -19,14 +19,8 @@ package enum LocalDirectory {
         struct Probe { var fd: FD; var inode: UInt64; var ownerUID: UInt32 }
         var probes: [FD: Probe] = [:]
         for (n, socket) in sockets.enumerated() {
-            guard let fd = try? Sys.unixSocket(seqpacket: true) else { continue }
-            let local = LocalProtocol.queryPrefix + Array("list:\(Sys.pid):\(n)".utf8)
-            guard (try? Sys.bindAbstract(fd, local)) != nil, (try? Sys.connectAbstract(fd, socket.address)) != nil,
-                  let peer = try? Sys.peerCredentials(fd) else {
-                Sys.close(fd)
-                continue
-            }
-            probes[fd] = Probe(fd: fd, inode: socket.inode, ownerUID: peer.uid)
+            guard let query = connectQuery(to: socket.address, as: "list:\(Sys.pid):\(n)") else { continue }
+            probes[query.fd] = Probe(fd: query.fd, inode: socket.inode, ownerUID: query.ownerUID)
         }
         defer { probes.keys.forEach(Sys.close) }
         var result: [Entry] = []
@@ -38,8 +32,7 @@ package enum LocalDirectory {
             if remaining == 0 { break }
             for fd in Sys.pollMany(Array(waiting), timeoutMilliseconds: Int32(clamping: remaining)) {
                 waiting.remove(fd)
-                guard let probe = probes[fd], let received = try? Sys.receive(fd, into: &buffer),
-                      let greeting = LocalGreeting(decoding: Array(buffer[0..<received])),
+                guard let probe = probes[fd], let greeting = receiveGreeting(fd, into: &buffer),
                       let name = try? MailslotName(local: greeting.path) else { continue }
                 var pids = holders[probe.inode] ?? []
                 if pids.isEmpty { pids = [greeting.serverPID] }
@@ -83,17 +76,34 @@ package enum LocalDirectory {
     /// One mailslot, asked directly (a state query, which opens no writer); nil when no server answers
     /// for the name within `timeoutMilliseconds`. The owner is the kernel's word, as in ``entries``.
     package static func entry(for name: MailslotName, timeoutMilliseconds: UInt32 = 300) -> Entry? {
-        guard let fd = try? Sys.unixSocket(seqpacket: true) else { return nil }
-        defer { Sys.close(fd) }
-        let local = LocalProtocol.queryPrefix + Array("stat:\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
-        guard (try? Sys.bindAbstract(fd, local)) != nil,
-              (try? Sys.connectAbstract(fd, LocalProtocol.abstractAddress(forKey: name.key))) != nil,
-              let peer = try? Sys.peerCredentials(fd),
-              (try? Sys.poll(fd, .readable, timeoutMilliseconds: Int32(clamping: timeoutMilliseconds)))?.isEmpty == false else { return nil }
+        guard let query = connectQuery(to: LocalProtocol.abstractAddress(forKey: name.key),
+                                       as: "stat:\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)") else { return nil }
+        defer { Sys.close(query.fd) }
         var buffer = [UInt8](repeating: 0, count: 8192)
-        guard let received = try? Sys.receive(fd, into: &buffer), let greeting = LocalGreeting(decoding: Array(buffer[0..<received])),
+        guard (try? Sys.poll(query.fd, .readable, timeoutMilliseconds: Int32(clamping: timeoutMilliseconds)))?.isEmpty == false,
+              let greeting = receiveGreeting(query.fd, into: &buffer),
               let answered = try? MailslotName(local: greeting.path), answered.key == name.key else { return nil }
-        return Entry(name: answered, holderPIDs: [greeting.serverPID], ownerUID: peer.uid, greeting: greeting)
+        return Entry(name: answered, holderPIDs: [greeting.serverPID], ownerUID: query.ownerUID, greeting: greeting)
+    }
+
+    /// Connects to a mailslot's listening socket as a state query, from the query address `tag` names
+    /// (the server answers with its greeting and closes; it opens no writer). The owner is the kernel's
+    /// word (SO_PEERCRED). Nil when any step fails.
+    private static func connectQuery(to address: [UInt8], as tag: String) -> (fd: FD, ownerUID: UInt32)? {
+        guard let fd = try? Sys.unixSocket(seqpacket: true) else { return nil }
+        guard (try? Sys.bindAbstract(fd, LocalProtocol.queryPrefix + Array(tag.utf8))) != nil,
+              (try? Sys.connectAbstract(fd, address)) != nil,
+              let peer = try? Sys.peerCredentials(fd) else {
+            Sys.close(fd)
+            return nil
+        }
+        return (fd, peer.uid)
+    }
+
+    /// The greeting a server sent on a query connection, when it is one.
+    private static func receiveGreeting(_ fd: FD, into buffer: inout [UInt8]) -> LocalGreeting? {
+        guard let received = try? Sys.receive(fd, into: &buffer) else { return nil }
+        return LocalGreeting(decoding: Array(buffer[0..<received]))
     }
 
     private static let querySerial = Atomic<UInt64>(0)
