@@ -222,7 +222,7 @@ extension DaemonTests {
             if delivered == "3" && dropped == "2" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        #expect(delivered == "3" && dropped == "2", "Prometheus has delivered=\(delivered ?? "nothing") dropped=\(dropped ?? "nothing")\n\(prometheus.output)")
+        #expect(delivered == "3" && dropped == "2", "Prometheus has delivered=\(delivered ?? "nothing") dropped=\(dropped ?? "nothing"); mailslotd stats: \((try? stats(port)) ?? "none")\n\(prometheus.output)")
         #expect(await query("mailslotd_datagrams_received_total") == "5")
         #expect(await query("mailslotd_delivery_duration_seconds_count") == "3")
 
