@@ -203,9 +203,9 @@ public final class Gateway: Sendable {
         }
         defer { bridge?.stop() }
         while !shared.withLock({ $0.stopped }) {
-            let opening = delivery.openingDescriptors
+            // Expired opens first: their descriptors are closed then, and must not be polled.
             let timeout = delivery.hasBacklog ? 1 : delivery.expireOpenings()
-            for ready in sockets.wait(also: opening, timeoutMilliseconds: timeout) {
+            for ready in sockets.wait(also: delivery.openingDescriptors, timeoutMilliseconds: timeout) {
                 switch ready {
                 case .woken: continue
                 case .statsClients: sockets.answerStatsClients(counters.json + "\n")
