@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Mailslot
 import MailslotGateway
 import MailslotTestSupport
@@ -150,6 +147,7 @@ struct DaemonTests {
 
     /// `--metrics`: Prometheus text on GET /metrics (help and type for every metric), 404 elsewhere.
     @Test func metricsEndpointServesThePrometheusFormat() async throws {
+        guard TestSupport.programAvailable(HTTP.curl, for: "the metrics endpoint test", install: "curl") else { return }
         let port = Self.port()
         let config = try Config("interfaces = 127.0.0.1\nport = \(port)\nname_service = no\n")
         let child = try TestSupport.Child(daemon, ["--metrics", "127.0.0.1:\(port + 1)"], environment: config.environment)
@@ -158,17 +156,16 @@ struct DaemonTests {
         try send(to: "*", path: "nobody-serves-this-\(getpid())", "x", port: port)
         let seen = try await TestSupport.eventually { try stats(port).contains("\"received\":1") }
         #expect(seen)
-        let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port + 1)/metrics")!)
-        let text = String(decoding: body, as: UTF8.self)
-        #expect((response as? HTTPURLResponse)?.statusCode == 200)
-        #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        let metrics = try HTTP.get("http://127.0.0.1:\(port + 1)/metrics")
+        let text = metrics.body
+        #expect(metrics.status == 200)
+        #expect(metrics.contentType.hasPrefix("text/plain; version=0.0.4"), "\(metrics.contentType)")
         for name in GatewayMetrics.help.keys {
             #expect(text.contains("# HELP \(name) ") && text.contains("# TYPE \(name) "), "\(name) missing:\n\(text)")
         }
         #expect(text.contains("mailslotd_datagrams_received_total 1"), "\(text)")
         #expect(text.contains(#"mailslotd_datagrams_dropped_total{reason="no_such_mailslot"} 1"#), "\(text)")
-        let (_, missing) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port + 1)/other")!)
-        #expect((missing as? HTTPURLResponse)?.statusCode == 404)
+        #expect(try HTTP.get("http://127.0.0.1:\(port + 1)/other").status == 404)
     }
 }
 
@@ -176,7 +173,8 @@ extension DaemonTests {
     /// A real Prometheus server (Debian's package, on loopback, scraping every second) reads the counters
     /// back through its HTTP query API; `promtool check metrics` finds nothing to complain about.
     @Test func prometheusScrapesTheCountersAndPromtoolIsClean() async throws {
-        guard TestSupport.programAvailable("/usr/bin/prometheus", for: "the Prometheus scrape test", install: "prometheus") else { return }
+        guard TestSupport.programAvailable("/usr/bin/prometheus", for: "the Prometheus scrape test", install: "prometheus"),
+              TestSupport.programAvailable(HTTP.curl, for: "the Prometheus scrape test", install: "curl") else { return }
         let port = Self.port(), prometheusPort = Self.port()
         let config = try Config("computer_name = promhost\ninterfaces = 127.0.0.1\nport = \(port)\nname_service = no\n")
         let path = "daemon-test\\prometheus-\(getpid())"
@@ -205,30 +203,46 @@ extension DaemonTests {
         let seen = try await TestSupport.eventually { try stats(port).contains("\"received\":5") }
         #expect(seen)
 
-        func query(_ expression: String) async -> String? {
-            var components = URLComponents(string: "http://127.0.0.1:\(prometheusPort)/api/v1/query")!
-            components.queryItems = [URLQueryItem(name: "query", value: expression)]
-            guard let (body, _) = try? await URLSession.shared.data(from: components.url!),
-                  let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+        var answers: [String: String] = [:] // the last raw answer to each query, for the failure message
+        func query(_ expression: String) -> String? {
+            let answer: String
+            do { answer = try HTTP.get("http://127.0.0.1:\(prometheusPort)/api/v1/query", query: ["query": expression]).body } catch {
+                answers[expression] = "\(error)"
+                return nil
+            }
+            answers[expression] = answer
+            guard let json = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
                   let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
                   let value = result.first?["value"] as? [Any], value.count == 2 else { return nil }
             return value[1] as? String
         }
+        func get(_ url: String) -> String {
+            do { return try HTTP.get(url).body } catch { return "\(error)" }
+        }
         var delivered: String?, dropped: String?
         let deadline = Date().addingTimeInterval(45)
         while Date() < deadline {
-            delivered = await query("mailslotd_datagrams_delivered_total")
-            dropped = await query(#"mailslotd_datagrams_dropped_total{reason="not_for_us"}"#)
+            delivered = query("mailslotd_datagrams_delivered_total")
+            dropped = query(#"mailslotd_datagrams_dropped_total{reason="not_for_us"}"#)
             if delivered == "3" && dropped == "2" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        #expect(delivered == "3" && dropped == "2", "Prometheus has delivered=\(delivered ?? "nothing") dropped=\(dropped ?? "nothing"); mailslotd stats: \((try? stats(port)) ?? "none")\n\(prometheus.output)")
-        #expect(await query("mailslotd_datagrams_received_total") == "5")
-        #expect(await query("mailslotd_delivery_duration_seconds_count") == "3")
+        if delivered != "3" || dropped != "2" {
+            let targets = get("http://127.0.0.1:\(prometheusPort)/api/v1/targets")
+            let exposition = get("http://127.0.0.1:\(port + 1)/metrics")
+            Issue.record("""
+                Prometheus has delivered=\(delivered ?? "nothing") dropped=\(dropped ?? "nothing"); mailslotd stats: \((try? stats(port)) ?? "none")
+                answers: \(answers)
+                targets: \(targets)
+                mailslotd's /metrics: \(exposition)
+                Prometheus' log: \(prometheus.output)
+                """)
+        }
+        #expect(query("mailslotd_datagrams_received_total") == "5")
+        #expect(query("mailslotd_delivery_duration_seconds_count") == "3")
 
-        let (body, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port + 1)/metrics")!)
         let scraped = config.folder + "/scraped.txt"
-        try body.write(to: URL(fileURLWithPath: scraped))
+        try HTTP.get("http://127.0.0.1:\(port + 1)/metrics").body.write(toFile: scraped, atomically: true, encoding: .utf8)
         let lint = try TestSupport.run("/bin/sh", ["-c", "promtool check metrics < '\(scraped)'"])
         #expect(lint.status == 0 && lint.output.isEmpty, "promtool: \(lint.output)")
     }
@@ -301,5 +315,33 @@ final class NotifySocket {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = recv(fd, &buffer, buffer.count, 0)
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+}
+
+/// HTTP GETs through curl, a separate process. Not Foundation's URLSession: on Linux its sockets are
+/// dispatch sources that a refused or timed-out connection can tear down under libdispatch's feet
+/// (swift-corelibs-foundation#4791 and #5469). Polling a Prometheus that is still starting is such a
+/// connection, and it took the whole test process down with SIGSEGV in `_dispatch_event_loop_drain`.
+enum HTTP {
+    static let curl = "/usr/bin/curl"
+
+    struct Answer {
+        var status: Int
+        var contentType: String
+        var body: String
+    }
+
+    /// `url` with `query` URL-encoded; throws when there is no HTTP answer within 10 s.
+    static func get(_ url: String, query: [String: String] = [:]) throws -> Answer {
+        var arguments = ["--silent", "--show-error", "--max-time", "10", "--write-out", "\n%{http_code} %{content_type}"]
+        if !query.isEmpty { arguments.append("--get") }
+        for (name, value) in query { arguments += ["--data-urlencode", "\(name)=\(value)"] }
+        let result = try TestSupport.run(curl, arguments + [url], timeout: 15)
+        guard result.status == 0, let split = result.output.lastIndex(of: "\n") else {
+            throw TestSupport.Failure("GET \(url): curl exited \(result.status): \(result.output)")
+        }
+        let meta = result.output[result.output.index(after: split)...]
+        let status = meta.prefix { $0 != " " }
+        return Answer(status: Int(status) ?? 0, contentType: String(meta.dropFirst(status.count + 1)), body: String(result.output[..<split]))
     }
 }
