@@ -30,7 +30,8 @@ static const char *const library_names[] = {
 #define CMN_FIELD(R, name, params) R(*name) params;
 static struct {
     CMN_NATS_FUNCTIONS(CMN_FIELD, cmn_status, cmn_conn_status, cmn_options, cmn_connection, cmn_subscription,
-                       cmn_msg, cmn_statistics, cmn_msg_handler, cmn_connection_handler, cmn_err_handler)
+                       cmn_msg, cmn_statistics, cmn_msg_handler, cmn_connection_handler, cmn_err_handler,
+                       cmn_reconnect_delay_handler)
 } nats;
 #undef CMN_FIELD
 
@@ -42,7 +43,8 @@ struct symbol {
 #define CMN_SYMBOL(R, name, params) {(void **)&nats.name, #name},
 static const struct symbol symbols[] = {
     CMN_NATS_FUNCTIONS(CMN_SYMBOL, cmn_status, cmn_conn_status, cmn_options, cmn_connection, cmn_subscription,
-                       cmn_msg, cmn_statistics, cmn_msg_handler, cmn_connection_handler, cmn_err_handler)
+                       cmn_msg, cmn_statistics, cmn_msg_handler, cmn_connection_handler, cmn_err_handler,
+                       cmn_reconnect_delay_handler)
 };
 #undef CMN_SYMBOL
 
@@ -221,6 +223,9 @@ cmn_status cmn_options_set_reconnect_jitter(cmn_options *opts, int64_t jitter, i
 cmn_status cmn_options_set_retry_on_failed_connect(cmn_options *opts, bool retry, cmn_connection_handler connectedCb,
                                                    void *closure) {
     return nats.natsOptions_SetRetryOnFailedConnect(opts, retry, connectedCb, closure);
+}
+cmn_status cmn_options_set_custom_reconnect_delay(cmn_options *opts, cmn_reconnect_delay_handler cb, void *closure) {
+    return nats.natsOptions_SetCustomReconnectDelay(opts, cb, closure);
 }
 cmn_status cmn_options_set_reconnect_buf_size(cmn_options *opts, int reconnectBufSize) {
     return nats.natsOptions_SetReconnectBufSize(opts, reconnectBufSize);

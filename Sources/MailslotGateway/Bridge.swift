@@ -23,7 +23,7 @@ import MailslotTransport
 ///   query on this LAN for a name at another site is answered by this host (a proxy), so the writer sends
 ///   the datagram here, and it goes over NATS to that site's bridge, which sends it on to the computer.
 /// - **Failure**: while NATS is away the LAN side goes on unchanged; what could not be forwarded is
-///   counted (`nats_unavailable`), and the client reconnects by itself.
+///   counted (`nats_unavailable`), and the client reconnects by itself with back-off (``ReconnectBackoff``).
 final class Bridge: @unchecked Sendable {
     struct Settings: Sendable {
         var site: String

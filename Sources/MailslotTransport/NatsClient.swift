@@ -9,8 +9,13 @@ import MailslotCore
 
 /// A connection to a NATS server through the official C client (nats.c, Debian's libnats), loaded at run
 /// time (`CMailslotNats`): the bridge's only wire between sites. It connects in the background and keeps
-/// reconnecting for ever; while it is away, publishing fails at once (nothing is buffered, so that a
-/// message is either on its way or counted as not forwarded).
+/// reconnecting for ever, backing off (``Options/reconnect``); while it is away, publishing fails at once
+/// (nothing is buffered, so that a message is either on its way or counted as not forwarded).
+///
+/// The first connect is ours, on a thread of its own, until one succeeds; after it nats.c reconnects. Not
+/// nats.c's retry-on-failed-connect: in nats.c 3.4.1, a first attempt that reaches a listener which hangs
+/// up before the NATS greeting (a proxy in front of a server that is down, a server that is restarting)
+/// closes that connection for good, and nothing would ever connect again.
 ///
 /// Callbacks (subscriptions, connection events) run on nats.c's own threads.
 package final class NatsClient: @unchecked Sendable {
@@ -28,8 +33,9 @@ package final class NatsClient: @unchecked Sendable {
         package var nkeySeedFile: String?
         /// A CA certificate file: TLS, verifying the server against it.
         package var caFile: String?
-        /// How long to wait between reconnect attempts.
-        package var reconnectWaitMilliseconds: Int64 = 250
+        /// How long to wait before each attempt to reach a server again (also before the first connect
+        /// succeeds): exponential back-off with jitter.
+        package var reconnect: ReconnectBackoff = .bridge
 
         package init(servers: [String], name: String) {
             self.servers = servers
@@ -61,10 +67,29 @@ package final class NatsClient: @unchecked Sendable {
         package var isTimeout: Bool { status == Int32(CMN_TIMEOUT.rawValue) }
     }
 
-    private let connection: OpaquePointer
     private let events: Box<@Sendable (Event) -> Void>
-    private let subscriptions = Locked<[OpaquePointer]>([])
-    private let closed = Locked(false)
+    private let state = Locked(State())
+    /// Readable once ``close()`` has been called: ends the first connect's wait between attempts.
+    private let stopFD: FD
+
+    private struct State {
+        /// nil until the first connect succeeds; then the same connection for the client's life (nats.c
+        /// reconnects it), destroyed only by deinit, so that a caller may use it outside the lock.
+        var connection: OpaquePointer?
+        /// Subscriptions asked for before the first connect, made by the thread that connects.
+        var pending: [Subscription] = []
+        var subscriptions: [OpaquePointer] = []
+        /// The thread making the first connect, until ``close()`` or deinit joins it.
+        var connector: ThreadHandle?
+        var closed = false
+    }
+
+    private struct Subscription {
+        var subject: String
+        var queueGroup: String?
+        var maxPending: Int32
+        var handler: Box<@Sendable (Message) -> Void>
+    }
 
     /// A reference type for a closure handed to C as its `closure` pointer.
     final class Box<T>: @unchecked Sendable {
@@ -93,16 +118,39 @@ package final class NatsClient: @unchecked Sendable {
         Failure(status: Int32(status.rawValue), text: String(cString: cmn_status_text(status)))
     }
 
-    /// Connects, or keeps trying in the background when no server answers now (`events` hears
-    /// `.connected` then). Throws for options nats.c refuses (a bad URL, an unreadable file).
+    /// Starts connecting in the background (`events` hears `.connected` once connected, and `.error` when
+    /// an attempt fails for a new reason). Throws for options nats.c refuses (a bad URL, an unreadable
+    /// file), or when no thread or descriptor is left to connect with.
     package init(_ options: Options, events: @escaping @Sendable (Event) -> Void) throws(MailslotError) {
         try NatsClient.loadLibrary()
         let box = Box(events)
         self.events = box
         NatsClient.keptAlive.withLock { $0.append(box) }
-        var opts: OpaquePointer?
-        guard cmn_options_create(&opts) == CMN_OK, let opts else { throw MailslotError(.notEnoughMemory, "could not create NATS options") }
-        defer { cmn_options_destroy(opts) }
+        do throws(Errno) { stopFD = try Sys.eventFD() } catch { throw MailslotError.system("could not create the NATS client's stop signal", error) }
+        var made: OpaquePointer?
+        guard cmn_options_create(&made) == CMN_OK, let opts = made else {
+            Sys.close(stopFD)
+            throw MailslotError(.notEnoughMemory, "could not create NATS options")
+        }
+        do throws(MailslotError) { try NatsClient.configure(opts, options, events: box) } catch {
+            cmn_options_destroy(opts)
+            Sys.close(stopFD)
+            throw error
+        }
+        let description = options.servers.joined(separator: ", ")
+        do throws(Errno) {
+            let handedOver = Box(opts) // the connector's from now on: it destroys them
+            let connector = try Sys.startThread { [self] in connectFirst(handedOver.value, backoff: options.reconnect, servers: description) }
+            state.withLock { $0.connector = connector }
+        } catch {
+            cmn_options_destroy(opts)
+            Sys.close(stopFD)
+            throw MailslotError.system("could not start the thread that connects to NATS", error)
+        }
+    }
+
+    /// The options of every connection: servers, credentials, reconnecting, and the event handlers.
+    private static func configure(_ opts: OpaquePointer, _ options: Options, events: Box<@Sendable (Event) -> Void>) throws(MailslotError) {
         func check(_ status: cmn_status, _ what: String) throws(MailslotError) {
             guard status == CMN_OK else {
                 throw MailslotError(.invalidParameter, "the NATS bridge's \(what) was refused: \(NatsClient.failure(status).text)")
@@ -126,16 +174,19 @@ package final class NatsClient: @unchecked Sendable {
         }
         try check(cmn_options_set_allow_reconnect(opts, true), "reconnect")
         try check(cmn_options_set_max_reconnect(opts, -1), "reconnect count")
-        try check(cmn_options_set_reconnect_wait(opts, options.reconnectWaitMilliseconds), "reconnect wait")
+        let schedule = Box(options.reconnect)
+        NatsClient.keptAlive.withLock { $0.append(schedule) }
+        try check(cmn_options_set_custom_reconnect_delay(opts, { _, attempts, closure in
+            Unmanaged<Box<ReconnectBackoff>>.fromOpaque(closure!).takeUnretainedValue().value
+                .delayMilliseconds(attempt: Int(attempts), random: Double.random(in: 0..<1))
+        }, Unmanaged.passUnretained(schedule).toOpaque()), "reconnect back-off")
         // Nothing is kept for later while the server is away: publish() refuses while not connected, and a
         // message is either on its way or counted as not forwarded (the reconnect buffer stays unused).
         try check(cmn_options_set_ping_interval(opts, 2_000), "ping interval")
         try check(cmn_options_set_max_pings_out(opts, 2), "pings out")
         try check(cmn_options_set_timeout(opts, 2_000), "connect timeout")
         try check(cmn_options_set_no_echo(opts, true), "no echo") // a bridge never hears itself
-        let closure = Unmanaged.passUnretained(self.events).toOpaque()
-        let handler: cmn_connection_handler = { _, closure in Unmanaged<Box<@Sendable (Event) -> Void>>.fromOpaque(closure!).takeUnretainedValue().value(.connected) }
-        try check(cmn_options_set_retry_on_failed_connect(opts, true, handler, closure), "background connect")
+        let closure = Unmanaged.passUnretained(events).toOpaque()
         try check(cmn_options_set_disconnected_cb(opts, { _, closure in
             Unmanaged<Box<@Sendable (Event) -> Void>>.fromOpaque(closure!).takeUnretainedValue().value(.disconnected)
         }, closure), "disconnect handler")
@@ -148,25 +199,69 @@ package final class NatsClient: @unchecked Sendable {
         try check(cmn_options_set_error_handler(opts, { _, _, status, closure in
             Unmanaged<Box<@Sendable (Event) -> Void>>.fromOpaque(closure!).takeUnretainedValue().value(.error(NatsClient.failure(status).text))
         }, closure), "error handler")
-        var made: OpaquePointer?
-        let status = cmn_connection_connect(&made, opts)
-        guard status == CMN_OK || status == CMN_NOT_YET_CONNECTED, let made else {
-            throw MailslotError(.badNetPath, "could not set up the NATS connection to \(options.servers.joined(separator: ", ")): \(NatsClient.failure(status).text)")
+    }
+
+    /// The connector thread: tries until a connect succeeds or the client is closed, waiting as
+    /// `backoff` says between attempts; then makes the subscriptions asked for meanwhile.
+    private func connectFirst(_ opts: OpaquePointer, backoff: ReconnectBackoff, servers: String) {
+        defer { cmn_options_destroy(opts) }
+        var attempt = 0
+        var lastFailure = ""
+        while !state.withLock({ $0.closed }) {
+            var made: OpaquePointer?
+            let status = cmn_connection_connect(&made, opts)
+            if status == CMN_OK, let made {
+                let pending = state.withLock { state -> [Subscription]? in
+                    guard !state.closed else { return nil }
+                    state.connection = made
+                    defer { state.pending = [] }
+                    return state.pending
+                }
+                guard let pending else { // closed meanwhile: nobody else has seen this connection
+                    cmn_connection_close(made)
+                    cmn_connection_destroy(made)
+                    return
+                }
+                for subscription in pending {
+                    do throws(Failure) { try attach(subscription, to: made) } catch {
+                        events.value(.error("could not subscribe to \(subscription.subject): \(error.text)"))
+                    }
+                }
+                events.value(.connected)
+                return
+            }
+            if let made { cmn_connection_destroy(made) }
+            let failure = NatsClient.failure(status).text
+            if failure != lastFailure { // said once per reason, not once per attempt
+                lastFailure = failure
+                events.value(.error("cannot connect to \(servers): \(failure); trying again, backing off"))
+            }
+            attempt += 1
+            let wait = backoff.delayMilliseconds(attempt: attempt, random: Double.random(in: 0..<1))
+            if let woken = try? Sys.poll(stopFD, .readable, timeoutMilliseconds: Int32(clamping: wait)), !woken.isEmpty { return }
         }
-        connection = made
-        if status == CMN_OK { events(.connected) }
     }
 
     deinit {
         close()
-        cmn_connection_destroy(connection)
+        if let connector = state.withLock({ $0.connector }) { // finished: it held this client until it returned
+            if Sys.isCurrentThread(connector) { pthread_detach(connector) } else { Sys.join(connector) }
+        }
+        if let connection = state.withLock({ $0.connection }) { cmn_connection_destroy(connection) }
+        Sys.close(stopFD)
     }
 
+    /// The connection, once the first connect has succeeded.
+    private var connection: OpaquePointer? { state.withLock { $0.connection } }
+
+    private static let notConnected = Failure(status: Int32(CMN_CONNECTION_DISCONNECTED.rawValue), text: "not connected to NATS")
+
     /// Whether the connection is up now.
-    package var isConnected: Bool { cmn_connection_status(connection) == CMN_CONN_STATUS_CONNECTED }
+    package var isConnected: Bool { connection.map { cmn_connection_status($0) == CMN_CONN_STATUS_CONNECTED } ?? false }
 
     /// The server connected to, or nil while away.
     package var connectedURL: String? {
+        guard let connection else { return nil }
         var buffer = [CChar](repeating: 0, count: 256)
         guard cmn_connection_get_connected_url(connection, &buffer, buffer.count) == CMN_OK, buffer[0] != 0 else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -174,7 +269,7 @@ package final class NatsClient: @unchecked Sendable {
 
     /// Publishes one message with headers. Fails at once while the server is away.
     package func publish(_ subject: String, headers: [(name: String, value: String)], data: [UInt8]) throws(Failure) {
-        guard isConnected else { throw Failure(status: Int32(CMN_CONNECTION_DISCONNECTED.rawValue), text: "not connected to NATS") }
+        guard let connection, cmn_connection_status(connection) == CMN_CONN_STATUS_CONNECTED else { throw NatsClient.notConnected }
         let message = try NatsClient.makeMessage(subject, reply: nil, headers: headers, data: data)
         defer { cmn_msg_destroy(message) }
         let status = cmn_connection_publish_msg(connection, message)
@@ -184,12 +279,14 @@ package final class NatsClient: @unchecked Sendable {
     /// Publishes a reply to a request (the message's reply subject), without headers.
     package func respond(to request: Message, data: [UInt8]) throws(Failure) {
         guard let reply = request.reply else { return }
+        guard let connection else { throw NatsClient.notConnected }
         let status = data.withUnsafeBytes { cmn_connection_publish(connection, reply, $0.baseAddress, Int32($0.count)) }
         guard status == CMN_OK else { throw NatsClient.failure(status) }
     }
 
     /// Asks `subject` and waits up to `timeoutMilliseconds` for the first answer.
     package func request(_ subject: String, data: [UInt8], timeoutMilliseconds: Int64) throws(Failure) -> Message {
+        guard let connection else { throw NatsClient.notConnected }
         var reply: OpaquePointer?
         let status = data.withUnsafeBytes { cmn_connection_request(&reply, connection, subject, $0.baseAddress, Int32($0.count), timeoutMilliseconds) }
         guard status == CMN_OK, let reply else { throw NatsClient.failure(status) }
@@ -198,29 +295,47 @@ package final class NatsClient: @unchecked Sendable {
     }
 
     /// Subscribes (in `queueGroup`, when given: each message then goes to one member). `handler` runs on
-    /// the subscription's own thread, one message at a time.
+    /// the subscription's own thread, one message at a time. Before the first connect, the subscription
+    /// is made as soon as it succeeds.
     package func subscribe(_ subject: String, queueGroup: String? = nil, maxPending: Int32 = 65_536,
                            _ handler: @escaping @Sendable (Message) -> Void) throws(Failure) {
         let box = Box<@Sendable (Message) -> Void>(handler)
         NatsClient.keptAlive.withLock { $0.append(box) }
+        let subscription = Subscription(subject: subject, queueGroup: queueGroup, maxPending: maxPending, handler: box)
+        let connection = state.withLock { state -> OpaquePointer? in
+            if state.connection == nil { state.pending.append(subscription) }
+            return state.connection
+        }
+        guard let connection else { return }
+        try attach(subscription, to: connection)
+    }
+
+    private func attach(_ wanted: Subscription, to connection: OpaquePointer) throws(Failure) {
         var subscription: OpaquePointer?
         let callback: cmn_msg_handler = { _, _, message, closure in
             let copied = NatsClient.copy(message)
             cmn_msg_destroy(message)
             Unmanaged<Box<@Sendable (Message) -> Void>>.fromOpaque(closure!).takeUnretainedValue().value(copied)
         }
-        let closure = Unmanaged.passUnretained(box).toOpaque()
-        let status = queueGroup.map { cmn_connection_queue_subscribe(&subscription, connection, subject, $0, callback, closure) }
-            ?? cmn_connection_subscribe(&subscription, connection, subject, callback, closure)
+        let closure = Unmanaged.passUnretained(wanted.handler).toOpaque()
+        let status = wanted.queueGroup.map { cmn_connection_queue_subscribe(&subscription, connection, wanted.subject, $0, callback, closure) }
+            ?? cmn_connection_subscribe(&subscription, connection, wanted.subject, callback, closure)
         guard status == CMN_OK, let subscription else { throw NatsClient.failure(status) }
-        _ = cmn_subscription_set_pending_limits(subscription, maxPending, 64 << 20)
-        subscriptions.withLock { $0.append(subscription) }
+        _ = cmn_subscription_set_pending_limits(subscription, wanted.maxPending, 64 << 20)
+        let kept = state.withLock { state in
+            if !state.closed { state.subscriptions.append(subscription) }
+            return !state.closed
+        }
+        if !kept { // closed meanwhile, after close() took the list
+            _ = cmn_subscription_unsubscribe(subscription)
+            cmn_subscription_destroy(subscription)
+        }
     }
 
     /// Messages the subscriptions dropped because their handlers fell behind.
     package var droppedBySubscriptions: Int64 {
-        subscriptions.withLock { list in
-            list.reduce(0) { total, subscription in
+        state.withLock { state in // under the lock: close() destroys the subscriptions
+            state.subscriptions.reduce(0) { total, subscription in
                 var dropped: Int64 = 0
                 _ = cmn_subscription_get_dropped(subscription, &dropped)
                 return total + dropped
@@ -230,18 +345,30 @@ package final class NatsClient: @unchecked Sendable {
 
     /// Sends what is buffered and waits (at most 5 s) for the server to have it.
     package func flush() {
+        guard let connection else { return }
         _ = cmn_connection_flush_timeout(connection, 5_000)
     }
 
-    /// Closes the connection; later publishes fail.
+    /// Closes the connection, or ends the first connect while it is still trying (waiting for its attempt
+    /// in progress, at most nats.c's 2 s connect timeout); later publishes fail.
     package func close() {
-        guard closed.withLock({ done in defer { done = true }; return !done }) else { return }
-        let list = subscriptions.withLock { list in defer { list.removeAll() }; return list }
-        for subscription in list {
+        let taken = state.withLock { state -> (subscriptions: [OpaquePointer], connection: OpaquePointer?, connector: ThreadHandle?)? in
+            guard !state.closed else { return nil }
+            state.closed = true
+            defer { state.subscriptions.removeAll() }
+            return (state.subscriptions, state.connection, state.connector)
+        }
+        guard let taken else { return }
+        Sys.signalEventFD(stopFD)
+        for subscription in taken.subscriptions {
             _ = cmn_subscription_unsubscribe(subscription)
             cmn_subscription_destroy(subscription)
         }
-        cmn_connection_close(connection)
+        if let connection = taken.connection { cmn_connection_close(connection) }
+        if let connector = taken.connector, !Sys.isCurrentThread(connector) {
+            Sys.join(connector)
+            state.withLock { $0.connector = nil }
+        }
     }
 
     private static func makeMessage(_ subject: String, reply: String?, headers: [(name: String, value: String)],

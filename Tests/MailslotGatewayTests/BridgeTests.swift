@@ -230,6 +230,44 @@ struct BridgeTests {
         #expect((100..<150).allSatisfy { counts["n\($0)"] == 2 }, "after the restart, messages did not reach the other site")
     }
 
+    /// Reconnecting backs off. A listener that accepts and hangs up at once stands in for a NATS server
+    /// that is not there, and counts the attempts: with the back-off, the first connect and the attempts
+    /// after 0.25, 0.75 and 1.75 s fit in 2.5 s (the next is at 3.75 s); nats.c's fixed wait (250 ms plus
+    /// up to 100 ms) would make 8 to 10. Then the real server comes up on that port and the client connects
+    /// by itself.
+    @Test func reconnectingBacksOffAndConnectsWhenTheServerComes() throws {
+        guard Self.available else { return }
+        let port = Self.port()
+        let refuser = try TestSupport.Child("/usr/bin/python3", ["-c", """
+            import socket
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(port)))
+            s.listen(16)
+            print("bound", flush=True)
+            while True:
+                c, _ = s.accept()
+                print("attempt", flush=True)
+                c.close()
+            """])
+        defer { refuser.signal(SIGKILL) }
+        try refuser.waitFor("bound")
+        let connected = Guarded(false)
+        let started = Date()
+        let client = try NatsClient(.init(servers: ["nats://127.0.0.1:\(port)"], name: "backoff-test")) { event in
+            if case .connected = event { connected.withLock { $0 = true } }
+        }
+        Thread.sleep(until: started.addingTimeInterval(2.5))
+        let attempts = refuser.output.components(separatedBy: "attempt").count - 1
+        print("reconnect back-off: \(attempts) connection attempts in the first 2.5 s")
+        #expect(attempts >= 2 && attempts <= 4, "\(attempts) attempts in 2.5 s; the back-off allows at most 4")
+        refuser.signal(SIGKILL)
+        _ = try? refuser.finish(timeout: 10)
+        let nats = try NatsServer(port: port)
+        #expect(TestSupport.eventually(timeout: 15) { connected.withLock { $0 } }, "never connected to \(nats.url)")
+        withExtendedLifetime(client) {}
+    }
+
     /// A NATS server that wants a user and password: the bridge with the right ones connects, with wrong
     /// ones it does not (and the gateway goes on without it).
     @Test func credentialsAreUsed() throws {

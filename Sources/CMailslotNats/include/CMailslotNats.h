@@ -165,6 +165,11 @@ typedef void (*cmn_msg_handler)(cmn_connection *_Nonnull nc, cmn_subscription *_
 /// again by the time it runs. Must not destroy the connection.
 typedef void (*cmn_connection_handler)(cmn_connection *_Nonnull nc, void *_Nullable closure);
 
+/// natsCustomReconnectDelayHandler: how many ms to wait before the next reconnect attempt. attempts counts
+/// the passes over the server list in this outage (or before the first connect), from 1. Runs on the
+/// reconnect thread, without the connection's lock; it must not call back into the connection.
+typedef int64_t (*cmn_reconnect_delay_handler)(cmn_connection *_Nonnull nc, int attempts, void *_Nullable closure);
+
 /// natsErrHandler: asynchronous errors (CMN_SLOW_CONSUMER with the subscription that dropped messages;
 /// permission violations, with sub NULL when not about one subscription), on the same thread as
 /// cmn_connection_handler.
@@ -230,6 +235,10 @@ cmn_status cmn_options_set_max_reconnect(cmn_options *_Nonnull opts, int maxReco
 cmn_status cmn_options_set_reconnect_wait(cmn_options *_Nonnull opts, int64_t reconnectWait);
 /// natsOptions_SetReconnectJitter: up to this many ms of random delay added to the wait (default 100, TLS 1000).
 cmn_status cmn_options_set_reconnect_jitter(cmn_options *_Nonnull opts, int64_t jitter, int64_t jitterTLS);
+/// natsOptions_SetCustomReconnectDelay: cb decides each wait between reconnect attempts, in place of the
+/// reconnect wait and jitter (NULL: back to them).
+cmn_status cmn_options_set_custom_reconnect_delay(cmn_options *_Nonnull opts, cmn_reconnect_delay_handler _Nullable cb,
+                                                  void *_Nullable closure);
 /// natsOptions_SetRetryOnFailedConnect: when the first connect fails, keep trying with the reconnect
 /// settings. With connectedCb NULL, cmn_connection_connect blocks until connected or attempts are exhausted;
 /// with a callback, it returns CMN_NOT_YET_CONNECTED at once WITH a connection object (publish/subscribe
@@ -238,6 +247,9 @@ cmn_status cmn_options_set_reconnect_jitter(cmn_options *_Nonnull opts, int64_t 
 /// ANY size are buffered; one larger than the server's max_payload then makes the server close the new
 /// connection ("Maximum Payload Violation") and the connection is CLOSED for good (no reconnect, even with
 /// max reconnect -1). Enforce a size limit (1 MiB, the default max_payload) before publishing.
+/// Pitfall 2 (3.4.1, measured): with connectedCb set, a first attempt that reaches a listener which hangs up
+/// before the NATS greeting also leaves the connection CLOSED for good (the closed callback runs, nothing is
+/// tried again). NatsClient therefore does not use this: it makes its first connect itself.
 cmn_status cmn_options_set_retry_on_failed_connect(cmn_options *_Nonnull opts, bool retry,
                                                    cmn_connection_handler _Nullable connectedCb,
                                                    void *_Nullable closure);
@@ -419,7 +431,7 @@ cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nul
 /// cmn_* types to build its table of function pointers, and Fixtures/nats_abi_check.c with nats.h's types to
 /// check each against the real declaration. Not for Swift (function-like macros are not imported).
 #define CMN_NATS_FUNCTIONS(X, Status, ConnStatus, Options, Connection, Subscription, Msg, Statistics,           \
-                           MsgHandler, ConnectionHandler, ErrHandler)                                         \
+                           MsgHandler, ConnectionHandler, ErrHandler, ReconnectDelayHandler)                  \
     X(Status, nats_Open, (int64_t lockSpinCount))                                                             \
     X(void, nats_Close, (void))                                                                               \
     X(Status, nats_CloseAndWait, (int64_t timeout))                                                           \
@@ -443,6 +455,7 @@ cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nul
     X(Status, natsOptions_SetMaxReconnect, (Options *opts, int maxReconnect))                                 \
     X(Status, natsOptions_SetReconnectWait, (Options *opts, int64_t reconnectWait))                           \
     X(Status, natsOptions_SetReconnectJitter, (Options *opts, int64_t jitter, int64_t jitterTLS))             \
+    X(Status, natsOptions_SetCustomReconnectDelay, (Options *opts, ReconnectDelayHandler cb, void *closure))  \
     X(Status, natsOptions_SetRetryOnFailedConnect, (Options *opts, bool retry, ConnectionHandler connectedCb, \
                                                     void *closure))                                           \
     X(Status, natsOptions_SetReconnectBufSize, (Options *opts, int reconnectBufSize))                         \
@@ -502,12 +515,13 @@ cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nul
     X(Status, natsMsgHeader_Values, (Msg *msg, const char *key, const char ***values, int *count))            \
     X(Status, natsMsgHeader_Keys, (Msg *msg, const char ***keys, int *count))
 
-/// The three callback types, as X(return type, nats.c's name, (parameters)), for the ABI check (ours are
-/// cmn_msg_handler, cmn_connection_handler and cmn_err_handler above).
+/// The four callback types, as X(return type, nats.c's name, (parameters)), for the ABI check (ours are
+/// cmn_msg_handler, cmn_connection_handler, cmn_err_handler and cmn_reconnect_delay_handler above).
 #define CMN_NATS_CALLBACKS(X, Status, Connection, Subscription, Msg)                                          \
     X(void, natsMsgHandler, (Connection *nc, Subscription *sub, Msg *msg, void *closure))                     \
     X(void, natsConnectionHandler, (Connection *nc, void *closure))                                           \
-    X(void, natsErrHandler, (Connection *nc, Subscription *subscription, Status err, void *closure))
+    X(void, natsErrHandler, (Connection *nc, Subscription *subscription, Status err, void *closure))           \
+    X(int64_t, natsCustomReconnectDelayHandler, (Connection *nc, int attempts, void *closure))
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 // Checks Sources/CMailslotNats/include/CMailslotNats.h (our own declaration of the libnats subset that the
 // bridge loads at run time) against the real <nats/nats.h>: every natsStatus and natsConnStatus value we
 // name, the enums' size and signedness, and the prototype of every function we dlsym (CMN_NATS_FUNCTIONS)
-// and of the three callback types. It needs libnats-dev, which the package itself does not. Compile only
+// and of the four callback types. It needs libnats-dev, which the package itself does not. Compile only
 // (it fails to compile on a mismatch), from the package root:
 //   cc -std=gnu11 -Wall -Wextra -Werror $(pkg-config --cflags libnats) -I Sources/CMailslotNats/include
 //      -c Tests/MailslotGatewayTests/Fixtures/nats_abi_check.c -o /dev/null
@@ -118,6 +118,7 @@ _Static_assert(sizeof(cmn_statistics *) == sizeof(natsStatistics *), "cmn_statis
 #define OURS_natsMsgHandler cmn_msg_handler
 #define OURS_natsConnectionHandler cmn_connection_handler
 #define OURS_natsErrHandler cmn_err_handler
+#define OURS_natsCustomReconnectDelayHandler cmn_reconnect_delay_handler
 CMN_NATS_CALLBACKS(OURS_ARE_THE_LIST, cmn_status, cmn_connection, cmn_subscription, cmn_msg)
 
 // ... and the list's entry expanded with nats.c's types is nats.c's typedef.
@@ -131,10 +132,10 @@ CMN_NATS_CALLBACKS(SAME_CALLBACK, natsStatus, natsConnection, natsSubscription, 
 #define SAME_FUNCTION(R, name, params) \
     _Static_assert(__builtin_types_compatible_p(__typeof__(name), R params), #name ": prototype differs from nats.h");
 CMN_NATS_FUNCTIONS(SAME_FUNCTION, natsStatus, natsConnStatus, natsOptions, natsConnection, natsSubscription, natsMsg,
-                   natsStatistics, natsMsgHandler, natsConnectionHandler, natsErrHandler)
+                   natsStatistics, natsMsgHandler, natsConnectionHandler, natsErrHandler, natsCustomReconnectDelayHandler)
 
 // 2. The same as the compiler's ordinary diagnostic: a pointer of the list's type initialized with the real
 //    function (an incompatible-pointer-types error on a mismatch, naming both types).
 #define ASSIGNABLE(R, name, params) R(*const check_##name) params = name;
 CMN_NATS_FUNCTIONS(ASSIGNABLE, natsStatus, natsConnStatus, natsOptions, natsConnection, natsSubscription, natsMsg,
-                   natsStatistics, natsMsgHandler, natsConnectionHandler, natsErrHandler)
+                   natsStatistics, natsMsgHandler, natsConnectionHandler, natsErrHandler, natsCustomReconnectDelayHandler)
