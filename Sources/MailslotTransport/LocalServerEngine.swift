@@ -323,6 +323,13 @@ package final class LocalServerEngine: @unchecked Sendable {
     /// before another began was therefore published before that other one was stamped: if the round did not
     /// see it, the other is stamped after the watermark and waits too. So one FIFO holds every writer's
     /// messages in write order (conformance W32). With one writer there is nothing to merge.
+    ///
+    /// A ring may also stop short of its tail in a round: a large message whose room the quota cannot set
+    /// aside yet, parts behind whole messages, an assembled message with records behind it, 64 records.
+    /// The earliest stamp such a ring leaves behind is the round's barrier: nothing stamped after it is
+    /// queued in this round, so that smaller messages written later cannot overtake a waiting one. The
+    /// exception is an assembled message, which already holds its room: holding it back could leave the
+    /// waiting message waiting for that room for ever.
     @discardableResult
     private func drain(_ state: inout State, rounds: Int = 64) -> Int {
         var moved = 0
@@ -350,6 +357,7 @@ package final class LocalServerEngine: @unchecked Sendable {
         }
         var held = false
         var full = false
+        var barrier: Barrier?
         // One look at every ring's tail, then one clock read: every record up to those tails was stamped
         // before `now`, so a later stamp is a lie. Rings with nothing new cost one load each.
         var looks = state.looks
@@ -363,11 +371,25 @@ package final class LocalServerEngine: @unchecked Sendable {
         }
         let now = Sys.monotonicNanoseconds()
         for (connection, tail) in looks {
-            collect(connection, tail: tail, now: now, watermark: watermark, into: &candidates, held: &held, full: &full)
+            collect(connection, tail: tail, now: now, watermark: watermark, into: &candidates, held: &held, full: &full, barrier: &barrier)
         }
         if !single { candidates.sort { ($0.stamp, $0.sequence) < ($1.stamp, $1.sequence) } }
+        // What may go this round: the candidates before the barrier, moved to the front in their order. An
+        // assembled message goes whatever its stamp: it holds its room in the quota already, and a message
+        // waiting for room behind the barrier may be waiting for exactly that room.
+        var allowed = candidates.count
+        if !single, let barrier {
+            allowed = 0
+            for i in candidates.indices {
+                let candidate = candidates[i]
+                guard candidate.end == nil || candidate.stamp < barrier.stamp
+                        || (candidate.stamp == barrier.stamp && candidate.connection === barrier.connection) else { continue }
+                candidates.swapAt(allowed, i)
+                allowed += 1
+            }
+        }
         let taken = candidates.withUnsafeBufferPointer { list in
-            queue.push(count: list.count) { i in (list[i].bytes, list[i].end == nil) }
+            queue.push(count: allowed) { i in (list[i].bytes, list[i].end == nil) }
         }
         // Backwards, so that each ring is consumed once, up to its last queued record.
         for candidate in candidates[0..<taken].reversed() {
@@ -380,31 +402,49 @@ package final class LocalServerEngine: @unchecked Sendable {
                 connection.complete = nil
             }
         }
-        state.queueFull = full || taken < candidates.count
+        state.queueFull = full || taken < allowed
         queueFullHint.store(state.queueFull, ordering: .relaxed)
-        return (taken, taken == candidates.count && taken > 0 || held && taken == candidates.count)
+        // Another round may queue more when this one took all it was allowed and took something (a ring
+        // that stopped short goes on from there), or was held by the watermark.
+        return (taken, taken == allowed && (taken > 0 || held))
+    }
+
+    /// The earliest stamp a ring left behind in a round, and that ring.
+    private struct Barrier {
+        var stamp: UInt64
+        var connection: Connection
     }
 
     /// Adds the records of one ring to a round: whole messages as candidates (at most 64), parts straight
     /// into the message they belong to.
     private func collect(_ connection: Connection, tail: UInt64, now: UInt64, watermark: UInt64, into candidates: inout [Candidate],
-                         held: inout Bool, full: inout Bool) {
+                         held: inout Bool, full: inout Bool, barrier: inout Barrier?) {
         guard connection.violation == nil else { return }
+        let ring = connection.ring
+        var lastStamp = connection.lastStamp
+        // A stamp later than `now` is a lie: it goes just before the watermark. Stamps never go back within a ring.
+        func clamped(_ stamp: UInt64) -> UInt64 { max(stamp > now ? min(now, watermark &- 1) : stamp, lastStamp) }
+        /// This ring stops at `position` with records left: the first of them (the earliest in the ring)
+        /// holds back everything stamped after it, in every ring.
+        func stopShort(at position: UInt64) {
+            guard case .record(_, let rawStamp, _, _) = ring.record(at: position, tail: tail) else { return }
+            let stamp = clamped(rawStamp)
+            guard stamp < watermark else { return } // held by the watermark anyway
+            if barrier == nil || stamp < barrier!.stamp { barrier = Barrier(stamp: stamp, connection: connection) }
+        }
         /// An assembled message waiting for room goes in its turn; nothing behind it goes before it.
         func offerComplete() {
             guard let complete = connection.complete else { return }
             if complete.stamp >= watermark { held = true; return }
             candidates.append(Candidate(stamp: complete.stamp, sequence: candidates.count, connection: connection,
                                         bytes: UnsafeRawBufferPointer(complete.bytes), end: nil))
+            stopShort(at: ring.head)
         }
         if connection.complete != nil { return offerComplete() }
-        let ring = connection.ring
         let limit = effectiveMessageLimit
         var position = ring.head
-        var lastStamp = connection.lastStamp
-        // A stamp later than `now` is a lie: it goes just before the watermark. Stamps never go back within a ring.
-        func clamped(_ stamp: UInt64) -> UInt64 { max(stamp > now ? min(now, watermark &- 1) : stamp, lastStamp) }
         var taken = 0
+        defer { if taken == 64 { stopShort(at: position) } }
         while taken < 64 {
             switch ring.record(at: position, tail: tail) {
             case .empty:
@@ -429,8 +469,11 @@ package final class LocalServerEngine: @unchecked Sendable {
                 case .first, .part, .last:
                     // Parts leave the ring at once (into the message's own buffer), so they are taken only
                     // when nothing before them waits in this round.
-                    guard position == ring.head else { return }
-                    guard take(part: kind, rawStamp, payload, connection, limit: limit, full: &full) else { return }
+                    guard position == ring.head else { return stopShort(at: position) }
+                    guard take(part: kind, rawStamp, payload, connection, limit: limit, full: &full) else {
+                        if connection.violation == nil { stopShort(at: position) } // waiting for room
+                        return
+                    }
                     ring.consume(to: end)
                     position = end
                     if kind == .last, connection.complete != nil {
