@@ -123,7 +123,10 @@ final class Bridge: @unchecked Sendable {
                                                  "servers": "\(configuration.bridge.joined(separator: ","))", "libnats": "\(NatsClient.libraryVersion)"])
     }
 
-    deinit { Sys.close(wakeHeartbeat) }
+    deinit {
+        client.close() // also when start() or stop() never ran: ends a first connect that is still trying
+        Sys.close(wakeHeartbeat)
+    }
 
     /// Subscribes and starts the heartbeat. Subscriptions made while NATS is away take effect when it is back.
     func start() throws(MailslotError) {

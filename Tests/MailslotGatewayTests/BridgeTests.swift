@@ -230,42 +230,72 @@ struct BridgeTests {
         #expect((100..<150).allSatisfy { counts["n\($0)"] == 2 }, "after the restart, messages did not reach the other site")
     }
 
-    /// Reconnecting backs off. A listener that accepts and hangs up at once stands in for a NATS server
-    /// that is not there, and counts the attempts: with the back-off, the first connect and the attempts
-    /// after 0.25, 0.75 and 1.75 s fit in 2.5 s (the next is at 3.75 s); nats.c's fixed wait (250 ms plus
-    /// up to 100 ms) would make 8 to 10. Then the real server comes up on that port and the client connects
-    /// by itself.
+    /// A TCP listener that accepts and hangs up at once, before any NATS greeting (a proxy in front of a
+    /// server that is down, a server restarting), counting the connection attempts. Killed by pid.
+    final class HangingUpListener {
+        private let child: TestSupport.Child
+
+        init(port: UInt16) throws {
+            child = try TestSupport.Child("/usr/bin/python3", ["-c", """
+                import socket
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", \(port)))
+                s.listen(16)
+                print("bound", flush=True)
+                while True:
+                    c, _ = s.accept()
+                    print("attempt", flush=True)
+                    c.close()
+                """])
+            try child.waitFor("bound")
+        }
+
+        var attempts: Int { child.output.components(separatedBy: "attempt").count - 1 }
+
+        func kill() {
+            child.signal(SIGKILL)
+            _ = try? child.finish(timeout: 10)
+        }
+
+        deinit { kill() }
+    }
+
+    /// Reconnecting backs off. A listener that hangs up stands in for a NATS server that is not there:
+    /// with the back-off, the first connect and the attempts after 0.25, 0.75 and 1.75 s fit in 2.5 s (the
+    /// next is at 3.75 s); the fixed 250 ms wait used before would make about 10. Then the real server
+    /// comes up on that port and the client connects by itself (nats.c's own first-connect retry never
+    /// would: one hang-up closed its connection for good).
     @Test func reconnectingBacksOffAndConnectsWhenTheServerComes() throws {
         guard Self.available else { return }
         let port = Self.port()
-        let refuser = try TestSupport.Child("/usr/bin/python3", ["-c", """
-            import socket
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", \(port)))
-            s.listen(16)
-            print("bound", flush=True)
-            while True:
-                c, _ = s.accept()
-                print("attempt", flush=True)
-                c.close()
-            """])
-        defer { refuser.signal(SIGKILL) }
-        try refuser.waitFor("bound")
+        let listener = try HangingUpListener(port: port)
         let connected = Guarded(false)
         let started = Date()
         let client = try NatsClient(.init(servers: ["nats://127.0.0.1:\(port)"], name: "backoff-test")) { event in
             if case .connected = event { connected.withLock { $0 = true } }
         }
         Thread.sleep(until: started.addingTimeInterval(2.5))
-        let attempts = refuser.output.components(separatedBy: "attempt").count - 1
+        let attempts = listener.attempts
         print("reconnect back-off: \(attempts) connection attempts in the first 2.5 s")
         #expect(attempts >= 2 && attempts <= 4, "\(attempts) attempts in 2.5 s; the back-off allows at most 4")
-        refuser.signal(SIGKILL)
-        _ = try? refuser.finish(timeout: 10)
+        listener.kill()
         let nats = try NatsServer(port: port)
         #expect(TestSupport.eventually(timeout: 15) { connected.withLock { $0 } }, "never connected to \(nats.url)")
         withExtendedLifetime(client) {}
+    }
+
+    /// A gateway whose bridge never ran (created, then dropped) stops trying to reach NATS: nothing keeps
+    /// a thread knocking on the server's port for the rest of the process's life.
+    @Test func aBridgeDroppedBeforeItRanStopsTrying() throws {
+        guard Self.available else { return }
+        let natsPort = Self.port()
+        let listener = try HangingUpListener(port: natsPort)
+        do { _ = try Self.gateway(site: "A", port: Self.port(), nats: "nats://127.0.0.1:\(natsPort)") }
+        Thread.sleep(forTimeInterval: 0.2) // the listener's lines about attempts before the drop arrive
+        let dropped = listener.attempts
+        Thread.sleep(forTimeInterval: 2.5) // a bridge still trying would come back after 0.25, 0.75 and 1.75 s
+        #expect(dropped <= 2 && listener.attempts == dropped, "\(listener.attempts - dropped) attempts after the gateway was dropped")
     }
 
     /// A NATS server that wants a user and password: the bridge with the right ones connects, with wrong
