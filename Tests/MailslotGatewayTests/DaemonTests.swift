@@ -219,6 +219,10 @@ extension DaemonTests {
         func get(_ url: String) -> String {
             do { return try HTTP.get(url).body } catch { return "\(error)" }
         }
+        // Prometheus first has to listen: under the ThreadSanitizer pass on a 2-core CI machine it once took
+        // more than 45 s to start.
+        let ready = await TestSupport.eventually(timeout: 180) { (try? HTTP.get("http://127.0.0.1:\(prometheusPort)/-/ready").status) == 200 }
+        #expect(ready, "Prometheus was not ready after 180 s: \(prometheus.output)")
         var delivered: String?, dropped: String?
         let deadline = Date().addingTimeInterval(45)
         while Date() < deadline {
