@@ -404,7 +404,7 @@ struct FileSystemTests {
         }
         try "".write(toFile: scratch + "/mailslot.conf", atomically: true, encoding: .utf8)
         let environment = ["MAILSLOT_CONFIG": scratch + "/mailslot.conf"]
-        let port = 47_000 + UInt16(getpid() % 1000)
+        let port = TestSupport.ports()
         let daemon = try TestSupport.Child(TestSupport.product("mailslotd"), ["--interface", "127.0.0.1", "--port", "\(port)", "--no-name-service",
                                                                             "--mount", folder], environment: environment)
         try daemon.waitFor("mailslotd listening")

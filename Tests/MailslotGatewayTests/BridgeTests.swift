@@ -19,8 +19,7 @@ import Glibc
 struct BridgeTests {
     static let natsServer = ["/usr/sbin/nats-server", "/usr/bin/nats-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/nats-server"
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-    static let ports = Atomic<UInt16>(0)
-    static func port() -> UInt16 { 48_000 + UInt16(getpid() % 400) * 10 + ports.add(1, ordering: .relaxed).newValue }
+    static func port() -> UInt16 { TestSupport.ports() }
 
     /// Whether nats-server and the NATS C client are here; says loudly why not (a failure under CI=true).
     static var available: Bool {

@@ -15,8 +15,7 @@ import Glibc
 @Suite("Gateway under attack and faults", .serialized)
 struct GatewayCampaignTests {
     let daemon = TestSupport.product("mailslotd")
-    static let ports = Atomic<UInt16>(0)
-    static func port() -> UInt16 { 46_000 + UInt16(getpid() % 500) * 8 + ports.add(1, ordering: .relaxed).newValue }
+    static func port() -> UInt16 { TestSupport.ports() }
 
     /// An empty configuration file, so that the machine's /etc/mailslot.conf does not change the test.
     final class Scratch {

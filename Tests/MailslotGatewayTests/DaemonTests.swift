@@ -31,9 +31,8 @@ struct DaemonTests {
         deinit { try? FileManager.default.removeItem(atPath: folder) }
     }
 
-    static let ports = Atomic<UInt16>(0)
-    /// Two free-by-convention ports per call (the datagram port and the metrics port after it).
-    static func port() -> UInt16 { 43_000 + UInt16(getpid() % 500) * 16 + ports.add(2, ordering: .relaxed).newValue }
+    /// A port for the daemon, and the next one for its metrics.
+    static func port() -> UInt16 { TestSupport.ports(2) }
 
     /// A datagram to `name<00>` for `\MAILSLOT\<path>`, sent to the daemon on loopback.
     func send(to name: String, path: String, _ text: String, port: UInt16) throws {

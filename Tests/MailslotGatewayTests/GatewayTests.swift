@@ -9,14 +9,8 @@ import Testing
 @Suite("Gateway")
 struct GatewayTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-    nonisolated(unsafe) static var next: UInt16 = 0
-    static let lock = NSLock()
 
-    static func port() -> UInt16 {
-        lock.lock(); defer { lock.unlock() }
-        next += 1
-        return 41_000 + UInt16(getpid() % 2000) * 4 + next
-    }
+    static func port() -> UInt16 { TestSupport.ports() }
 
     func makeGateway(acceptAny: Bool = false) throws -> Gateway {
         try Gateway(configuration: .init(computerName: "GWHOST", workgroup: "MSTEST", interfaces: ["127.0.0.1"], port: Self.port(),

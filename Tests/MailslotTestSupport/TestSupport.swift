@@ -20,6 +20,41 @@ package typealias Guarded = Locked
 /// What the test targets share: the built products, unique names, prerequisites that skip loudly (and
 /// fail under CI=true), and child processes with bounded waits.
 public enum TestSupport {
+    /// Loopback ports for a test's servers: `count` consecutive ones that nothing holds now (UDP and TCP on
+    /// 127.0.0.1). They come from a block of 100 of this process's own, below the kernel's ephemeral range
+    /// (32768-60999), so that no client socket's automatic port can take one, and from one counter for every
+    /// suite of the run, so that no two tests get the same port.
+    public static func ports(_ count: Int = 1) -> UInt16 {
+        let base = 10_000 + Int(getpid() % 220) * 100
+        return nextPort.withLock { next in
+            for _ in 0..<100 {
+                let first = next
+                next = (next + count) % 100
+                guard first + count <= 100 else { continue }
+                if (0..<count).allSatisfy({ isFree(UInt16(base + first + $0)) }) { return UInt16(base + first) }
+            }
+            return UInt16(base + next) // all held: the test's own bind will say so
+        }
+    }
+
+    private static let nextPort = Guarded(0)
+
+    /// Whether a UDP and a TCP socket can bind 127.0.0.1:`port` now.
+    private static func isFree(_ port: UInt16) -> Bool {
+        [Int32(SOCK_DGRAM.rawValue), Int32(SOCK_STREAM.rawValue)].allSatisfy { type in
+            let fd = socket(AF_INET, type, 0)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
+        }
+    }
+
     /// The directory holding the built products (next to the test bundle).
     public static let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
 
