@@ -44,14 +44,9 @@ public enum TestSupport {
         [Int32(SOCK_DGRAM.rawValue), Int32(SOCK_STREAM.rawValue)].allSatisfy { type in
             let fd = socket(AF_INET, type, 0)
             guard fd >= 0 else { return false }
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            } == 0
+            defer { Sys.close(fd) }
+            do throws(Errno) { try Sys.bind(fd, .loopback, port) } catch { return false }
+            return true
         }
     }
 
