@@ -78,5 +78,20 @@ extension MailslotServer {
 public enum MailslotDirectory {
     public typealias Entry = MailslotDirectoryEntry
     /// Every mailslot on this machine (in this network namespace), with the pids of the processes that hold it.
-    public static func list() -> [Entry] { LocalDirectory.entries() }
+    ///
+    /// Each server is asked for its state, all at once; one that has not answered within `timeout` (a
+    /// stopped process, a socket that never speaks, a machine too busy to schedule the server's thread) is
+    /// left out. The call returns as soon as every server has answered, so a longer `timeout` costs time
+    /// only when some server is silent.
+    public static func list(timeout: Duration = .milliseconds(300)) -> [Entry] {
+        LocalDirectory.entries(timeoutMilliseconds: milliseconds(timeout))
+    }
+
+    private static func milliseconds(_ duration: Duration) -> UInt32 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        let ms = seconds.multipliedReportingOverflow(by: 1000)
+        guard !ms.overflow else { return UInt32.max }
+        return UInt32(clamping: ms.partialValue + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
 }

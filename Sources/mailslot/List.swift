@@ -11,8 +11,11 @@ struct List: ParsableCommand {
     @Flag(help: "Print one JSON object per mailslot.")
     var json = false
 
+    @Option(help: "Milliseconds to wait, in all, for the servers to answer; one that has not answered by then is left out.")
+    var timeout: UInt32 = 300
+
     func run() {
-        let entries = MailslotDirectory.list()
+        let entries = MailslotDirectory.list(timeout: .milliseconds(Int(timeout)))
         if json {
             for e in entries {
                 let object: [String: Any] = ["name": e.name.description, "pids": e.holderPIDs, "owner_uid": e.ownerUID,

@@ -10,26 +10,39 @@ import Glibc
 /// cost one short deadline in all.
 @Suite("Directory")
 struct DirectoryTests {
-    /// A process (python) that listens on a mailslot address: it answers with a greeting that claims to be
-    /// root's mailslot, or not at all.
+    enum Answer: String { case greet, slow, silent }
+
+    /// A process (python) that listens on a mailslot address: it answers with a greeting, named `name`, that
+    /// claims to be root's mailslot, at once (`greet`), 0.8 s after each connection (`slow`), or not at all.
     func impostor(_ address: String, greeting: Bool) throws -> Process {
+        try impostor(address, answer: greeting ? .greet : .silent)
+    }
+
+    func impostor(_ address: String, answer: Answer, name: String = "impostor") throws -> Process {
         let script = """
-            import socket, struct, sys, time
+            import socket, struct, sys, threading, time
             s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             s.bind(b"\\0" + sys.argv[1].encode())
-            s.listen(8)
+            s.listen(64)
             print("bound", flush=True)
-            if sys.argv[2] == "greet":
+            if sys.argv[2] != "silent":
                 s.settimeout(8)
-                name = b"impostor"
+                name = sys.argv[3].encode()
                 # magic, version 5, status ok, max 0, quota, pid 1, owner uid 0 ("root"), access everyone,
                 # local only, created at 0, no state, name
                 g = b"MSLT" + struct.pack("<HHIQIIBIBQBH", 5, 0, 0, 65536, 1, 0, 2, 0, 0, 0, 0, len(name)) + name
+                def answer(c):
+                    if sys.argv[2] == "slow":
+                        time.sleep(0.8)  # each connection on its own, so other tests' lists do not queue
+                    try:
+                        c.send(g)
+                    except OSError:
+                        pass  # the asker gave up and closed
+                    c.close()
                 try:
                     while True:
                         c, _ = s.accept()
-                        c.send(g)
-                        c.close()
+                        threading.Thread(target=answer, args=(c,), daemon=True).start()
                 except socket.timeout:
                     pass
             else:
@@ -37,7 +50,7 @@ struct DirectoryTests {
             """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, address, greeting ? "greet" : "silent"]
+        p.arguments = ["-c", script, address, answer.rawValue, name]
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
@@ -51,7 +64,7 @@ struct DirectoryTests {
         let silent = try (0..<10).map { try impostor("mailslot:SILENT-\(tag)-\($0)", greeting: false) }
         defer {
             for process in [liar] + silent {
-                process.terminate()
+                kill(process.processIdentifier, SIGKILL) // SIGTERM left them to finish their 8 s
                 process.waitUntilExit()
             }
         }
@@ -70,5 +83,19 @@ struct DirectoryTests {
         #expect(impostorEntry?.ownerUID == geteuid(), "owner \(String(describing: impostorEntry?.ownerUID)): the kernel says \(geteuid()), the greeting claimed 0")
         // Ten sockets that never answer cost one deadline (300 ms), not ten (a loose bound for a busy machine).
         #expect(elapsed < 2.0, "a list took \(elapsed) s")
+    }
+
+    /// A server slower to answer than the default deadline (a busy machine, a sanitizer) is left out of the
+    /// default list, and listed by one that waits long enough (CI's ThreadSanitizer pass missed a live
+    /// mailslot at 300 ms).
+    @Test func aSlowServerIsListedWhenTheListWaitsLongEnough() throws {
+        let name = "slow-\(getpid())"
+        let slow = try impostor("mailslot:\(name.uppercased())", answer: .slow, name: name)
+        defer {
+            kill(slow.processIdentifier, SIGKILL) // SIGTERM left them to finish their 8 s
+            slow.waitUntilExit()
+        }
+        #expect(!MailslotDirectory.list().contains { $0.name.path == name }, "0.8 s is past the default 300 ms")
+        #expect(MailslotDirectory.list(timeout: .seconds(10)).contains { $0.name.path == name })
     }
 }

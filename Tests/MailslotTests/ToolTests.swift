@@ -68,11 +68,11 @@ struct ToolTests {
         let name = Support.uniqueName("cli-list")
         let s = try MailslotServer(name: name)
         defer { s.close() }
-        let r = try Support.run(Support.tool, ["list"])
+        let r = try Support.run(Support.tool, ["list", "--timeout", "10000"])
         #expect(r.status == 0)
         let line = r.stdout.split(separator: "\n").first { $0.hasPrefix(name + " ") }
         #expect(line?.contains(" \(getpid()) ") == true, "\(r.stdout)")
-        let json = try Support.run(Support.tool, ["list", "--json"])
+        let json = try Support.run(Support.tool, ["list", "--json", "--timeout", "10000"])
         #expect(json.stdout.contains("\"pids\":[\(getpid())]"))
     }
 

@@ -119,7 +119,7 @@ struct Win32Tests {
             let name = C.uniqueName("sddl-network")
             let server = try C.Background(program, [name, sddl, "1", "3000"])
             try server.waitFor("ready")
-            let list = try C.run(C.tool, ["list", "--json"])
+            let list = try C.run(C.tool, ["list", "--json", "--timeout", "10000"])
             let path = name.replacingOccurrences(of: #"\\.\mailslot\"#, with: "")
             let line = list.output.split(separator: "\n").first { $0.contains(path.replacingOccurrences(of: "\\", with: "\\\\")) }
             #expect(line?.contains("\"network\":\(network)") == true, "\(sddl): \(line ?? "not listed: \(list.output)")")
