@@ -18,8 +18,8 @@ package enum LocalDirectory {
         // Connect to all of them as state queries (which servers answer and close; they open no writer).
         struct Probe { var fd: FD; var inode: UInt64; var ownerUID: UInt32 }
         var probes: [FD: Probe] = [:]
-        for (n, socket) in sockets.enumerated() {
-            guard let query = connectQuery(to: socket.address, as: "list:\(Sys.pid):\(n)") else { continue }
+        for socket in sockets {
+            guard let query = connectQuery(to: socket.address, as: queryAddress("list")) else { continue }
             probes[query.fd] = Probe(fd: query.fd, inode: socket.inode, ownerUID: query.ownerUID)
         }
         defer { probes.keys.forEach(Sys.close) }
@@ -77,7 +77,7 @@ package enum LocalDirectory {
     /// for the name within `timeoutMilliseconds`. The owner is the kernel's word, as in ``entries``.
     package static func entry(for name: MailslotName, timeoutMilliseconds: UInt32 = 300) -> Entry? {
         guard let query = connectQuery(to: LocalProtocol.abstractAddress(forKey: name.key),
-                                       as: "stat:\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)") else { return nil }
+                                       as: queryAddress("stat")) else { return nil }
         defer { Sys.close(query.fd) }
         var buffer = [UInt8](repeating: 0, count: 8192)
         guard (try? Sys.poll(query.fd, .readable, timeoutMilliseconds: Int32(clamping: timeoutMilliseconds)))?.isEmpty == false,
@@ -86,12 +86,12 @@ package enum LocalDirectory {
         return Entry(name: answered, holderPIDs: [greeting.serverPID], ownerUID: query.ownerUID, greeting: greeting)
     }
 
-    /// Connects to a mailslot's listening socket as a state query, from the query address `tag` names
+    /// Connects to a mailslot's listening socket as a state query, from the query address `local`
     /// (the server answers with its greeting and closes; it opens no writer). The owner is the kernel's
     /// word (SO_PEERCRED). Nil when any step fails.
-    private static func connectQuery(to address: [UInt8], as tag: String) -> (fd: FD, ownerUID: UInt32)? {
+    private static func connectQuery(to address: [UInt8], as local: [UInt8]) -> (fd: FD, ownerUID: UInt32)? {
         guard let fd = try? Sys.unixSocket(seqpacket: true) else { return nil }
-        guard (try? Sys.bindAbstract(fd, LocalProtocol.queryPrefix + Array(tag.utf8))) != nil,
+        guard (try? Sys.bindAbstract(fd, local)) != nil,
               (try? Sys.connectAbstract(fd, address)) != nil,
               let peer = try? Sys.peerCredentials(fd) else {
             Sys.close(fd)
@@ -106,6 +106,12 @@ package enum LocalDirectory {
         return LocalGreeting(decoding: Array(buffer[0..<received]))
     }
 
+    /// The address a query socket binds to: `kind`, this process and a number no other query of this
+    /// process has had, so that lists and lookups made at the same time by several threads never take
+    /// each other's address.
+    package static func queryAddress(_ kind: String) -> [UInt8] {
+        LocalProtocol.queryPrefix + Array("\(kind):\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
+    }
     private static let querySerial = Atomic<UInt64>(0)
 
     /// Maps socket inodes to the pids that hold a descriptor for them.

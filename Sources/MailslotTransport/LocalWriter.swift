@@ -1,6 +1,5 @@
 import Logging
 import MailslotCore
-import Synchronization
 
 /// A writer's connection to a local mailslot: the connection (credentials, greeting, doorbell) and the
 /// ring of its own that the server handed over with the greeting.
@@ -200,17 +199,14 @@ package final class LocalWriter: @unchecked Sendable {
     /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name any more, ERROR_ACCESS_DENIED (5)
     ///   when its access rule refuses this process.
     package static func query(_ name: MailslotName, timeoutMilliseconds: UInt32 = 1000) throws(MailslotError) -> LocalGreeting {
-        let local = LocalProtocol.queryPrefix + Array("\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
         let (fd, greeting) = try connect(name, LocalProtocol.abstractAddress(forKey: name.key), timeoutMilliseconds: timeoutMilliseconds,
-                                         bindingTo: local)
+                                         bindingTo: LocalDirectory.queryAddress("info"))
         Sys.close(fd)
         guard greeting.status == .ok, greeting.state != nil else {
             throw MailslotError(.accessDenied, "the server of \(name) does not let this user query it")
         }
         return greeting
     }
-
-    private static let querySerial = Atomic<UInt64>(0)
 
     /// Sends one message: a copy into this writer's ring. It is in the mailslot once this returns.
     ///

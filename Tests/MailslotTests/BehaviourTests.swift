@@ -255,8 +255,8 @@ struct BehaviourTests {
         let name = Support.uniqueName("List") + #"\Sub"#
         let s = try MailslotServer(name: name, maxMessageSize: 99, options: .init(access: .everyone))
         defer { s.close() }
-        // The server is alive, so the list waits only as long as its thread takes to be scheduled; under a
-        // sanitizer on a loaded machine that has been more than the default 300 ms (CI, stop 15).
+        // The server is alive: the list waits only as long as its thread takes to answer (on a loaded
+        // machine under a sanitizer, that may be past the default 300 ms).
         let entry = MailslotDirectory.list(timeout: .seconds(10)).first { $0.name.description == name }
         #expect(entry != nil)
         #expect(entry?.holderPIDs == [getpid()])

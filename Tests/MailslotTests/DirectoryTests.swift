@@ -1,5 +1,6 @@
 import Foundation
 import Mailslot
+import MailslotTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -85,9 +86,8 @@ struct DirectoryTests {
         #expect(elapsed < 2.0, "a list took \(elapsed) s")
     }
 
-    /// A server slower to answer than the default deadline (a busy machine, a sanitizer) is left out of the
-    /// default list, and listed by one that waits long enough (CI's ThreadSanitizer pass missed a live
-    /// mailslot at 300 ms).
+    /// A server slower to answer than the default deadline (a busy machine, a stopped process) is left out
+    /// of the default list, and listed by one that waits long enough.
     @Test func aSlowServerIsListedWhenTheListWaitsLongEnough() throws {
         let name = "slow-\(getpid())"
         let slow = try impostor("mailslot:\(name.uppercased())", answer: .slow, name: name)
@@ -97,5 +97,22 @@ struct DirectoryTests {
         }
         #expect(!MailslotDirectory.list().contains { $0.name.path == name }, "0.8 s is past the default 300 ms")
         #expect(MailslotDirectory.list(timeout: .seconds(10)).contains { $0.name.path == name })
+    }
+
+    /// Lists made at the same time by threads of one process each see every mailslot. They used to name
+    /// their query sockets by the socket's place in the list alone, so two lists at once bound the same
+    /// address, and one of them skipped that mailslot (CI: live mailslots missing from a list while other
+    /// tests were listing).
+    @Test func concurrentListsInOneProcessEachSeeEveryMailslot() throws {
+        let name = Support.uniqueName("concurrent-list")
+        let server = try MailslotServer(name: name, options: .init(access: .everyone))
+        defer { server.close() }
+        let misses = Guarded(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<25 where !MailslotDirectory.list(timeout: .seconds(10)).contains(where: { $0.name.description == name }) {
+                misses.withLock { $0 += 1 }
+            }
+        }
+        #expect(misses.withLock { $0 } == 0, "lists that missed a live mailslot")
     }
 }
