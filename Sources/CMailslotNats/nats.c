@@ -6,7 +6,9 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // The library files to try, in order. nats.c's soname is libnats.so.MAJOR.MINOR (CMake SOVERSION), one per
@@ -346,4 +348,46 @@ cmn_status cmn_msg_header_values(cmn_msg *msg, const char *key, const char ***va
 }
 cmn_status cmn_msg_header_keys(cmn_msg *msg, const char ***keys, int *count) {
     return nats.natsMsgHeader_Keys(msg, keys, count);
+}
+
+// MARK: - Headers in one call
+
+cmn_status cmn_connection_publish_with_headers(cmn_connection *nc, const char *subj, const char *headers, int headersLength,
+                                               const void *data, int dataLen) {
+    if (headersLength < 0 || (headersLength > 0 && (headers == NULL || headers[headersLength - 1] != '\0'))) return CMN_INVALID_ARG;
+    cmn_msg *msg = NULL;
+    cmn_status status = nats.natsMsg_Create(&msg, subj, NULL, (const char *)data, dataLen);
+    if (status != CMN_OK) return status;
+    const char *cursor = headers, *end = headers + headersLength;
+    while (status == CMN_OK && cursor < end) {
+        const char *key = cursor;
+        cursor += strlen(cursor) + 1;
+        if (cursor >= end) { status = CMN_INVALID_ARG; break; } // a key without its value
+        const char *value = cursor;
+        cursor += strlen(cursor) + 1;
+        status = nats.natsMsgHeader_Set(msg, key, value);
+    }
+    if (status == CMN_OK) status = nats.natsConnection_PublishMsg(nc, msg);
+    nats.natsMsg_Destroy(msg);
+    return status;
+}
+
+int cmn_msg_header_block(cmn_msg *msg, char *buffer, int capacity, int maxHeaders) {
+    const char **keys = NULL;
+    int count = 0;
+    if (nats.natsMsgHeader_Keys(msg, &keys, &count) != CMN_OK || keys == NULL) return 0;
+    size_t needed = 0;
+    for (int i = 0; i < count && i < maxHeaders; i++) {
+        const char *value = NULL;
+        if (nats.natsMsgHeader_Get(msg, keys[i], &value) != CMN_OK || value == NULL) continue;
+        size_t keyLength = strlen(keys[i]) + 1, valueLength = strlen(value) + 1;
+        if (buffer != NULL && needed + keyLength + valueLength <= (size_t)(capacity > 0 ? capacity : 0)) {
+            memcpy(buffer + needed, keys[i], keyLength);
+            memcpy(buffer + needed + keyLength, value, valueLength);
+        }
+        needed += keyLength + valueLength;
+        if (needed > INT32_MAX / 2) break; // never: a NATS message is at most a few MiB
+    }
+    free((void *)keys);
+    return (int)needed;
 }

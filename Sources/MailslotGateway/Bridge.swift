@@ -217,9 +217,40 @@ final class Bridge: @unchecked Sendable {
         return true
     }
 
+    /// What the messages of one stream (one writer to one mailslot) share: the subject and every header
+    /// but the datagram id, built for the first and reused while the stream goes on.
+    private struct OutgoingStream {
+        var message: BridgedMessage
+        var subject: String
+        var headers: NatsClient.HeaderBlock
+
+        init(_ message: BridgedMessage) {
+            self.message = message
+            self.message.data = []
+            subject = message.subject
+            headers = NatsClient.HeaderBlock(message.headers.filter { $0.name != BridgeProtocol.Header.datagramID })
+        }
+
+        func carries(_ other: BridgedMessage) -> Bool {
+            other.sourceIP == message.sourceIP && other.kind == message.kind && other.sourceName == message.sourceName
+                && other.mailslotName == message.mailslotName && other.workgroup == message.workgroup && other.site == message.site
+                && other.destination == message.destination && other.bridge == message.bridge
+        }
+    }
+
+    private let lastStream = Locked<OutgoingStream?>(nil)
+
     private func publish(_ message: BridgedMessage, to subject: String? = nil) {
+        let stream = lastStream.withLock { last -> OutgoingStream in
+            if let last, last.carries(message) { return last }
+            let fresh = OutgoingStream(message)
+            last = fresh
+            return fresh
+        }
+        var headers = stream.headers
+        headers.append(BridgeProtocol.Header.datagramID, String(message.datagramID))
         do throws(NatsClient.Failure) {
-            try client.publish(subject ?? message.subject, headers: message.headers, data: message.data)
+            try client.publish(subject ?? stream.subject, headers: headers, data: message.data)
             state.withLock { state in
                 if message.kind == .unique { state.counters.forwarded += 1 } else { state.counters.published += 1 }
             }
@@ -293,8 +324,9 @@ final class Bridge: @unchecked Sendable {
 
     // MARK: in (on nats.c's threads)
 
-    /// Checks a message from NATS: well-formed, from another site, not forged, not seen before.
-    private func accept(_ raw: NatsClient.Message) -> BridgedMessage? {
+    /// Checks a message from NATS: well-formed, from another site, not forged, not seen before. With the
+    /// message, its ``BridgedMessage/key``.
+    private func accept(_ raw: NatsClient.Message) -> (message: BridgedMessage, key: UInt64)? {
         metrics.received.increment()
         let message: BridgedMessage
         do throws(BridgedMessage.Rejection) {
@@ -305,6 +337,7 @@ final class Bridge: @unchecked Sendable {
             return nil
         }
         // One look at the state per message (this runs for every message from every other site).
+        let key = message.key
         let rejection: String? = state.withLock { state in
             state.counters.received += 1
             // A site's bridges are known by their heartbeats: a message that claims a site its bridge does
@@ -312,21 +345,21 @@ final class Bridge: @unchecked Sendable {
             if let peer = state.peers[message.bridge], peer.site != message.site { return "forged_site" }
             if message.bridge == settings.id { return "forged_site" }
             if message.kind == .domain, message.site == settings.site { return "own_site" } // this LAN carried it
-            return state.inbound.insert(message.key, now: .now) ? nil : "duplicate"
+            return state.inbound.insert(key, now: .now) ? nil : "duplicate"
         }
         if let rejection {
             drop(rejection)
             return nil
         }
-        return message
+        return (message, key)
     }
 
     private func receivedDomain(_ raw: NatsClient.Message) {
-        guard let message = accept(raw) else { return }
+        guard let (message, key) = accept(raw) else { return }
         guard settings.workgroups.contains(message.workgroup) else { return drop("workgroup_not_bridged") }
         guard isForwarder else { return } // the LAN's forwarder re-broadcasts it; this host gets it from there
         // Remembered first: when the re-broadcast comes back to this host's gateway it is not published again.
-        _ = state.withLock { $0.outbound.insert(message.key, now: .now) }
+        _ = state.withLock { $0.outbound.insert(key, now: .now) }
         guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return drop("malformed") }
         var sent = false
         for target in lanTargets() { sent = sockets.sendDatagram(bytes, to: target.address, port: settings.port, from: target.source) || sent }
@@ -336,7 +369,7 @@ final class Bridge: @unchecked Sendable {
     }
 
     private func receivedUnique(_ raw: NatsClient.Message) {
-        guard let message = accept(raw), let destination = message.destination else { return }
+        guard let message = accept(raw)?.message, let destination = message.destination else { return }
         guard message.site == settings.site else { return drop("wrong_site") }
         var address = destination == settings.computerName ? GatewaySockets.interfaces().first { !$0.isLoopback && $0.isUp }?.address : nil
         if address == nil { address = state.withLock { $0.lanNames[destination]?.address } }

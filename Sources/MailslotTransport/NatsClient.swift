@@ -54,8 +54,76 @@ package final class NatsClient: @unchecked Sendable {
         package var subject: String
         package var reply: String?
         package var data: [UInt8]
-        package var headers: [String: String]
-        package func header(_ name: String) -> String? { headers[name] }
+        /// The headers as nats.c gave them (each key's first value), in one block: copying them out costs
+        /// one array, and only the values asked for become strings.
+        package var headerBlock: HeaderBlock
+
+        /// The first value of the header `name` (names are case-sensitive, as in nats.c).
+        package func header(_ name: String) -> String? { headerBlock.value(of: name) }
+        /// Every header, for diagnostics and tests.
+        package var headers: [String: String] { headerBlock.dictionary }
+    }
+
+    /// Headers as "key\0value\0" pairs: what ``publish(_:headers:data:)-(_,HeaderBlock,_)`` hands nats.c in
+    /// one call, and what a received message's headers are copied into. A caller that publishes many
+    /// messages with the same headers builds the block once and appends what changes.
+    package struct HeaderBlock: Sendable, Equatable {
+        package private(set) var bytes: [UInt8] = []
+
+        package init() {}
+
+        package init(_ headers: [(name: String, value: String)]) {
+            for (name, value) in headers { append(name, value) }
+        }
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        /// Adds a pair; a name or value is taken up to its first NUL byte, as a C string would be.
+        package mutating func append(_ name: String, _ value: String) {
+            bytes.append(contentsOf: name.utf8.prefix { $0 != 0 })
+            bytes.append(0)
+            bytes.append(contentsOf: value.utf8.prefix { $0 != 0 })
+            bytes.append(0)
+        }
+
+        /// Calls `body` with each pair's name and value bytes, until it returns false.
+        private func forEachPair(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool) {
+            bytes.withUnsafeBufferPointer { all in
+                var start = 0
+                while start < all.count {
+                    func end(from i: Int) -> Int? { // memchr: the blocks are a few hundred bytes, looked through ten times a message
+                        memchr(all.baseAddress! + i, 0, all.count - i).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - all.baseAddress! }
+                    }
+                    guard let nameEnd = end(from: start), nameEnd + 1 < all.count, let valueEnd = end(from: nameEnd + 1) else { return }
+                    let name = UnsafeBufferPointer(rebasing: all[start..<nameEnd])
+                    let value = UnsafeBufferPointer(rebasing: all[(nameEnd + 1)..<valueEnd])
+                    guard body(name, value) else { return }
+                    start = valueEnd + 1
+                }
+            }
+        }
+
+        package func value(of name: String) -> String? {
+            var found: String?
+            var wanted = name
+            wanted.withUTF8 { wanted in
+                forEachPair { key, value in
+                    guard key.count == wanted.count, memcmp(key.baseAddress!, wanted.baseAddress!, key.count) == 0 else { return true }
+                    found = String(decoding: value, as: UTF8.self)
+                    return false
+                }
+            }
+            return found
+        }
+
+        package var dictionary: [String: String] {
+            var result: [String: String] = [:]
+            forEachPair { key, value in
+                result[String(decoding: key, as: UTF8.self)] = result[String(decoding: key, as: UTF8.self)] ?? String(decoding: value, as: UTF8.self)
+                return true
+            }
+            return result
+        }
     }
 
     /// A failure of a NATS call: nats.c's status and its text.
@@ -269,10 +337,27 @@ package final class NatsClient: @unchecked Sendable {
 
     /// Publishes one message with headers. Fails at once while the server is away.
     package func publish(_ subject: String, headers: [(name: String, value: String)], data: [UInt8]) throws(Failure) {
+        try publish(subject, headers: HeaderBlock(headers), data: data)
+    }
+
+    /// Publishes one message with the headers of a block (one call into nats.c). Fails at once while the
+    /// server is away.
+    package func publish(_ subject: String, headers: HeaderBlock, data: [UInt8]) throws(Failure) {
         guard let connection, cmn_connection_status(connection) == CMN_CONN_STATUS_CONNECTED else { throw NatsClient.notConnected }
-        let message = try NatsClient.makeMessage(subject, reply: nil, headers: headers, data: data)
-        defer { cmn_msg_destroy(message) }
-        let status = cmn_connection_publish_msg(connection, message)
+        let status = headers.bytes.withUnsafeBufferPointer { block in
+            data.withUnsafeBytes { payload in
+                block.withMemoryRebound(to: CChar.self) { block in
+                    cmn_connection_publish_with_headers(connection, subject, block.baseAddress, Int32(block.count), payload.baseAddress, Int32(payload.count))
+                }
+            }
+        }
+        guard status == CMN_OK else { throw NatsClient.failure(status) }
+    }
+
+    /// Publishes one message without headers (natsConnection_Publish). Fails at once while the server is away.
+    package func publish(_ subject: String, data: [UInt8]) throws(Failure) {
+        guard let connection, cmn_connection_status(connection) == CMN_CONN_STATUS_CONNECTED else { throw NatsClient.notConnected }
+        let status = data.withUnsafeBytes { cmn_connection_publish(connection, subject, $0.baseAddress, Int32($0.count)) }
         guard status == CMN_OK else { throw NatsClient.failure(status) }
     }
 
@@ -371,21 +456,6 @@ package final class NatsClient: @unchecked Sendable {
         }
     }
 
-    private static func makeMessage(_ subject: String, reply: String?, headers: [(name: String, value: String)],
-                                    data: [UInt8]) throws(Failure) -> OpaquePointer {
-        var message: OpaquePointer?
-        let status = data.withUnsafeBytes { cmn_msg_create(&message, subject, reply, $0.baseAddress, Int32($0.count)) }
-        guard status == CMN_OK, let message else { throw failure(status) }
-        for (name, value) in headers {
-            let set = cmn_msg_header_set(message, name, value)
-            guard set == CMN_OK else {
-                cmn_msg_destroy(message)
-                throw failure(set)
-            }
-        }
-        return message
-    }
-
     private static func copy(_ message: OpaquePointer) -> Message {
         let subject = String(cString: cmn_msg_get_subject(message))
         let reply = cmn_msg_get_reply(message).map { String(cString: $0) }
@@ -394,17 +464,14 @@ package final class NatsClient: @unchecked Sendable {
         if length > 0, let bytes = cmn_msg_get_data(message) {
             data = Array(UnsafeRawBufferPointer(start: bytes, count: length))
         }
-        var headers: [String: String] = [:]
-        var keys: UnsafeMutablePointer<UnsafePointer<CChar>>?
-        var count: Int32 = 0
-        if cmn_msg_header_keys(message, &keys, &count) == CMN_OK, let keys {
-            for i in 0..<Int(min(count, 64)) { // a hostile message with thousands of headers is cut short
-                let key = String(cString: keys[i])
-                var value: UnsafePointer<CChar>?
-                if cmn_msg_header_get(message, keys[i], &value) == CMN_OK, let value { headers[key] = String(cString: value) }
-            }
-            free(keys)
+        // A hostile message with thousands of headers is cut short at 64.
+        var block = [UInt8](repeating: 0, count: 512)
+        var needed = block.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { cmn_msg_header_block(message, $0.baseAddress, Int32($0.count), 64) } }
+        if Int(needed) > block.count {
+            block = [UInt8](repeating: 0, count: Int(needed))
+            needed = block.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { cmn_msg_header_block(message, $0.baseAddress, Int32($0.count), 64) } }
         }
-        return Message(subject: subject, reply: reply, data: data, headers: headers)
+        block.removeLast(block.count - min(block.count, Int(max(needed, 0))))
+        return Message(subject: subject, reply: reply, data: data, headerBlock: HeaderBlock(bytes: block))
     }
 }

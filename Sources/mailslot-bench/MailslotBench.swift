@@ -11,7 +11,7 @@ struct MailslotBench: ParsableCommand {
     /// What the benchmarks run in child processes (this binary, re-executed); hidden from `--help`.
     static let internalCommands: [ParsableCommand.Type] = [WriterChild.self, EchoChild.self, MemoryServerChild.self, IdleReaderChild.self,
                                                                    UDPSenderChild.self, FileWriterChild.self, FileEchoChild.self,
-                                                                   BridgeWriterChild.self, NatsPublisherChild.self]
+                                                                   BridgeWriterChild.self, NatsPublisherChild.self, FloorRelayChild.self]
 
     static let configuration = CommandConfiguration(
         commandName: "mailslot-bench",

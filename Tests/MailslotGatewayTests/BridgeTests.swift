@@ -320,6 +320,44 @@ struct BridgeTests {
         #expect(bad.counters.bridge?.connected != true)
     }
 
+    /// Headers travel as one block each way (cmn_connection_publish_with_headers, cmn_msg_header_block):
+    /// names and values arrive as sent, a value with non-ASCII bytes too, a NUL ends a name or value as in C,
+    /// a message without headers has none, and a hostile one with 200 keeps its first 64.
+    @Test func headerBlocksCrossTheServerIntact() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        // Two clients: a bridge's client never hears its own messages (no echo).
+        let client = try NatsClient(.init(servers: [nats.url], name: "header publisher")) { _ in }
+        let subscriber = try NatsClient(.init(servers: [nats.url], name: "header subscriber")) { _ in }
+        defer {
+            client.close()
+            subscriber.close()
+        }
+        #expect(TestSupport.eventually(timeout: 15) { client.isConnected && subscriber.isConnected })
+        let received = Guarded<[NatsClient.Message]>([])
+        try subscriber.subscribe("hdr.test") { message in received.withLock { $0.append(message) } }
+        subscriber.flush()
+        var block = NatsClient.HeaderBlock([("Mailslot-Name", #"\MAILSLOT\x"#), ("Mailslot-Site", "Zürich")])
+        block.append("Cut", "before\u{0}after")
+        try client.publish("hdr.test", headers: block, data: [1, 2, 3])
+        try client.publish("hdr.test", data: [4])
+        var many = NatsClient.HeaderBlock()
+        for i in 0..<200 { many.append("K\(i)", "v\(i)") }
+        try client.publish("hdr.test", headers: many, data: [])
+        client.flush()
+        #expect(TestSupport.eventually(timeout: 10) { received.withLock { $0.count } == 3 })
+        let messages = received.withLock { $0 }
+        guard messages.count == 3 else { return }
+        #expect(messages[0].header("Mailslot-Name") == #"\MAILSLOT\x"#)
+        #expect(messages[0].header("Mailslot-Site") == "Zürich")
+        #expect(messages[0].header("Cut") == "before")
+        #expect(messages[0].header("mailslot-name") == nil, "names are case-sensitive, as in nats.c")
+        #expect(messages[0].data == [1, 2, 3])
+        #expect(messages[1].headers.isEmpty && messages[1].data == [4])
+        #expect(messages[2].headers.count == 64)
+        #expect(messages[2].headers.allSatisfy { $0.value == "v" + $0.key.dropFirst() })
+    }
+
     /// The shim's declarations of the NATS C client match Debian's headers, prototype by prototype.
     @Test func theShimMatchesTheNatsHeaders() throws {
         guard Self.available, TestSupport.programAvailable("/usr/include/nats/nats.h", for: "the libnats ABI check", install: "libnats-dev",

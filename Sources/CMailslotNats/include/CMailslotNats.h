@@ -424,6 +424,20 @@ cmn_status cmn_msg_header_values(cmn_msg *_Nonnull msg, const char *_Nonnull key
 cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nullable *_Nonnull keys,
                                int *_Nonnull count);
 
+// MARK: - Headers in one call (the bridge's per-message path)
+
+/// Publishes `data` on `subj` with the headers in `headers`: `headersLength` bytes of "key\0value\0" pairs
+/// (natsMsg_Create, natsMsgHeader_Set for each pair, natsConnection_PublishMsg, natsMsg_Destroy), so that a
+/// caller that keeps its headers ready pays one call per message. CMN_INVALID_ARG when the block does not
+/// end a pair with its NUL.
+cmn_status cmn_connection_publish_with_headers(cmn_connection *_Nonnull nc, const char *_Nonnull subj,
+                                               const char *_Nullable headers, int headersLength,
+                                               const void *_Nullable data, int dataLen);
+/// Writes a received message's headers (each key's first value, at most `maxHeaders` keys) into `buffer` as
+/// "key\0value\0" pairs. Returns the bytes the pairs take (0 without headers): when that is more than
+/// `capacity`, nothing usable was written and the caller asks again with that much room.
+int cmn_msg_header_block(cmn_msg *_Nonnull msg, char *_Nullable buffer, int capacity, int maxHeaders);
+
 // MARK: - The loaded functions, for nats.c and the ABI check
 
 /// Every libnats function cmn_load resolves, as X(return type, nats.c's name, (parameters)), with nats.c's

@@ -48,6 +48,18 @@ public enum BridgeProtocol {
     /// One subject token: upper-cased, with every byte outside `A-Z 0-9 _ -` written `%XX` (NATS subjects
     /// may not hold spaces, `.`, `*` or `>`, and a name must never become two levels or a wildcard).
     public static func token(_ text: String) -> String {
+        // Most names are plain ASCII letters, digits, `_` and `-`: one pass, one string.
+        var plain = true
+        for byte in text.utf8 where !Self.isTokenByte(byte) && !(UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) {
+            plain = false
+            break
+        }
+        if plain, !text.isEmpty {
+            return String(unsafeUninitializedCapacity: text.utf8.count) { buffer in
+                for (i, byte) in text.utf8.enumerated() { buffer[i] = Self.asciiUppercased(byte) }
+                return text.utf8.count
+            }
+        }
         var out = ""
         for byte in text.uppercased().utf8 {
             switch byte {
@@ -58,6 +70,17 @@ public enum BridgeProtocol {
             }
         }
         return out.isEmpty ? "%" : out
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"): true
+        default: false
+        }
+    }
+
+    static func asciiUppercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 0x20 : byte
     }
 }
 
@@ -116,17 +139,27 @@ public struct BridgedMessage: Sendable, Equatable {
 
     /// What identifies one datagram wherever it travels: its source, its id, its mailslot and its data.
     /// Two bridges that both saw it on one LAN publish the same key; a re-broadcast keeps it.
+    /// Computed without allocating for ASCII mailslot names (every name a datagram carries in practice);
+    /// it runs twice for every bridged message.
     public var key: UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: some Sequence<UInt8>) {
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-            hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3 // a separator, so that fields cannot shift into each other
+        func byte(_ value: UInt8) { hash = (hash ^ UInt64(value)) &* 0x0000_0100_0000_01B3 }
+        func separator() { byte(0xFF) } // so that fields cannot shift into each other
+        for shift in stride(from: 24, through: 0, by: -8) { byte(UInt8(truncatingIfNeeded: sourceIP >> UInt32(shift))) }
+        separator()
+        for value in sourceName.utf8 { byte(value) }
+        separator()
+        byte(UInt8(truncatingIfNeeded: datagramID >> 8))
+        byte(UInt8(truncatingIfNeeded: datagramID))
+        separator()
+        if mailslotName.utf8.allSatisfy({ $0 < 0x80 }) {
+            for value in mailslotName.utf8 { byte(BridgeProtocol.asciiUppercased(value)) }
+        } else {
+            for value in mailslotName.uppercased().utf8 { byte(value) }
         }
-        mix(withUnsafeBytes(of: sourceIP.bigEndian) { Array($0) })
-        mix(sourceName.utf8)
-        mix(withUnsafeBytes(of: datagramID.bigEndian) { Array($0) })
-        mix(mailslotName.uppercased().utf8)
-        mix(data)
+        separator()
+        data.withUnsafeBufferPointer { for value in $0 { byte(value) } }
+        separator()
         return hash
     }
 

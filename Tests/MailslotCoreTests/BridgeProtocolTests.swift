@@ -1,0 +1,67 @@
+import MailslotCore
+import Testing
+
+/// The bridge's subjects and datagram keys: the fast paths (plain ASCII names) give what the general
+/// rules give.
+@Suite("Bridge protocol")
+struct BridgeProtocolTests {
+    /// The general rule, written out: upper-cased, every byte outside `A-Z 0-9 _ -` as `%XX`.
+    static func referenceToken(_ text: String) -> String {
+        var out = ""
+        for byte in text.uppercased().utf8 {
+            if (65...90).contains(byte) || (48...57).contains(byte) || byte == 95 || byte == 45 {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return out.isEmpty ? "%" : out
+    }
+
+    @Test(arguments: ["WORKGROUP", "workgroup", "Mixed_Case-9", "a.b", "x*y", "x>y", "with space", "", "%", "é", "NETLOGON", "ü-ber", "\u{7F}"])
+    func tokenIsUpperCasedAndEscaped(_ text: String) {
+        #expect(BridgeProtocol.token(text) == Self.referenceToken(text))
+        #expect(!BridgeProtocol.token(text).contains { ".*> ".contains($0) })
+    }
+
+    @Test func subjectsKeepEveryLevelApart() {
+        #expect(BridgeProtocol.domainSubject(workgroup: "wg", mailslotName: #"\MAILSLOT\net\netlogon"#) == "mailslot.v1.domain.WG.NET.NETLOGON")
+        #expect(BridgeProtocol.domainSubject(workgroup: "WG", mailslotName: #"\MAILSLOT\a.b"#) == "mailslot.v1.domain.WG.A%2EB")
+    }
+
+    /// FNV-1a over the fields with a separator after each, the mailslot name upper-cased.
+    static func referenceKey(_ m: BridgedMessage) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: [UInt8]) {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
+        }
+        mix(withUnsafeBytes(of: m.sourceIP.bigEndian) { Array($0) })
+        mix(Array(m.sourceName.utf8))
+        mix(withUnsafeBytes(of: m.datagramID.bigEndian) { Array($0) })
+        mix(Array(m.mailslotName.uppercased().utf8))
+        mix(m.data)
+        return hash
+    }
+
+    static func message(_ mailslot: String, source: String = "HOSTA", ip: UInt32 = 0x0A00_0001, id: UInt16 = 7, data: [UInt8] = [1, 2, 3]) -> BridgedMessage {
+        BridgedMessage(kind: .domain, workgroup: "WG", mailslotName: mailslot, sourceName: source, sourceIP: ip, datagramID: id,
+                       site: "A", bridge: "A-1", data: data)
+    }
+
+    @Test func theKeyIsTheReferenceHashAndIgnoresTheMailslotNamesCase() {
+        for m in [Self.message(#"\MAILSLOT\browse"#), Self.message(#"\MAILSLOT\BROWSE"#, id: 0xFFFF), Self.message(#"\MAILSLOT\été"#),
+                  Self.message(#"\MAILSLOT\x"#, source: "", ip: 0, id: 0, data: [])] {
+            #expect(m.key == Self.referenceKey(m), "\(m.mailslotName)")
+        }
+        #expect(Self.message(#"\MAILSLOT\browse"#).key == Self.message(#"\mailslot\BROWSE"#).key)
+        #expect(Self.message(#"\MAILSLOT\été"#).key == Self.message(#"\MAILSLOT\ÉTÉ"#).key)
+        // Every field counts, and bytes cannot move from one field to the next.
+        let base = Self.message(#"\MAILSLOT\browse"#)
+        #expect(Self.message(#"\MAILSLOT\browse"#, id: 8).key != base.key)
+        #expect(Self.message(#"\MAILSLOT\browse"#, ip: 0x0A00_0002).key != base.key)
+        #expect(Self.message(#"\MAILSLOT\browse"#, data: [1, 2, 4]).key != base.key)
+        #expect(Self.message(#"\MAILSLOT\browse"#, source: "HOSTAB").key != Self.message(#"\MAILSLOT\browse"#, source: "HOSTA").key)
+    }
+}
