@@ -219,7 +219,9 @@ package final class SharedQueue: @unchecked Sendable {
         guard let record = nextRecord() else { return (.empty, []) }
         let length = Int(record.length)
         guard length <= limit else { return (.tooSmall(length), []) }
-        let bytes = [UInt8](unsafeUninitializedCapacity: length) { buf, n in
+        // Not for an empty message: Array(unsafeUninitializedCapacity: 0) stores its count into the shared
+        // empty-array singleton, a write every other thread's empty arrays see (ThreadSanitizer reports it).
+        let bytes = length == 0 ? [] : [UInt8](unsafeUninitializedCapacity: length) { buf, n in
             copyOut(from: record.position + 8, count: length, to: buf.baseAddress)
             n = length
         }

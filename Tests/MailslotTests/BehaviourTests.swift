@@ -251,6 +251,30 @@ struct BehaviourTests {
         #expect(MailslotError.code { _ = try MailslotWriter(opening: name) } == .fileNotFound)
     }
 
+    /// Reading an empty message writes to nothing another thread reads. It used to store the message's
+    /// count into Swift's shared empty-array singleton, which every thread's empty arrays read: CI's
+    /// ThreadSanitizer pass reported that race (the engine's thread reading an empty array while a test read
+    /// an empty message). This test makes the same pair on purpose, so that the sanitizer pass checks it.
+    @Test func readingEmptyMessagesSharesNothingWithOtherThreads() throws {
+        let name = Support.uniqueName("empty-reads")
+        let server = try MailslotServer(name: name)
+        defer { server.close() }
+        let writer = try MailslotWriter(opening: name)
+        let stop = Guarded(false), stopped = Guarded(false)
+        let other = Thread {
+            var seen = 0
+            while !stop.withLock({ $0 }) { seen += [UInt8]().withUnsafeBufferPointer { $0.count } }
+            stopped.withLock { $0 = true }
+        }
+        other.start()
+        for _ in 0..<200 {
+            try writer.write([UInt8]())
+            #expect(try server.read(timeout: .milliseconds(5_000)).isEmpty)
+        }
+        stop.withLock { $0 = true }
+        #expect(TestSupport.eventually { stopped.withLock { $0 } })
+    }
+
     @Test func listShowsTheMailslotAndItsServer() throws {
         let name = Support.uniqueName("List") + #"\Sub"#
         let s = try MailslotServer(name: name, maxMessageSize: 99, options: .init(access: .everyone))
