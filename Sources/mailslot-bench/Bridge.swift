@@ -440,11 +440,10 @@ struct FloorRelayChild: ParsableCommand {
             }
             let deadline = Clock.deadline(seconds: 10)
             while !client.isConnected { guard Clock.now < deadline else { throw BenchError("not connected") }; usleep(1_000) }
-            // The headers of a bridged message (the values a bridge at site A would send for the bench writer).
-            var headers = NatsClient.HeaderBlock()
-            for (name, value) in [("Mailslot-Version", "1"), ("Mailslot-Kind", "domain"), ("Mailslot-Workgroup", BridgeBench.workgroup),
-                                  ("Mailslot-Name", #"\MAILSLOT\bench"#), ("Mailslot-Source-Name", "BENCHWRITER"), ("Mailslot-Source-IP", address),
-                                  ("Mailslot-Site", "A"), ("Mailslot-Bridge", "BENCHA-0123456789ab")] { headers.append(name, value) }
+            // The headers a bridge at site A sends for the bench writer's datagrams (the datagram id added to each).
+            let sample = BridgedMessage(kind: .domain, workgroup: BridgeBench.workgroup, mailslotName: #"\MAILSLOT\bench"#, sourceName: "BENCHWRITER",
+                                        sourceIP: listen.value, datagramID: 0, site: "A", bridge: "BENCHA-0123456789ab", data: [])
+            let headers = NatsClient.HeaderBlock(sample.headers.filter { $0.name != BridgeProtocol.Header.datagramID })
             let batch = Sys.DatagramBatch(slots: 64, slotSize: 2048)
             var id: UInt16 = 0
             Output.line("relaying")
@@ -456,7 +455,7 @@ struct FloorRelayChild: ParsableCommand {
                     guard let bytes = batch.datagram(i).bytes else { continue }
                     id &+= 1
                     var block = headers
-                    block.append("Mailslot-Datagram-Id", String(id))
+                    block.append(BridgeProtocol.Header.datagramID, String(id))
                     try? client.publish(subject, headers: block, data: Array(bytes))
                 }
             }
