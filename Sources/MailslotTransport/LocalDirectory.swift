@@ -112,6 +112,7 @@ package enum LocalDirectory {
     package static func queryAddress(_ kind: String) -> [UInt8] {
         LocalProtocol.queryPrefix + Array("\(kind):\(Sys.pid):\(querySerial.add(1, ordering: .relaxed).newValue)".utf8)
     }
+
     private static let querySerial = Atomic<UInt64>(0)
 
     /// Maps socket inodes to the pids that hold a descriptor for them.

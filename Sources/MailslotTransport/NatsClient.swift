@@ -64,9 +64,9 @@ package final class NatsClient: @unchecked Sendable {
         package var headers: [String: String] { headerBlock.dictionary }
     }
 
-    /// Headers as "key\0value\0" pairs: what ``publish(_:headers:data:)-(_,HeaderBlock,_)`` hands nats.c in
-    /// one call, and what a received message's headers are copied into. A caller that publishes many
-    /// messages with the same headers builds the block once and appends what changes.
+    /// Headers as "key\0value\0" pairs: what `publish(_:headers:data:)` hands nats.c in one call, and what
+    /// a received message's headers are copied into. A caller that publishes many messages with the same
+    /// headers builds the block once and appends what changes.
     package struct HeaderBlock: Sendable, Equatable {
         package private(set) var bytes: [UInt8] = []
 

@@ -139,8 +139,8 @@ public struct BridgedMessage: Sendable, Equatable {
 
     /// What identifies one datagram wherever it travels: its source, its id, its mailslot and its data.
     /// Two bridges that both saw it on one LAN publish the same key; a re-broadcast keeps it.
-    /// Computed without allocating for ASCII mailslot names (every name a datagram carries in practice);
-    /// it runs twice for every bridged message.
+    /// Computed without allocating for ASCII mailslot names (every name a datagram carries in practice):
+    /// it runs for every bridged message at both ends.
     public var key: UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func byte(_ value: UInt8) { hash = (hash ^ UInt64(value)) &* 0x0000_0100_0000_01B3 }
