@@ -84,14 +84,7 @@ public enum MailslotDirectory {
     /// left out. The call returns as soon as every server has answered, so a longer `timeout` costs time
     /// only when some server is silent.
     public static func list(timeout: Duration = .milliseconds(300)) -> [Entry] {
-        LocalDirectory.entries(timeoutMilliseconds: milliseconds(timeout))
-    }
-
-    private static func milliseconds(_ duration: Duration) -> UInt32 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 0 }
-        let ms = seconds.multipliedReportingOverflow(by: 1000)
-        guard !ms.overflow else { return UInt32.max }
-        return UInt32(clamping: ms.partialValue + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        // Rounded up to whole milliseconds, so that a timeout under one millisecond still waits.
+        LocalDirectory.entries(timeoutMilliseconds: UInt32(clamping: (timeout + Duration(secondsComponent: 0, attosecondsComponent: 999_999_999_999_999)).milliseconds))
     }
 }

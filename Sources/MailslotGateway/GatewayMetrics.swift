@@ -37,13 +37,6 @@ public struct GatewayMetrics: Sendable {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}
-
 /// The bridge's metrics, beside the gateway's (same backend).
 ///
 /// | metric | type | labels |

@@ -155,8 +155,7 @@ struct BrowseSession {
 
     var now: BrowseInstant {
         let elapsed = ContinuousClock.now - startedAt
-        let ms = max(0, elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-        return BrowseInstant(milliseconds: UInt64(ms))
+        return BrowseInstant(milliseconds: UInt64(max(0, elapsed.milliseconds)))
     }
 
     func date(_ instant: BrowseInstant) -> Date { startedWall.addingTimeInterval(Double(instant.milliseconds) / 1000) }
