@@ -465,13 +465,16 @@ package final class NatsClient: @unchecked Sendable {
             data = Array(UnsafeRawBufferPointer(start: bytes, count: length))
         }
         // A hostile message with thousands of headers is cut short at 64.
-        var block = [UInt8](repeating: 0, count: 512)
-        var needed = block.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { cmn_msg_header_block(message, $0.baseAddress, Int32($0.count), 64) } }
-        if Int(needed) > block.count {
-            block = [UInt8](repeating: 0, count: Int(needed))
-            needed = block.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { cmn_msg_header_block(message, $0.baseAddress, Int32($0.count), 64) } }
+        func headers(into block: inout [UInt8]) -> Int {
+            Int(block.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { cmn_msg_header_block(message, $0.baseAddress, Int32($0.count), 64) } })
         }
-        block.removeLast(block.count - min(block.count, Int(max(needed, 0))))
+        var block = [UInt8](repeating: 0, count: 512)
+        var needed = headers(into: &block)
+        if needed > block.count {
+            block = [UInt8](repeating: 0, count: needed)
+            needed = headers(into: &block)
+        }
+        block.removeLast(block.count - min(block.count, max(needed, 0)))
         return Message(subject: subject, reply: reply, data: data, headerBlock: HeaderBlock(bytes: block))
     }
 }
