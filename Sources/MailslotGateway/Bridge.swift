@@ -44,6 +44,12 @@ final class Bridge: @unchecked Sendable {
         var inbound = RecentKeys()
         var counters = BridgeCounters()
         var stopped = false
+
+        /// Whether the bridge of `settings` forwards for its LAN: no bridge of its site with a smaller id was
+        /// heard from lately.
+        func forwards(_ settings: Settings, now: ContinuousClock.Instant) -> Bool {
+            peers.allSatisfy { id, peer in peer.site != settings.site || now - peer.seen > Bridge.peerTimeout || id >= settings.id }
+        }
     }
 
     /// Keys seen in the last 30 s (at most 16,384), oldest first in a ring of their own.
@@ -171,9 +177,7 @@ final class Bridge: @unchecked Sendable {
     /// Whether this bridge forwards for its LAN: the smallest id among its site's bridges heard lately.
     var isForwarder: Bool {
         let now = ContinuousClock.now
-        return state.withLock { state in
-            state.peers.allSatisfy { id, peer in peer.site != settings.site || now - peer.seen > Bridge.peerTimeout || id >= settings.id }
-        }
+        return state.withLock { $0.forwards(settings, now: now) }
     }
 
     private func drop(_ reason: String) {
@@ -187,17 +191,29 @@ final class Bridge: @unchecked Sendable {
     /// write of a bridged workgroup when this bridge forwards for its LAN.
     func observe(_ datagram: NetBIOSMailslotDatagram, from address: IPv4Address) {
         // A datagram a host sent itself has its own address as its NetBIOS source; a re-broadcast does not.
-        let sentByItsSource = datagram.header.sourceIP == address.value
+        guard datagram.header.sourceIP == address.value else { return }
         let now = ContinuousClock.now
-        if sentByItsSource { learn(datagram.sourceName.name, at: address, now: now) }
-        guard datagram.messageType == .directGroup, datagram.destinationName.suffix == 0x00,
-              settings.workgroups.contains(datagram.destinationName.name), sentByItsSource else { return }
-        guard isForwarder else { return }
-        let message = BridgedMessage(kind: .domain, workgroup: datagram.destinationName.name, mailslotName: datagram.mailslotName,
-                                     sourceName: datagram.sourceName.name, sourceIP: datagram.header.sourceIP,
-                                     datagramID: datagram.header.datagramID, site: settings.site, bridge: settings.id, data: datagram.data)
-        guard state.withLock({ $0.outbound.insert(message.key, now: now) }) else { return } // published, or re-broadcast by us
-        publish(message)
+        let (stream, learnNow) = lastStream.withLock { last -> (OutgoingStream, Bool) in
+            if var known = last, known.carries(datagram) {
+                let stale = now - known.learned > OutgoingStream.relearn
+                if stale {
+                    known.learned = now
+                    last = known
+                }
+                return (known, stale)
+            }
+            let fresh = OutgoingStream(datagram, settings: settings, now: now)
+            last = fresh
+            return (fresh, true)
+        }
+        if learnNow { learn(stream.message.sourceName, at: address, now: now) }
+        guard var message = stream.published else { return }
+        message.datagramID = datagram.header.datagramID
+        message.data = datagram.data
+        let key = message.key
+        // Published, or re-broadcast by this bridge, already; or another bridge forwards for this LAN.
+        guard state.withLock({ $0.forwards(settings, now: now) && $0.outbound.insert(key, now: now) }) else { return }
+        publish(message, subject: stream.subject, headers: stream.headers)
     }
 
     /// A DIRECT_UNIQUE datagram for a name that is not this machine's: published to the site where that
@@ -213,44 +229,60 @@ final class Bridge: @unchecked Sendable {
                                      mailslotName: datagram.mailslotName, sourceName: datagram.sourceName.name,
                                      sourceIP: datagram.header.sourceIP, destination: name, datagramID: datagram.header.datagramID,
                                      site: site, bridge: settings.id, data: datagram.data)
-        publish(message, to: BridgeProtocol.uniqueSubject(site: site))
+        publish(message, subject: message.subject, headers: message.streamHeaders)
         return true
     }
 
-    /// What the messages of one stream (one writer to one mailslot) share: the subject and every header
-    /// but the datagram id, built for the first and reused while the stream goes on.
+    /// What the datagrams of one stream (one writer to one mailslot) share: the names as strings, the
+    /// message they are published as (or nil: not a domain write of a bridged workgroup), its subject and
+    /// every header but the datagram id. Worked out for the first datagram and reused while the stream
+    /// goes on: comparing the raw names costs less than making strings of them for every datagram.
     private struct OutgoingStream {
+        var sourceIP: UInt32
+        var messageType: NetBIOSDatagramType
+        var sourceName: NetBIOSName
+        var destinationName: NetBIOSName
+        var mailslotNameBytes: [UInt8]
+        /// The sender's name and address were last learned at this time (again once ``relearn`` has passed).
+        var learned: ContinuousClock.Instant
         var message: BridgedMessage
+        var published: BridgedMessage?
         var subject: String
         var headers: NatsClient.HeaderBlock
 
-        init(_ message: BridgedMessage) {
-            self.message = message
-            self.message.data = []
+        static let relearn: Duration = .seconds(1)
+
+        init(_ datagram: NetBIOSMailslotDatagram, settings: Settings, now: ContinuousClock.Instant) {
+            sourceIP = datagram.header.sourceIP
+            messageType = datagram.messageType
+            sourceName = datagram.sourceName
+            destinationName = datagram.destinationName
+            mailslotNameBytes = datagram.transaction.mailslotNameBytes
+            learned = now
+            let workgroup = destinationName.name
+            message = BridgedMessage(kind: .domain, workgroup: workgroup, mailslotName: datagram.mailslotName, sourceName: sourceName.name,
+                                     sourceIP: sourceIP, datagramID: 0, site: settings.site, bridge: settings.id, data: [])
+            let bridged = messageType == .directGroup && destinationName.suffix == 0x00 && settings.workgroups.contains(workgroup)
+            published = bridged ? message : nil
             subject = message.subject
-            headers = NatsClient.HeaderBlock(message.headers.filter { $0.name != BridgeProtocol.Header.datagramID })
+            headers = message.streamHeaders
         }
 
-        func carries(_ other: BridgedMessage) -> Bool {
-            other.sourceIP == message.sourceIP && other.kind == message.kind && other.sourceName == message.sourceName
-                && other.mailslotName == message.mailslotName && other.workgroup == message.workgroup && other.site == message.site
-                && other.destination == message.destination && other.bridge == message.bridge
+        func carries(_ datagram: NetBIOSMailslotDatagram) -> Bool {
+            datagram.header.sourceIP == sourceIP && datagram.messageType == messageType && datagram.sourceName == sourceName
+                && datagram.destinationName == destinationName && datagram.transaction.mailslotNameBytes == mailslotNameBytes
         }
     }
 
+    /// The last stream ``observe(_:from:)`` saw (it runs on the gateway's receive loop).
     private let lastStream = Locked<OutgoingStream?>(nil)
 
-    private func publish(_ message: BridgedMessage, to subject: String? = nil) {
-        let stream = lastStream.withLock { last -> OutgoingStream in
-            if let last, last.carries(message) { return last }
-            let fresh = OutgoingStream(message)
-            last = fresh
-            return fresh
-        }
-        var headers = stream.headers
+    /// Publishes `message` on `subject` with `headers` (its own but the datagram id, which is added here).
+    private func publish(_ message: BridgedMessage, subject: String, headers: NatsClient.HeaderBlock) {
+        var headers = headers
         headers.append(BridgeProtocol.Header.datagramID, String(message.datagramID))
         do throws(NatsClient.Failure) {
-            try client.publish(subject ?? stream.subject, headers: headers, data: message.data)
+            try client.publish(subject, headers: headers, data: message.data)
             state.withLock { state in
                 if message.kind == .unique { state.counters.forwarded += 1 } else { state.counters.published += 1 }
             }
@@ -330,7 +362,18 @@ final class Bridge: @unchecked Sendable {
         metrics.received.increment()
         let message: BridgedMessage
         do throws(BridgedMessage.Rejection) {
-            message = try BridgedMessage(subject: raw.subject, header: { raw.header($0) }, data: raw.data)
+            // The messages of one stream differ only in their datagram id and data: those alone are checked again.
+            let previous = lastIncoming.withLock { last in
+                last.flatMap { $0.subject == raw.subject && $0.headers.equals(raw.headerBlock, except: BridgeProtocol.Header.datagramID) ? $0.message : nil }
+            }
+            if let previous {
+                message = try previous.next(datagramID: raw.header(BridgeProtocol.Header.datagramID), data: raw.data)
+            } else {
+                message = try BridgedMessage(subject: raw.subject, header: { raw.header($0) }, data: raw.data)
+                var kept = message
+                kept.data = []
+                lastIncoming.withLock { $0 = IncomingStream(subject: raw.subject, headers: raw.headerBlock, message: kept) }
+            }
         } catch {
             state.withLock { $0.counters.received += 1 }
             drop(error.rawValue)
@@ -353,6 +396,15 @@ final class Bridge: @unchecked Sendable {
         }
         return (message, key)
     }
+
+    /// The last message from NATS that passed every check: its subject, its headers and what they said.
+    private struct IncomingStream {
+        var subject: String
+        var headers: NatsClient.HeaderBlock
+        var message: BridgedMessage
+    }
+
+    private let lastIncoming = Locked<IncomingStream?>(nil)
 
     private func receivedDomain(_ raw: NatsClient.Message) {
         guard let (message, key) = accept(raw) else { return }
@@ -394,11 +446,20 @@ final class Bridge: @unchecked Sendable {
 
     /// The datagram a bridged message becomes on this LAN: from its original sender, as Windows sends it.
     private func datagram(_ message: BridgedMessage, type: NetBIOSDatagramType, to destination: String) -> [UInt8]? {
-        guard let source = try? NetBIOSName(message.sourceName, suffix: 0x00), let target = try? NetBIOSName(destination, suffix: 0x00) else { return nil }
+        let names = lastNames.withLock { last -> (NetBIOSName, NetBIOSName)? in
+            if let last, last.source == message.sourceName, last.destination == destination { return last.names }
+            guard let source = try? NetBIOSName(message.sourceName, suffix: 0x00), let target = try? NetBIOSName(destination, suffix: 0x00) else { return nil }
+            last = (message.sourceName, destination, (source, target))
+            return (source, target)
+        }
+        guard let (source, target) = names else { return nil }
         return try? NetBIOSMailslotDatagram(messageType: type, datagramID: message.datagramID, sourceIP: message.sourceIP,
                                             sourceName: source, destinationName: target, mailslotName: message.mailslotName,
                                             data: message.data).encoded()
     }
+
+    /// The NetBIOS names of the last datagram made here, by the names they were made from.
+    private let lastNames = Locked<(source: String, destination: String, names: (NetBIOSName, NetBIOSName))?>(nil)
 
     /// Where a re-broadcast goes: each configured interface's broadcast address (or, for an interface that
     /// has none, such as loopback, its own address), sent from that interface's socket. Looked up again
@@ -414,6 +475,13 @@ final class Bridge: @unchecked Sendable {
     }
 
     private let targets = Locked<(targets: [(address: IPv4Address, source: IPv4Address?)], until: ContinuousClock.Instant)?>(nil)
+}
+
+extension BridgedMessage {
+    /// Its headers but the datagram id: what the messages of one stream share.
+    fileprivate var streamHeaders: NatsClient.HeaderBlock {
+        NatsClient.HeaderBlock(headers.filter { $0.name != BridgeProtocol.Header.datagramID })
+    }
 }
 
 /// What a gateway's bridge has counted (`mailslotd stats` prints it under `bridge`).

@@ -86,8 +86,8 @@ package final class NatsClient: @unchecked Sendable {
             bytes.append(0)
         }
 
-        /// Calls `body` with each pair's name and value bytes, until it returns false.
-        private func forEachPair(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool) {
+        /// Calls `body` with the block and each pair's name and value ranges in it, until it returns false.
+        private func forEachPair(_ body: (UnsafeBufferPointer<UInt8>, Range<Int>, Range<Int>) -> Bool) {
             bytes.withUnsafeBufferPointer { all in
                 var start = 0
                 while start < all.count {
@@ -95,31 +95,48 @@ package final class NatsClient: @unchecked Sendable {
                         memchr(all.baseAddress! + i, 0, all.count - i).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - all.baseAddress! }
                     }
                     guard let nameEnd = end(from: start), nameEnd + 1 < all.count, let valueEnd = end(from: nameEnd + 1) else { return }
-                    let name = UnsafeBufferPointer(rebasing: all[start..<nameEnd])
-                    let value = UnsafeBufferPointer(rebasing: all[(nameEnd + 1)..<valueEnd])
-                    guard body(name, value) else { return }
+                    guard body(all, start..<nameEnd, (nameEnd + 1)..<valueEnd) else { return }
                     start = valueEnd + 1
                 }
             }
         }
 
-        package func value(of name: String) -> String? {
-            var found: String?
+        /// Where the first value of `name` lies in ``bytes``.
+        private func valueRange(of name: String) -> Range<Int>? {
+            var found: Range<Int>?
             var wanted = name
             wanted.withUTF8 { wanted in
-                forEachPair { key, value in
-                    guard key.count == wanted.count, memcmp(key.baseAddress!, wanted.baseAddress!, key.count) == 0 else { return true }
-                    found = String(decoding: value, as: UTF8.self)
+                forEachPair { all, key, value in
+                    guard key.count == wanted.count, memcmp(all.baseAddress! + key.lowerBound, wanted.baseAddress!, key.count) == 0 else { return true }
+                    found = value
                     return false
                 }
             }
             return found
         }
 
+        package func value(of name: String) -> String? {
+            valueRange(of: name).map { String(decoding: bytes[$0], as: UTF8.self) }
+        }
+
+        /// Whether the two blocks are the same bytes but for the first value of `name` (present in both): then
+        /// every other header has the same value in both.
+        package func equals(_ other: HeaderBlock, except name: String) -> Bool {
+            guard let mine = valueRange(of: name), let theirs = other.valueRange(of: name), mine.lowerBound == theirs.lowerBound,
+                  bytes.count - mine.upperBound == other.bytes.count - theirs.upperBound else { return false }
+            return bytes.withUnsafeBytes { a in
+                other.bytes.withUnsafeBytes { b in
+                    memcmp(a.baseAddress!, b.baseAddress!, mine.lowerBound) == 0
+                        && memcmp(a.baseAddress! + mine.upperBound, b.baseAddress! + theirs.upperBound, bytes.count - mine.upperBound) == 0
+                }
+            }
+        }
+
         package var dictionary: [String: String] {
             var result: [String: String] = [:]
-            forEachPair { key, value in
-                result[String(decoding: key, as: UTF8.self)] = result[String(decoding: key, as: UTF8.self)] ?? String(decoding: value, as: UTF8.self)
+            forEachPair { all, key, value in
+                let name = String(decoding: UnsafeBufferPointer(rebasing: all[key]), as: UTF8.self)
+                result[name] = result[name] ?? String(decoding: UnsafeBufferPointer(rebasing: all[value]), as: UTF8.self)
                 return true
             }
             return result

@@ -64,4 +64,18 @@ struct BridgeProtocolTests {
         #expect(Self.message(#"\MAILSLOT\browse"#, data: [1, 2, 4]).key != base.key)
         #expect(Self.message(#"\MAILSLOT\browse"#, source: "HOSTAB").key != Self.message(#"\MAILSLOT\browse"#, source: "HOSTA").key)
     }
+
+    /// The next message of a stream takes only a new datagram id and data, each checked as a whole message's are.
+    @Test func theNextMessageOfAStreamChecksItsIdAndData() throws {
+        let first = Self.message(#"\MAILSLOT\browse"#, data: [1])
+        var expected = first
+        expected.datagramID = 65_535
+        expected.data = [9, 9]
+        #expect(try first.next(datagramID: "65535", data: [9, 9]) == expected)
+        #expect(throws: BridgedMessage.Rejection.missingHeader) { try first.next(datagramID: nil, data: []) }
+        for bad in ["65536", "-1", "x", "", "1 ", String(repeating: "0", count: 400)] {
+            #expect(throws: BridgedMessage.Rejection.badHeader, "\(bad)") { try first.next(datagramID: bad, data: []) }
+        }
+        #expect(throws: BridgedMessage.Rejection.oversized) { try first.next(datagramID: "1", data: [UInt8](repeating: 0, count: BridgeProtocol.largestData + 1)) }
+    }
 }

@@ -99,8 +99,8 @@ struct BridgeTests {
 
     /// A domain datagram (DIRECT_GROUP to WORKGROUP<00>) as a Windows host sends it.
     static func domainDatagram(_ workgroup: String = "MSTEST", mailslot: String, data: [UInt8], id: UInt16,
-                               source: IPv4Address = .loopback) throws -> [UInt8] {
-        try NetBIOSMailslotDatagram(messageType: .directGroup, datagramID: id, sourceIP: source.value, sourceName: NetBIOSName("WRITER"),
+                               source: IPv4Address = .loopback, sourceName: String = "WRITER") throws -> [UInt8] {
+        try NetBIOSMailslotDatagram(messageType: .directGroup, datagramID: id, sourceIP: source.value, sourceName: NetBIOSName(sourceName),
                                     destinationName: NetBIOSName(workgroup, suffix: 0), mailslotName: "\\MAILSLOT\\" + mailslot, data: data).encoded()
     }
 
@@ -180,6 +180,15 @@ struct BridgeTests {
             #expect(dropped[reason] == 1, "\(reason): \(dropped)")
         }
         #expect(MailslotError.code { _ = try server.read(timeout: .immediate) } == .semTimeout)
+        // The same stream's headers, in the same order, with only the datagram id or the data bad (the bridge
+        // checks only those again for the next message of a stream): counted drops all the same.
+        func stream(id: String) -> [(name: String, value: String)] {
+            good.headers.map { ($0.name, $0.name == BridgeProtocol.Header.datagramID ? id : $0.value) }
+        }
+        try attacker.publish(subject, headers: stream(id: "70000"), data: good.data)                              // bad_header
+        try attacker.publish(subject, headers: stream(id: "5"), data: [UInt8](repeating: 7, count: 5_000))      // oversized
+        #expect(TestSupport.eventually { b.counters.bridge?.dropped["bad_header"] == 2 && b.counters.bridge?.dropped["oversized"] == 2 }, "\(b.counters)")
+        #expect(MailslotError.code { _ = try server.read(timeout: .milliseconds(200)) } == .semTimeout)
         // A bridge that heartbeats as site C cannot speak for site A.
         try attacker.publish(BridgeProtocol.presenceSubject(site: "B"), headers: [(BridgeProtocol.Header.site, "C")], data: Array("HOSTA-1".utf8))
         usleep(300_000)
@@ -323,6 +332,55 @@ struct BridgeTests {
     /// Headers travel as one block each way (cmn_connection_publish_with_headers, cmn_msg_header_block):
     /// names and values arrive as sent, a value with non-ASCII bytes too, a NUL ends a name or value as in C,
     /// a message without headers has none, and a hostile one with 200 keeps its first 64.
+    /// A bridge publishes the datagrams of one stream (one writer, one mailslot) with the subject and
+    /// headers it worked out for the first: interleaved streams, and datagrams of a workgroup that is not
+    /// bridged between them, must each still be published with their own.
+    @Test func interleavedStreamsArePublishedEachWithItsOwnSubjectAndHeaders() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        let sites = try Running(sites: ["A"], nats: nats)
+        defer { sites.stop() }
+        let observer = try NatsClient(.init(servers: [nats.url], name: "observer")) { _ in }
+        defer { observer.close() }
+        #expect(Self.waitUntilConnected(sites.gateways) && TestSupport.eventually { observer.isConnected })
+        let seen = Guarded<[NatsClient.Message]>([])
+        try observer.subscribe(BridgeProtocol.domainWildcard(workgroup: "MSTEST")) { message in seen.withLock { $0.append(message) } }
+        observer.flush()
+        usleep(300_000)
+        let streams = [("WRITER", #"bridge-test\one"#), ("OTHERPC", #"bridge-test\two"#), ("WRITER", #"bridge-test\two"#), ("OTHERPC", #"bridge-test\one"#)]
+        for i in 0..<40 {
+            let (source, mailslot) = streams[i / 3 % streams.count] // runs of three, then the next stream
+            if i % 7 == 6 { try Self.send(try Self.domainDatagram("OTHERWG", mailslot: mailslot, data: [0], id: 999, sourceName: source), to: sites[0].configuration.port) }
+            try Self.send(try Self.domainDatagram(mailslot: mailslot, data: Array("\(source) \(mailslot) \(i)".utf8), id: UInt16(i), sourceName: source),
+                          to: sites[0].configuration.port)
+        }
+        #expect(TestSupport.eventually(timeout: 10) { seen.withLock { $0.count } >= 40 })
+        usleep(300_000)
+        let messages = seen.withLock { $0 }
+        #expect(messages.count == 40, "the workgroup that is not bridged stays here")
+        for raw in messages {
+            let message = try BridgedMessage(subject: raw.subject, header: { raw.header($0) }, data: raw.data)
+            let mailslot = String(message.mailslotName.dropFirst(#"\MAILSLOT\"#.count))
+            #expect(String(decoding: message.data, as: UTF8.self) == "\(message.sourceName) \(mailslot) \(message.datagramID)", "\(raw.headers)")
+        }
+    }
+
+    /// Two header blocks that differ only in one header's value compare equal but for it, whatever that
+    /// value's length; any other difference, or the header missing, makes them different.
+    @Test func headerBlocksCompareButForOneValue() {
+        func block(_ pairs: [(String, String)]) -> NatsClient.HeaderBlock { NatsClient.HeaderBlock(pairs.map { (name: $0.0, value: $0.1) }) }
+        let base = block([("A", "1"), ("Id", "7"), ("B", "two")])
+        #expect(base.equals(block([("A", "1"), ("Id", "65535"), ("B", "two")]), except: "Id"))
+        #expect(base.equals(block([("A", "1"), ("Id", ""), ("B", "two")]), except: "Id"))
+        #expect(!base.equals(block([("A", "1"), ("Id", "7"), ("B", "tw0")]), except: "Id"))
+        #expect(!base.equals(block([("A", "12"), ("Id", "7"), ("B", "two")]), except: "Id"))
+        #expect(!base.equals(block([("A", "1"), ("Id", "7"), ("B", "two"), ("C", "3")]), except: "Id"))
+        #expect(!base.equals(block([("Id", "7"), ("A", "1"), ("B", "two")]), except: "Id"), "same pairs in another order: not compared further")
+        #expect(!base.equals(block([("A", "1"), ("B", "two")]), except: "Id"))
+        #expect(!block([("A", "1")]).equals(block([("A", "1")]), except: "Id"), "without the header there is nothing to compare around")
+        #expect(!base.equals(block([("A", "1"), ("Id", "7"), ("Id2", "x"), ("B", "two")]), except: "Id"))
+    }
+
     @Test func headerBlocksCrossTheServerIntact() throws {
         guard Self.available else { return }
         let nats = try NatsServer(port: Self.port())

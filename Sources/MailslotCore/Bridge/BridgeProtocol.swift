@@ -201,6 +201,19 @@ public struct BridgedMessage: Sendable, Equatable {
                   destination: destination, datagramID: datagramID, site: site, bridge: bridge, data: data)
         guard self.subject == subject else { throw .subjectMismatch }
     }
+
+    /// The next message of a stream this one began: a message from NATS whose subject and headers are this
+    /// one's but for the datagram id (the caller has compared them), so that only the id and the data are
+    /// new, and only they are checked, as ``init(subject:header:data:)`` checks them.
+    public func next(datagramID text: String?, data: [UInt8]) throws(Rejection) -> BridgedMessage {
+        guard let text else { throw .missingHeader }
+        guard data.count <= BridgeProtocol.largestData else { throw .oversized }
+        guard text.utf8.count <= BridgeProtocol.largestHeaderValue, let datagramID = UInt16(text) else { throw .badHeader }
+        var next = self
+        next.datagramID = datagramID
+        next.data = data
+        return next
+    }
 }
 
 extension String {
