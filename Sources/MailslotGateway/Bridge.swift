@@ -194,16 +194,13 @@ final class Bridge: @unchecked Sendable {
         guard datagram.header.sourceIP == address.value else { return }
         let now = ContinuousClock.now
         let (stream, learnNow) = lastStream.withLock { last -> (OutgoingStream, Bool) in
-            if var known = last, known.carries(datagram) {
+            if let known = last, known.stream.carries(datagram) {
                 let stale = now - known.learned > OutgoingStream.relearn
-                if stale {
-                    known.learned = now
-                    last = known
-                }
-                return (known, stale)
+                if stale { last = (known.stream, now) }
+                return (known.stream, stale)
             }
-            let fresh = OutgoingStream(datagram, settings: settings, now: now)
-            last = fresh
+            let fresh = OutgoingStream(datagram, settings: settings)
+            last = (fresh, now)
             return (fresh, true)
         }
         if learnNow { learn(stream.message.sourceName, at: address, now: now) }
@@ -237,28 +234,27 @@ final class Bridge: @unchecked Sendable {
     /// message they are published as (or nil: not a domain write of a bridged workgroup), its subject and
     /// every header but the datagram id. Worked out for the first datagram and reused while the stream
     /// goes on: comparing the raw names costs less than making strings of them for every datagram.
-    private struct OutgoingStream {
-        var sourceIP: UInt32
-        var messageType: NetBIOSDatagramType
-        var sourceName: NetBIOSName
-        var destinationName: NetBIOSName
-        var mailslotNameBytes: [UInt8]
-        /// The sender's name and address were last learned at this time (again once ``relearn`` has passed).
-        var learned: ContinuousClock.Instant
-        var message: BridgedMessage
-        var published: BridgedMessage?
-        var subject: String
-        var headers: NatsClient.HeaderBlock
+    /// A class: taken for each datagram at the cost of one reference.
+    private final class OutgoingStream: Sendable {
+        let sourceIP: UInt32
+        let messageType: NetBIOSDatagramType
+        let sourceName: NetBIOSName
+        let destinationName: NetBIOSName
+        let mailslotNameBytes: [UInt8]
+        let message: BridgedMessage
+        let published: BridgedMessage?
+        let subject: String
+        let headers: NatsClient.HeaderBlock
 
+        /// The sender's name and address are learned again when this long has passed since the last time.
         static let relearn: Duration = .seconds(1)
 
-        init(_ datagram: NetBIOSMailslotDatagram, settings: Settings, now: ContinuousClock.Instant) {
+        init(_ datagram: NetBIOSMailslotDatagram, settings: Settings) {
             sourceIP = datagram.header.sourceIP
             messageType = datagram.messageType
             sourceName = datagram.sourceName
             destinationName = datagram.destinationName
             mailslotNameBytes = datagram.transaction.mailslotNameBytes
-            learned = now
             let workgroup = destinationName.name
             message = BridgedMessage(kind: .domain, workgroup: workgroup, mailslotName: datagram.mailslotName, sourceName: sourceName.name,
                                      sourceIP: sourceIP, datagramID: 0, site: settings.site, bridge: settings.id, data: [])
@@ -274,8 +270,9 @@ final class Bridge: @unchecked Sendable {
         }
     }
 
-    /// The last stream ``observe(_:from:)`` saw (it runs on the gateway's receive loop).
-    private let lastStream = Locked<OutgoingStream?>(nil)
+    /// The last stream ``observe(_:from:)`` saw (it runs on the gateway's receive loop), and when its
+    /// sender was last learned.
+    private let lastStream = Locked<(stream: OutgoingStream, learned: ContinuousClock.Instant)?>(nil)
 
     /// Publishes `message` on `subject` with `headers` (its own but the datagram id, which is added here).
     private func publish(_ message: BridgedMessage, subject: String, headers: NatsClient.HeaderBlock) {

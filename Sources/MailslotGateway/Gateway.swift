@@ -102,11 +102,13 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// The settings in force and the names they accept; replaced as a whole by ``reload(_:)``.
-    struct Settings: Sendable {
-        var configuration: MailslotConfiguration
+    /// The settings in force and the names they accept; replaced as a whole by ``reload(_:)``. A class, so
+    /// that the receive loop takes them for each batch at the cost of one reference, not a copy of the
+    /// whole configuration.
+    final class Settings: Sendable {
+        let configuration: MailslotConfiguration
         /// This machine's names (three at most: a linear search beats hashing each datagram's name).
-        var acceptedNames: [NetBIOSName]
+        let acceptedNames: [NetBIOSName]
 
         init(_ configuration: MailslotConfiguration) {
             var names: Set<NetBIOSName> = []

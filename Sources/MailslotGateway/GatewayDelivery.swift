@@ -338,6 +338,7 @@ package final class GatewayDelivery {
     /// a few milliseconds, then the message is dropped.
     private func deliver(_ messages: [[UInt8]], to name: MailslotName, mayOpen: Bool) -> (outcomes: [Outcome], full: Bool) {
         let key = name.key
+        let label = name.description // once, not for each message delivered
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(messages.count)
         var index = 0
@@ -372,10 +373,10 @@ package final class GatewayDelivery {
             let wait = mayOpen && !congested ? GatewayDelivery.deliveryWaitMilliseconds : 0
             do throws(MailslotError) {
                 try writer.write(batch: messages[index...], sent: &sent, timeoutMilliseconds: wait)
-                outcomes += messages[index...].map { .delivered(mailslot: name.description, bytes: $0.count) }
+                outcomes += messages[index...].map { .delivered(mailslot: label, bytes: $0.count) }
                 index = messages.count
             } catch {
-                outcomes += messages[index..<index + sent].map { .delivered(mailslot: name.description, bytes: $0.count) }
+                outcomes += messages[index..<index + sent].map { .delivered(mailslot: label, bytes: $0.count) }
                 index += sent
                 if error.code == .brokenPipe || error.code == .invalidHandle {
                     writers.removeValue(forKey: key)?.close()
