@@ -80,7 +80,13 @@ struct BridgeBench: ParsableCommand {
         var configurationB = MailslotConfiguration(computerName: "BENCHB", workgroup: Self.workgroup, interfaces: ["127.0.0.1"], port: 4_138, nameService: false)
         try configurationB.apply([("bridge", url), ("site", "B")], source: "bench")
         let siteB = try Gateway(configuration: configurationB, logger: logger)
-        let thread = Thread { siteB.run() }
+        // The gateway's receive loop runs on this thread: its CPU clock splits site B's time below.
+        let gatewayClock = Locked<clockid_t?>(nil)
+        let thread = Thread {
+            var clock = clockid_t()
+            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { gatewayClock.withLock { $0 = clock } }
+            siteB.run()
+        }
         thread.start()
         defer { siteB.stop(); while !thread.isFinished { usleep(1_000) } }
         let server = try MailslotServer(name: #"\\.\mailslot\bench"#, readTimeout: .milliseconds(2_000), options: .init(allowNetwork: true, quota: 256 << 20))
@@ -95,13 +101,16 @@ struct BridgeBench: ParsableCommand {
             Output.line("method: median of \(runs) run(s); \(Format.grouped(Double(messages))) messages of \(size) B per throughput run; \(Format.grouped(Double(latencyMessages))) at \(rate)/s per latency run")
             Output.line("")
         }
+        var readerClock = clockid_t()
+        guard pthread_getcpuclockid(pthread_self(), &readerClock) == 0 else { throw BenchError("pthread_getcpuclockid failed") }
+        while gatewayClock.withLock({ $0 }) == nil { usleep(1_000) }
         let bridge = Path(port: 138, receive: { buffer in
             do throws(MailslotError) { return try server.read(into: buffer) } catch { return nil }
-        }, stampOffset: { _ in 0 }, pids: [siteA.processIdentifier, nats.processIdentifier])
+        }, stampOffset: { _ in 0 }, pids: [siteA.processIdentifier, nats.processIdentifier], threads: [gatewayClock.withLock { $0 }!, readerClock])
         let floor = try Floor(lab, url: url, size: size)
         defer { floor.stop() }
         let floorPath = Path(port: Floor.port, receive: floor.receive, stampOffset: { [size] in $0 - size },
-                             pids: [floor.relay.processIdentifier, nats.processIdentifier])
+                             pids: [floor.relay.processIdentifier, nats.processIdentifier], threads: [readerClock])
 
         struct Samples {
             var rates: [Double] = [], arrived: [Double] = [], offered: [Double] = [], cpu: [[Double]] = [], latency: [(Double, Double)] = []
@@ -157,15 +166,20 @@ struct BridgeBench: ParsableCommand {
         Output.line("site B's bridge: received \(counters?.received ?? 0), re-broadcast \(counters?.rebroadcast ?? 0), dropped \(counters?.dropped ?? [:])")
         // Where the CPU goes: on a machine whose CPUs every stage shares, the rate cannot exceed the CPUs
         // divided by the CPU time one message costs in all of them.
-        func cpuLine(_ label: String, _ parts: [String], _ samples: [[Double]]) {
+        func cpuLine(_ label: String, _ parts: [String], _ samples: [[Double]], limit: Bool = true) {
             let medians = parts.indices.map { i in Stats.median(samples.map { $0[i] }) ?? 0 }
             let total = medians.reduce(0, +)
             let cpus = Double(Machine.cpuCount)
             Output.line("CPU per message, \(label): " + zip(parts, medians).map { "\($0) \(Format.fixed($1, 2)) us" }.joined(separator: ", ")
-                        + "; total \(Format.fixed(total, 2)) us, so at most \(Format.grouped(total > 0 ? cpus * 1e6 / total : 0)) messages/s on \(Int(cpus)) CPUs")
+                        + (limit ? "; total \(Format.fixed(total, 2)) us, so at most \(Format.grouped(total > 0 ? cpus * 1e6 / total : 0)) messages/s on \(Int(cpus)) CPUs" : ""))
         }
-        cpuLine("bridge", ["site A's mailslotd", "nats-server", "site B (gateway, bridge, reader)"], bridged.cpu)
-        cpuLine("floor", ["site A's relay", "nats-server", "site B (subscriber, UDP receiver)"], floored.cpu)
+        cpuLine("bridge", ["site A's mailslotd", "nats-server", "site B (gateway, bridge, reader)"], bridged.cpu.map { Array($0.prefix(3)) })
+        cpuLine("floor", ["site A's relay", "nats-server", "site B (subscriber, UDP receiver)"], floored.cpu.map { Array($0.prefix(3)) })
+        // Site B apart: the threads measured on their own, and the rest of the process (nats.c's threads, which
+        // run the bridge's or the floor's subscriber).
+        func atSiteB(_ samples: [[Double]]) -> [[Double]] { samples.map { Array($0.dropFirst(3)) + [$0[2] - $0.dropFirst(3).reduce(0, +)] } }
+        cpuLine("bridge at site B", ["gateway's receive loop", "mailslot reader", "nats.c and the bridge"], atSiteB(bridged.cpu), limit: false)
+        cpuLine("floor at site B", ["UDP receiver", "nats.c and the subscriber"], atSiteB(floored.cpu), limit: false)
         cpuLine("bare loop", ["nats-server", "subscriber"], bare.cpu)
     }
 
@@ -180,6 +194,13 @@ struct BridgeBench: ParsableCommand {
     }
 
     static func cpu(_ pid: pid_t) -> UInt64 { (try? ProcessStats(of: pid))?.cpuNanoseconds ?? 0 }
+
+    /// A thread's CPU time so far, by its CPU clock.
+    static func threadCPU(_ clock: clockid_t) -> UInt64 {
+        var now = timespec()
+        guard clock_gettime(clock, &now) == 0 else { return 0 }
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 
     /// A UDP path's throughput: the highest offered rate at which at least 99% of a run's messages arrive,
     /// at 95% of that rate or more. Doubling from 10,000/s until a rate fails, then halving the gap four
@@ -221,6 +242,8 @@ struct BridgeBench: ParsableCommand {
         var stampOffset: (Int) -> Int
         /// The processes whose CPU a message costs, beside this one.
         var pids: [pid_t]
+        /// Threads of this process whose share of its CPU is reported apart (their CPU clocks).
+        var threads: [clockid_t] = []
     }
 
     /// One run: a writer in site A at `rate` per second (0: as fast as it can), the reader here. Waits first
@@ -230,7 +253,7 @@ struct BridgeBench: ParsableCommand {
         defer { scratch.deallocate() }
         while path.receive(scratch) != nil {} // what a previous run left, until 2 s pass without a message
         let processes = path.pids + [getpid()]
-        let before = processes.map(Self.cpu)
+        let before = processes.map(Self.cpu) + path.threads.map(Self.threadCPU)
         let writer = try lab.startProcess(["ip", "netns", "exec", lab.namespace, Machine.executable, "_bridge-writer",
                                            "--address", lab.namespaceAddress, "--port", "\(path.port)", "--count", "\(count)", "--size", "\(size)",
                                            "--rate", "\(rate)", "--workgroup", Self.workgroup])
@@ -251,7 +274,7 @@ struct BridgeBench: ParsableCommand {
             let stamp = buffer.loadUnaligned(fromByteOffset: path.stampOffset(n) + 8, as: UInt64.self)
             if rate > 0, now > stamp { latencies.append(Double(now - stamp) / 1_000) }
         }
-        let after = processes.map(Self.cpu)
+        let after = processes.map(Self.cpu) + path.threads.map(Self.threadCPU)
         latencies.sort()
         let seconds = Clock.seconds(last - first)
         return Result(rate: received > 1 && seconds > 0 ? Double(received - 1) / seconds : 0, received: received, sent: count,

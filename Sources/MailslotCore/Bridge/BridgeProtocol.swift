@@ -137,30 +137,35 @@ public struct BridgedMessage: Sendable, Equatable {
         return headers
     }
 
-    /// What identifies one datagram wherever it travels: its source, its id, its mailslot and its data.
-    /// Two bridges that both saw it on one LAN publish the same key; a re-broadcast keeps it.
-    /// Computed without allocating for ASCII mailslot names (every name a datagram carries in practice):
-    /// it runs for every bridged message at both ends.
+    /// What identifies one datagram wherever it travels: its source, its id, its mailslot (in any case) and
+    /// its data. Two bridges that both saw it on one LAN publish messages with the same key, and a
+    /// re-broadcast keeps it. Keys are only compared within one process (each bridge works out its own), so
+    /// they come from Swift's `Hasher`: SipHash, seeded afresh in each process, so that nobody can make two
+    /// datagrams collide on purpose and have one dropped as the other's duplicate. Computed without
+    /// allocating for ASCII mailslot names (every name a datagram carries in practice): it runs for every
+    /// bridged message at both ends.
     public var key: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func byte(_ value: UInt8) { hash = (hash ^ UInt64(value)) &* 0x0000_0100_0000_01B3 }
-        func separator() { byte(0xFF) } // so that fields cannot shift into each other
-        for shift in stride(from: 24, through: 0, by: -8) { byte(UInt8(truncatingIfNeeded: sourceIP >> UInt32(shift))) }
-        separator()
-        for value in sourceName.utf8 { byte(value) }
-        separator()
-        byte(UInt8(truncatingIfNeeded: datagramID >> 8))
-        byte(UInt8(truncatingIfNeeded: datagramID))
-        separator()
-        if mailslotName.utf8.allSatisfy({ $0 < 0x80 }) {
-            for value in mailslotName.utf8 { byte(BridgeProtocol.asciiUppercased(value)) }
-        } else {
-            for value in mailslotName.uppercased().utf8 { byte(value) }
+        var hasher = Hasher()
+        func combine(_ text: String) {
+            var text = text
+            hasher.combine(text.utf8.count) // so that bytes cannot move from one field to the next
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
-        separator()
-        data.withUnsafeBufferPointer { for value in $0 { byte(value) } }
-        separator()
-        return hash
+        hasher.combine(sourceIP)
+        combine(sourceName)
+        hasher.combine(datagramID)
+        if mailslotName.utf8.allSatisfy({ $0 < 0x80 }) {
+            hasher.combine(mailslotName.utf8.count)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: mailslotName.utf8.count) { upper in
+                for (i, byte) in mailslotName.utf8.enumerated() { upper[i] = BridgeProtocol.asciiUppercased(byte) }
+                hasher.combine(bytes: UnsafeRawBufferPointer(upper))
+            }
+        } else {
+            combine(mailslotName.uppercased())
+        }
+        hasher.combine(data.count)
+        data.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
     /// Why a message from NATS is not a bridged mailslot message (each a snake_case drop reason).
