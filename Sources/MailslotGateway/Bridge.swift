@@ -442,21 +442,25 @@ final class Bridge: @unchecked Sendable {
     }
 
     /// The datagram a bridged message becomes on this LAN: from its original sender, as Windows sends it.
+    /// The datagrams of one stream come from one template (``MailslotDatagramTemplate``).
     private func datagram(_ message: BridgedMessage, type: NetBIOSDatagramType, to destination: String) -> [UInt8]? {
-        let names = lastNames.withLock { last -> (NetBIOSName, NetBIOSName)? in
-            if let last, last.source == message.sourceName, last.destination == destination { return last.names }
-            guard let source = try? NetBIOSName(message.sourceName, suffix: 0x00), let target = try? NetBIOSName(destination, suffix: 0x00) else { return nil }
-            last = (message.sourceName, destination, (source, target))
-            return (source, target)
+        let template = lastTemplate.withLock { last -> MailslotDatagramTemplate? in
+            if let last, last.type == type, last.sourceIP == message.sourceIP, last.source == message.sourceName, last.destination == destination,
+               last.mailslot == message.mailslotName {
+                return last.template
+            }
+            guard let source = try? NetBIOSName(message.sourceName, suffix: 0x00), let target = try? NetBIOSName(destination, suffix: 0x00),
+                  let template = try? MailslotDatagramTemplate(messageType: type, sourceIP: message.sourceIP, sourceName: source,
+                                                               destinationName: target, mailslotName: message.mailslotName) else { return nil }
+            last = (type, message.sourceIP, message.sourceName, destination, message.mailslotName, template)
+            return template
         }
-        guard let (source, target) = names else { return nil }
-        return try? NetBIOSMailslotDatagram(messageType: type, datagramID: message.datagramID, sourceIP: message.sourceIP,
-                                            sourceName: source, destinationName: target, mailslotName: message.mailslotName,
-                                            data: message.data).encoded()
+        return try? template?.encoded(datagramID: message.datagramID, data: message.data)
     }
 
-    /// The NetBIOS names of the last datagram made here, by the names they were made from.
-    private let lastNames = Locked<(source: String, destination: String, names: (NetBIOSName, NetBIOSName))?>(nil)
+    /// The template of the last datagram made here, by what it was made from.
+    private let lastTemplate = Locked<(type: NetBIOSDatagramType, sourceIP: UInt32, source: String, destination: String, mailslot: String,
+                                       template: MailslotDatagramTemplate)?>(nil)
 
     /// Where a re-broadcast goes: each configured interface's broadcast address (or, for an interface that
     /// has none, such as loopback, its own address), sent from that interface's socket. Looked up again
