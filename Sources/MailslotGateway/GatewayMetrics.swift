@@ -1,4 +1,5 @@
 import Metrics
+import MailslotTransport
 
 /// The gateway's metrics, through swift-metrics: whatever backend the process bootstraps (mailslotd
 /// bootstraps swift-prometheus) receives them; without one they cost nothing.
@@ -30,11 +31,10 @@ public struct GatewayMetrics: Sendable {
 
     static let droppedLabel = "mailslotd_datagrams_dropped_total"
 
-    /// The drop counter for one reason. Creating a counter with the same label and dimensions returns the
-    /// backend's existing one, so this is cheap and the label values stay one spelling.
-    func dropped(_ reason: Gateway.DropReason) -> Counter {
-        Counter(label: GatewayMetrics.droppedLabel, dimensions: [("reason", reason.description)])
-    }
+    private let droppedCounters = DropCounters(label: GatewayMetrics.droppedLabel)
+
+    /// The drop counter for one reason.
+    func dropped(_ reason: Gateway.DropReason) -> Counter { droppedCounters[reason.description] }
 }
 
 /// The bridge's metrics, beside the gateway's (same backend).
@@ -63,7 +63,27 @@ public struct BridgeMetrics: Sendable {
     let rebroadcast = Counter(label: "mailslotd_bridge_rebroadcast_total")
     let connected = Gauge(label: "mailslotd_bridge_connected")
 
-    func dropped(_ reason: String) -> Counter {
-        Counter(label: "mailslotd_bridge_dropped_total", dimensions: [("reason", reason)])
+    private let droppedCounters = DropCounters(label: "mailslotd_bridge_dropped_total")
+
+    func dropped(_ reason: String) -> Counter { droppedCounters[reason] }
+}
+
+/// The counters of one metric with a `reason` label, made once per reason and kept: making a counter
+/// asks the metrics backend for it (behind its lock) each time, which costs more than a datagram's
+/// decoding, and drops come a datagram at a time.
+final class DropCounters: Sendable {
+    private let label: String
+    private let counters = Locked<[String: Counter]>([:])
+    /// Reasons are a fixed set but for the decoder's (a few dozen): more than this is not expected, and
+    /// is served without keeping.
+    static let limit = 256
+
+    init(label: String) { self.label = label }
+
+    subscript(reason: String) -> Counter {
+        if let known = counters.withLock({ $0[reason] }) { return known }
+        let made = Counter(label: label, dimensions: [("reason", reason)])
+        counters.withLock { if $0.count < DropCounters.limit { $0[reason] = made } }
+        return made
     }
 }

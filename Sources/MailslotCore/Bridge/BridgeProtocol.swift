@@ -154,15 +154,17 @@ public struct BridgedMessage: Sendable, Equatable {
         hasher.combine(sourceIP)
         combine(sourceName)
         hasher.combine(datagramID)
-        if mailslotName.utf8.allSatisfy({ $0 < 0x80 }) {
-            hasher.combine(mailslotName.utf8.count)
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: mailslotName.utf8.count) { upper in
-                for (i, byte) in mailslotName.utf8.enumerated() { upper[i] = BridgeProtocol.asciiUppercased(byte) }
+        var name = mailslotName
+        let ascii = name.withUTF8 { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return false }
+            hasher.combine(bytes.count)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count) { upper in
+                for i in bytes.indices { upper[i] = BridgeProtocol.asciiUppercased(bytes[i]) }
                 hasher.combine(bytes: UnsafeRawBufferPointer(upper))
             }
-        } else {
-            combine(mailslotName.uppercased())
+            return true
         }
+        if !ascii { combine(mailslotName.uppercased()) }
         hasher.combine(data.count)
         data.withUnsafeBytes { hasher.combine(bytes: $0) }
         return UInt64(bitPattern: Int64(hasher.finalize()))
