@@ -51,8 +51,8 @@ static const struct symbol symbols[] = {
 #undef CMN_SYMBOL
 
 // natsMsg_free: what libnats's garbage-collector thread calls for each message natsMsg_Destroy hands it. Exported
-// since 3.0 (nats.c's src/msg.c, not declared in nats.h), looked up separately so that a library without it still loads: then
-// messages go the documented way. See cmn_msg_destroy.
+// since 3.0 (nats.c's src/msg.c; not declared in nats.h), so looked up apart from the table: a library without it
+// still loads, and its messages go the documented way. See cmn_msg_destroy.
 static void (*msg_free_in_place)(void *);
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;

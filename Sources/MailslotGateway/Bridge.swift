@@ -394,7 +394,8 @@ final class Bridge: @unchecked Sendable {
         return (message, key)
     }
 
-    /// The last message from NATS that passed every check: its subject, its headers and what they said.
+    /// The last message from NATS whose subject and headers passed their checks: the subject, the headers
+    /// and what they said (the checks of each message against the state, such as duplicates, still run).
     private struct IncomingStream {
         var subject: String
         var headers: NatsClient.HeaderBlock

@@ -31,7 +31,8 @@ struct BridgeBench: ParsableCommand {
             and rates: a bare NATS publisher process and a subscriber in this process (the NATS C client through \
             this package's client; its throughput is how fast --messages went, TCP losing nothing), and the floor: \
             a relay at site A that publishes each datagram with the bridge's headers, and a subscriber here that \
-            sends it on by UDP to a socket here, measured like the bridge. Median of --runs runs.
+            sends it on by UDP to a socket here, measured like the bridge. Median of --runs runs. The CPU one \
+            message costs is printed for each process, and site B's for the gateway's thread and the reader apart.
             """
     )
 
@@ -84,7 +85,8 @@ struct BridgeBench: ParsableCommand {
         let gatewayClock = Locked<clockid_t?>(nil)
         let thread = Thread {
             var clock = clockid_t()
-            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { gatewayClock.withLock { $0 = clock } }
+            let found = pthread_getcpuclockid(pthread_self(), &clock) == 0
+            gatewayClock.withLock { $0 = found ? clock : -1 } // -1: no such clock, read as 0
             siteB.run()
         }
         thread.start()
@@ -189,7 +191,8 @@ struct BridgeBench: ParsableCommand {
         var received: Int
         var sent: Int
         var latency: (Double, Double)
-        /// CPU microseconds per message received, by process (the load generator left out).
+        /// CPU microseconds per message received, by process (the load generator left out), then by each of
+        /// the path's ``Path/threads``.
         var cpuPerMessage: [Double] = []
     }
 
