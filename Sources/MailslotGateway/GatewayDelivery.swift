@@ -316,12 +316,20 @@ package final class GatewayDelivery {
     /// Whether messages wait for room in a mailslot's ring: the loop then comes back within a millisecond.
     var hasBacklog: Bool { !backlogs.isEmpty }
 
-    /// Tries the backlogs again (each turn of the loop).
+    /// Tries the backlogs again (each turn of the loop). A backlog whose mailslot's ring still has no room
+    /// for its first message is left as it is: a look at the ring, where a write attempt would cost an
+    /// error and a copy of the whole backlog on every turn (at a busy sender's rate, with a reader behind).
     func retryBacklogs() {
         guard !backlogs.isEmpty else { return }
-        let waiting = backlogs
-        backlogs.removeAll()
-        for (_, backlog) in waiting { deliverNow(backlog.items, to: backlog.name, waitingSince: backlog.since) }
+        let now = ContinuousClock.now
+        for (key, backlog) in backlogs { // a copy: deliverNow may queue again
+            if now - backlog.since < GatewayDelivery.backlogPatience, let first = backlog.items.first, let writer = writers[key],
+               !writer.hasRoom(for: first.data.count) {
+                continue
+            }
+            backlogs[key] = nil
+            deliverNow(backlog.items, to: backlog.name, waitingSince: backlog.since)
+        }
     }
 
     private func cache(_ writer: LocalWriter, _ key: String) {

@@ -258,6 +258,16 @@ package final class LocalWriter: @unchecked Sendable {
         if let failure { throw failure }
     }
 
+    /// Whether a message of `count` bytes (its first part, for one written in parts) would go into the ring
+    /// now, without waiting: a look at the ring, no system call. True too when only a write can tell (the
+    /// writer is closed or must reconnect, or the server is gone): the caller then writes and learns why.
+    package func hasRoom(for count: Int) -> Bool {
+        link.withLock { link in
+            guard case .open(let channel) = link, channel.ring.serverAlive else { return true }
+            return channel.ring.hasRoom(for: min(count, RingLayout.maxPayload))
+        }
+    }
+
     /// Sends several messages, in order. Each is one message, exactly as with
     /// ``write(_:timeoutMilliseconds:)-(UnsafeRawBufferPointer,_)``; on an error, the messages before the
     /// failing one have been sent and `sent` says how many.

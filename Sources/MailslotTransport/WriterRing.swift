@@ -159,6 +159,9 @@ package final class ClientRing: @unchecked Sendable {
         return (room, wraps)
     }
 
+    /// Whether a record with `length` bytes of payload fits now (a look at the head: no system call).
+    package func hasRoom(for length: Int) -> Bool { place(RingLayout.recordSize(length)) != nil }
+
     /// Copies one record into the ring and publishes it; false when it does not fit now.
     @inline(__always)
     package func append(_ kind: RingKind, stamp: UInt64, _ payload: UnsafeRawBufferPointer) -> Bool {

@@ -146,6 +146,45 @@ struct GatewayTests {
         #expect(GatewayTestSupport.eventually { g.counters.dropped["unresponsive_mailslot"] == 11 }, "\(g.counters)")
     }
 
+    /// A burst larger than a mailslot's quota and ring together waits in the gateway's backlog (which is
+    /// tried again only when the ring has room), and all of it arrives, in order, once the reader reads.
+    /// A reader that takes nothing for longer than the backlog's patience (1 s) loses the backlog, counted
+    /// as `mailslot_full`, and never a message twice.
+    @Test(arguments: [false, true])
+    func aBurstWaitsInTheBacklogForItsReader(readerStalls: Bool) throws {
+        let g = try makeGateway()
+        let thread = Thread { g.run() }
+        thread.start()
+        defer { g.stop() }
+        let path = uniquePath(readerStalls ? "stalled" : "burst")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(2_000),
+                                        options: .init(allowNetwork: true, quota: 65_536))
+        defer { server.close() }
+        let raw = try Sys.udpSocket()
+        defer { Sys.close(raw) }
+        let count = 600 // about 145 fit in the quota and 145 in the ring: the rest wait in the backlog
+        for i in 0..<count {
+            var data = [UInt8](repeating: 0x61, count: 400)
+            data.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(i), as: UInt32.self) }
+            _ = try Sys.sendTo(raw, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + path, data: data), .loopback, g.configuration.port)
+            if i % 64 == 63 { usleep(1_000) } // within the gateway's socket buffer
+        }
+        if readerStalls { usleep(1_600_000) }
+        var sequence: [UInt32] = []
+        while let message = try? server.read(timeout: .milliseconds(readerStalls ? 300 : 2_000)) {
+            sequence.append(message.withUnsafeBytes { $0.load(as: UInt32.self) })
+        }
+        #expect(sequence == sequence.sorted() && Set(sequence).count == sequence.count, "in order, none twice")
+        #expect(GatewayTestSupport.eventually { g.counters.received == count }, "\(g.counters)")
+        let counters = g.counters
+        if readerStalls {
+            #expect((counters.dropped["mailslot_full"] ?? 0) > 0 && sequence.count < count, "\(counters)")
+            #expect(counters.delivered == sequence.count && counters.delivered + counters.dropped.values.reduce(0, +) == count, "\(counters)")
+        } else {
+            #expect(sequence.count == count && counters.delivered == count && counters.dropped.isEmpty, "\(counters)")
+        }
+    }
+
     /// The network reaches only mailslots that opted in, whoever runs the gateway (these tests run as
     /// root, which every access rule admits).
     @Test func onlyMailslotsThatOptedInGetDatagrams() throws {

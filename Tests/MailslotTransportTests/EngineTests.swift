@@ -26,6 +26,32 @@ struct EngineTests {
         #expect(engine.counters.writersAccepted == 1)
     }
 
+    /// A writer can tell, without a system call, whether its next message fits in its ring (the gateway
+    /// looks before it tries a waiting backlog again): not while the server's quota is full and the ring
+    /// with it; again once the server has read and taken the ring in.
+    @Test func aWriterSeesWhetherItsRingHasRoom() throws {
+        let name = try uniqueName("room")
+        let engine = try LocalServerEngine.create(name: name, maxMessageSize: 0, readTimeout: .immediate, access: .owner,
+                                                  quota: 65_536, logger: logger)
+        defer { engine.close() }
+        let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
+        let message = [UInt8](repeating: 7, count: 400)
+        #expect(writer.hasRoom(for: message.count))
+        var written = 0
+        while written < 10_000, (try? writer.write(message, timeoutMilliseconds: 0)) != nil { written += 1 }
+        #expect(written > 100 && written < 10_000, "the ring (64 KiB) fills behind the full quota: \(written)")
+        #expect(!writer.hasRoom(for: message.count))
+        #expect(!writer.hasRoom(for: 100_000), "a message written in parts: its first part does not fit either")
+        var read = 0
+        for _ in 0..<1_000 where !writer.hasRoom(for: message.count) {
+            _ = engine.drainNow()
+            while case (.message, _) = engine.queue.popArray(limit: 1 << 16) { read += 1 }
+        }
+        #expect(read > 0 && writer.hasRoom(for: message.count))
+        writer.close()
+        #expect(writer.hasRoom(for: message.count), "a closed writer: only a write can say why not")
+    }
+
     /// A writer that talks to its ring directly, as a hostile process can: raw records, any tail.
     final class RawRing {
         let fd: FD
