@@ -198,6 +198,23 @@ struct BridgeBench: ParsableCommand {
 
     static func cpu(_ pid: pid_t) -> UInt64 { (try? ProcessStats(of: pid))?.cpuNanoseconds ?? 0 }
 
+    /// A NATS client of `url`, once it is connected (at most 10 s).
+    static func connectedClient(_ url: String, name: String) throws(BenchError) -> NatsClient {
+        let client: NatsClient
+        do throws(MailslotError) { client = try NatsClient(.init(servers: [url], name: name)) { _ in } } catch {
+            throw BenchError("NATS (\(name)): \(error)")
+        }
+        let deadline = Clock.deadline(seconds: 10)
+        while !client.isConnected {
+            guard Clock.now < deadline else {
+                client.close()
+                throw BenchError("\(name): not connected to \(url) within 10 s")
+            }
+            usleep(1_000)
+        }
+        return client
+    }
+
     /// A thread's CPU time so far, by its CPU clock.
     static func threadCPU(_ clock: clockid_t) -> UInt64 {
         var now = timespec()
@@ -289,9 +306,8 @@ struct BridgeBench: ParsableCommand {
     func throughNats(_ url: String, count: Int, rate: Int, natsPID: pid_t) throws -> Result {
         let subject = "bench.raw.\(getpid())"
         let received = Locked<(count: Int, first: UInt64, last: UInt64, latencies: [Double])>((0, 0, 0, []))
-        let client = try NatsClient(.init(servers: [url], name: "bench subscriber")) { _ in }
+        let client = try Self.connectedClient(url, name: "bench subscriber")
         defer { client.close() }
-        while !client.isConnected { usleep(1_000) }
         try client.subscribe(subject, maxPending: 1 << 20) { message in
             let now = Clock.now
             let stamp = message.data.count >= 16 ? message.data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self) } : 0
@@ -424,9 +440,7 @@ final class Floor: @unchecked Sendable {
             receivePort = try Sys.localAddress(receiver).1
             sender = try Sys.udpSocket()
         } catch { throw BenchError("floor sockets: \(error)") }
-        client = try NatsClient(.init(servers: [url], name: "bench floor subscriber")) { _ in }
-        let deadline = Clock.deadline(seconds: 10)
-        while !client.isConnected { guard Clock.now < deadline else { throw BenchError("floor: not connected") }; usleep(1_000) }
+        client = try BridgeBench.connectedClient(url, name: "bench floor subscriber")
         let (sender, port) = (sender, receivePort)
         try client.subscribe(subject, maxPending: 1 << 20) { message in
             _ = try? Sys.sendTo(sender, message.data, .loopback, port)
@@ -464,12 +478,7 @@ struct FloorRelayChild: ParsableCommand {
             guard let listen = IPv4Address(address) else { throw BenchError("bad --address") }
             let fd: FD
             do throws(Errno) { fd = try Sys.udpListener(listen, port, receiveBuffer: 4 << 20) } catch { throw BenchError("socket: \(error)") }
-            let client: NatsClient
-            do throws(MailslotError) { client = try NatsClient(.init(servers: [url], name: "bench floor relay")) { _ in } } catch {
-                throw BenchError("NATS: \(error)")
-            }
-            let deadline = Clock.deadline(seconds: 10)
-            while !client.isConnected { guard Clock.now < deadline else { throw BenchError("not connected") }; usleep(1_000) }
+            let client = try BridgeBench.connectedClient(url, name: "bench floor relay")
             // The headers a bridge at site A sends for the bench writer's datagrams (the datagram id added to each).
             let sample = BridgedMessage(kind: .domain, workgroup: BridgeBench.workgroup, mailslotName: #"\MAILSLOT\bench"#, sourceName: "BENCHWRITER",
                                         sourceIP: listen.value, datagramID: 0, site: "A", bridge: "BENCHA-0123456789ab", data: [])
@@ -570,12 +579,7 @@ struct NatsPublisherChild: ParsableCommand {
 
     func run() throws {
         childMain("_nats-publisher", alarmSeconds: 120) { () throws(BenchError) in
-            let client: NatsClient
-            do throws(MailslotError) { client = try NatsClient(.init(servers: [url], name: "bench publisher")) { _ in } } catch {
-                throw BenchError("NATS: \(error)")
-            }
-            let deadline = Clock.deadline(seconds: 10)
-            while !client.isConnected { guard Clock.now < deadline else { throw BenchError("not connected") }; usleep(1_000) }
+            let client = try BridgeBench.connectedClient(url, name: "bench publisher")
             var data = [UInt8](repeating: 0x61, count: size)
             var pacer = Pacer(rate: rate)
             for sequence in 0..<count {
