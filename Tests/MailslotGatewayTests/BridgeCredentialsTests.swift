@@ -14,7 +14,7 @@ import Glibc
 extension BridgeTests {
     /// An Ed25519 key made with openssl: its NKey public key ("O...", "A..." or "U..."), its seed ("SO...",
     /// "SA..." or "SU...") and the PEM file that openssl signs with.
-    struct JWTKey {
+    struct NKeyPair {
         /// The NKey prefix byte of each type.
         static let operatorType: UInt8 = 14 << 3, accountType: UInt8 = 0, userType: UInt8 = 20 << 3
 
@@ -23,8 +23,8 @@ extension BridgeTests {
         let pem: String
     }
 
-    /// A new key of one type (`JWTKey.operatorType` ...). A seed's prefix is two bytes: 'S' and the type.
-    static func jwtKey(_ name: String, type: UInt8, in folder: String) throws -> JWTKey {
+    /// A new key of one type (`NKeyPair.operatorType` ...). A seed's prefix is two bytes: 'S' and the type.
+    static func nkeyPair(_ name: String, type: UInt8, in folder: String) throws -> NKeyPair {
         let pem = "\(folder)/\(name).pem"
         try openssl(["genpkey", "-algorithm", "ed25519", "-out", pem], in: folder)
         try openssl(["pkey", "-in", pem, "-outform", "DER", "-out", "\(folder)/\(name).der"], in: folder)
@@ -32,7 +32,7 @@ extension BridgeTests {
         let privateDER = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).der")))
         let publicDER = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).pub.der")))
         let seed: UInt8 = 18 << 3
-        return JWTKey(publicKey: nkey([type], Array(publicDER.suffix(32))),
+        return NKeyPair(publicKey: nkey([type], Array(publicDER.suffix(32))),
                       seed: nkey([seed | (type >> 5), (type & 31) << 3], Array(privateDER.suffix(32))), pem: pem)
     }
 
@@ -56,7 +56,7 @@ extension BridgeTests {
     static let userFields = #""pub":{},"sub":{},"subs":-1,"data":-1,"payload":-1,"#
 
     /// A JWT: base64url of the header and of the claims, then of the issuer's Ed25519 signature over those two.
-    static func jwt(_ claims: String, signedBy issuer: JWTKey, in folder: String) throws -> String {
+    static func jwt(_ claims: String, signedBy issuer: NKeyPair, in folder: String) throws -> String {
         let signed = base64URL(Array(#"{"typ":"JWT","alg":"ed25519-nkey"}"#.utf8)) + "." + base64URL(Array(claims.utf8))
         try signed.write(toFile: "\(folder)/to-sign", atomically: true, encoding: .utf8)
         try openssl(["pkeyutl", "-sign", "-rawin", "-inkey", issuer.pem, "-in", "\(folder)/to-sign", "-out", "\(folder)/signature"], in: folder)
@@ -94,11 +94,11 @@ extension BridgeTests {
         guard Self.available, TestSupport.programAvailable(Self.openssl, for: "the bridge's .creds test", install: "openssl") else { return }
         let folder = try TestSupport.temporaryFolder("bridge-creds")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let operatorKey = try Self.jwtKey("operator", type: JWTKey.operatorType, in: folder)
-        let account = try Self.jwtKey("account", type: JWTKey.accountType, in: folder)
-        let stranger = try Self.jwtKey("stranger", type: JWTKey.accountType, in: folder)
-        let user = try Self.jwtKey("user", type: JWTKey.userType, in: folder)
-        let other = try Self.jwtKey("other", type: JWTKey.userType, in: folder)
+        let operatorKey = try Self.nkeyPair("operator", type: NKeyPair.operatorType, in: folder)
+        let account = try Self.nkeyPair("account", type: NKeyPair.accountType, in: folder)
+        let stranger = try Self.nkeyPair("stranger", type: NKeyPair.accountType, in: folder)
+        let user = try Self.nkeyPair("user", type: NKeyPair.userType, in: folder)
+        let other = try Self.nkeyPair("other", type: NKeyPair.userType, in: folder)
         #expect(operatorKey.publicKey.hasPrefix("O") && account.publicKey.hasPrefix("A"))
         #expect(user.publicKey.hasPrefix("U") && user.publicKey.count == 56 && user.seed.hasPrefix("SU"))
 

@@ -80,17 +80,10 @@ extension BridgeTests {
 
     /// A user NKey made with openssl (Ed25519): the public key ("U...") and the path of a file holding its seed ("SU...").
     static func userNKey(_ name: String, in folder: String) throws -> (publicKey: String, seedFile: String) {
-        try openssl(["genpkey", "-algorithm", "ed25519", "-out", "\(folder)/\(name).pem"], in: folder)
-        try openssl(["pkey", "-in", "\(folder)/\(name).pem", "-outform", "DER", "-out", "\(folder)/\(name).der"], in: folder)
-        try openssl(["pkey", "-in", "\(folder)/\(name).pem", "-pubout", "-outform", "DER", "-out", "\(folder)/\(name).pub.der"], in: folder)
-        let privateDER = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).der")))
-        let publicDER = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).pub.der")))
-        let user: UInt8 = 20 << 3, seed: UInt8 = 18 << 3
-        let publicKey = nkey([user], Array(publicDER.suffix(32)))
-        let seedText = nkey([seed | (user >> 5), (user & 31) << 3], Array(privateDER.suffix(32)))
+        let key = try nkeyPair(name, type: NKeyPair.userType, in: folder)
         let seedFile = "\(folder)/\(name).nk"
-        try (seedText + "\n").write(toFile: seedFile, atomically: true, encoding: .utf8)
-        return (publicKey, seedFile)
+        try (key.seed + "\n").write(toFile: seedFile, atomically: true, encoding: .utf8)
+        return (key.publicKey, seedFile)
     }
 
     @Test func anNKeyIsUsed() throws {

@@ -427,7 +427,7 @@ cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nul
 // MARK: - Headers in one call (the bridge's per-message path)
 
 /// Publishes `data` on `subj` with the headers in `headers`: `headersLength` bytes of "key\0value\0" pairs
-/// (natsMsg_Create, natsMsgHeader_Set for each pair, natsConnection_PublishMsg, natsMsg_Destroy), so that a
+/// (natsMsg_Create, natsMsgHeader_Set for each pair, natsConnection_PublishMsg, cmn_msg_destroy), so that a
 /// caller that keeps its headers ready pays one call per message. CMN_INVALID_ARG when the block does not
 /// end a pair with its NUL.
 cmn_status cmn_connection_publish_with_headers(cmn_connection *_Nonnull nc, const char *_Nonnull subj,
