@@ -68,11 +68,18 @@ package final class GatewayDelivery {
     /// Messages waiting for room in a mailslot's ring, by name key.
     private var backlogs: [String: Backlog] = [:]
 
+    /// A mailslot's waiting messages: `items[head...]`, oldest first. A turn of the loop writes from the
+    /// head and moves it on, so a long backlog behind a slow reader costs each turn only what it writes.
     struct Backlog {
         var name: MailslotName
         var items: [Item]
+        var head = 0
         var since: ContinuousClock.Instant
+        var count: Int { items.count - head }
+        var first: Item? { head < items.count ? items[head] : nil }
     }
+    /// The most messages one write call of a backlog takes (what a ring usually has room for at once).
+    static let backlogChunk = 64
     /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
     /// the datagram, and a LAN uses few mailslot names. Most traffic goes to one: `lastName` answers
     /// that without hashing.
@@ -91,7 +98,7 @@ package final class GatewayDelivery {
 
     /// Closes every connection and gives up every open (the loop is ending); what waited is counted.
     func close() {
-        for backlog in backlogs.values { backlog.items.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) } }
+        for backlog in backlogs.values { backlog.items[backlog.head...].forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) } }
         backlogs.removeAll()
         writers.values.forEach { $0.close() }
         writers.removeAll()
@@ -273,42 +280,28 @@ package final class GatewayDelivery {
     }
 
     /// Delivers what it can now, never waiting: messages that find the mailslot's ring full wait in its
-    /// backlog, in order, and are tried again on every turn of the loop (``retryBacklogs()``).
-    private func deliverNow(_ items: [Item], to name: MailslotName, waitingSince: ContinuousClock.Instant? = nil) {
+    /// backlog, in order, and are tried again when the ring has room (``retryBacklogs()``).
+    private func deliverNow(_ items: [Item], to name: MailslotName) {
         let key = name.key
         if backlogs[key] != nil { // behind the ones already waiting
             queue(items, for: name)
             return
         }
         let (outcomes, full) = deliver(items.map(\.data), to: name, mayOpen: false)
-        let now = ContinuousClock.now
-        for (item, outcome) in zip(items, outcomes) {
-            gateway.record(outcome, from: item.address, port: item.port)
-            if case .delivered = outcome { gateway.metrics.deliveryLatency.recordNanoseconds((now - item.received).nanoseconds) }
-        }
-        let rest = Array(items[outcomes.count...])
-        guard !rest.isEmpty else { return }
-        guard full else {
-            // The server went away or was replaced: the rest wait for a fresh connection, opened without blocking.
-            return route(rest, to: name)
-        }
-        let since = waitingSince ?? now
-        guard now - since < GatewayDelivery.backlogPatience else {
-            // The server has taken nothing for a while: give up on these, and do not wait for it for a while.
-            if congestedUntil.count >= GatewayDelivery.writerCacheLimit { congestedUntil.removeAll() }
-            congestedUntil[key] = now + GatewayDelivery.congestion
-            rest.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
-            return
-        }
-        backlogs[key] = Backlog(name: name, items: [], since: since)
-        queue(rest, for: name)
+        record(outcomes, for: items[...])
+        guard outcomes.count < items.count else { return }
+        let rest = items[outcomes.count...]
+        // The server went away or was replaced: the rest wait for a fresh connection, opened without blocking.
+        guard full else { return route(Array(rest), to: name) }
+        backlogs[key] = Backlog(name: name, items: [], since: .now)
+        queue(Array(rest), for: name)
     }
 
     /// Adds messages to a mailslot's backlog, within its bound and the bound of all backlogs.
     private func queue(_ items: [Item], for name: MailslotName) {
         let key = name.key
-        let waitingInAll = backlogs.values.reduce(0) { $0 + $1.items.count }
-        let room = max(0, min(GatewayDelivery.pendingLimit - (backlogs[key]?.items.count ?? 0), GatewayDelivery.pendingTotalLimit - waitingInAll))
+        let waitingInAll = backlogs.values.reduce(0) { $0 + $1.count }
+        let room = max(0, min(GatewayDelivery.pendingLimit - (backlogs[key]?.count ?? 0), GatewayDelivery.pendingTotalLimit - waitingInAll))
         backlogs[key]?.items += items.prefix(room)
         items.dropFirst(room).forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
     }
@@ -318,18 +311,58 @@ package final class GatewayDelivery {
 
     /// Tries the backlogs again (each turn of the loop). A backlog whose mailslot's ring still has no room
     /// for its first message is left as it is: a look at the ring, where a write attempt would cost an
-    /// error and a copy of the whole backlog on every turn (at a busy sender's rate, with a reader behind).
+    /// error on every turn (at a busy sender's rate, with a reader behind). One that has room is written
+    /// from its head, a chunk at a time, until the ring is full again.
     func retryBacklogs() {
         guard !backlogs.isEmpty else { return }
         let now = ContinuousClock.now
-        for (key, backlog) in backlogs { // a copy: deliverNow may queue again
-            if now - backlog.since < GatewayDelivery.backlogPatience, let first = backlog.items.first, let writer = writers[key],
+        for key in Array(backlogs.keys) {
+            guard let backlog = backlogs[key] else { continue }
+            if now - backlog.since < GatewayDelivery.backlogPatience, let first = backlog.first, let writer = writers[key],
                !writer.hasRoom(for: first.data.count) {
                 continue
             }
-            backlogs[key] = nil
-            deliverNow(backlog.items, to: backlog.name, waitingSince: backlog.since)
+            resume(key, now: now)
         }
+    }
+
+    /// Writes a backlog from its head: what the ring takes is delivered; when it fills up again the rest
+    /// waits, unless the backlog has waited longer than ``backlogPatience`` (then it is dropped, and the
+    /// mailslot is congested for a while); when the connection is gone the rest is routed afresh.
+    private func resume(_ key: String, now: ContinuousClock.Instant) {
+        guard var backlog = backlogs.removeValue(forKey: key) else { return } // now the only owner of its items
+        while backlog.head < backlog.items.count {
+            let chunk = backlog.items[backlog.head..<min(backlog.head + GatewayDelivery.backlogChunk, backlog.items.count)]
+            let (outcomes, full) = deliver(chunk.map(\.data), to: backlog.name, mayOpen: false)
+            record(outcomes, for: chunk)
+            backlog.head += outcomes.count
+            if outcomes.count == chunk.count { continue }
+            let rest = backlog.items[backlog.head...]
+            guard full else { return route(Array(rest), to: backlog.name) } // the server went away or was replaced
+            guard now - backlog.since < GatewayDelivery.backlogPatience else { return giveUp(rest, key) }
+            if backlog.head >= GatewayDelivery.backlogChunk * 16 { // forget the delivered front now and then
+                backlog.items.removeFirst(backlog.head)
+                backlog.head = 0
+            }
+            backlogs[key] = backlog
+            return
+        }
+    }
+
+    private func record(_ outcomes: [Outcome], for items: ArraySlice<Item>) {
+        let now = ContinuousClock.now
+        for (item, outcome) in zip(items, outcomes) {
+            gateway.record(outcome, from: item.address, port: item.port)
+            if case .delivered = outcome { gateway.metrics.deliveryLatency.recordNanoseconds((now - item.received).nanoseconds) }
+        }
+    }
+
+    /// The server has taken nothing for a while: these are dropped, and messages for the mailslot are
+    /// dropped at once for ``congestion``.
+    private func giveUp(_ items: ArraySlice<Item>, _ key: String) {
+        if congestedUntil.count >= GatewayDelivery.writerCacheLimit { congestedUntil.removeAll() }
+        congestedUntil[key] = ContinuousClock.now + GatewayDelivery.congestion
+        items.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
     }
 
     private func cache(_ writer: LocalWriter, _ key: String) {
