@@ -52,31 +52,6 @@ final class Bridge: @unchecked Sendable {
         }
     }
 
-    /// Keys seen in the last 30 s (at most 16,384), oldest first in a ring of their own.
-    struct RecentKeys {
-        private var order: [(key: UInt64, at: ContinuousClock.Instant)] = []
-        private var start = 0
-        private var keys: Set<UInt64> = []
-        static let window: Duration = .seconds(30)
-        static let limit = 16_384
-
-        mutating func insert(_ key: UInt64, now: ContinuousClock.Instant) -> Bool {
-            while start < order.count, now - order[start].at > RecentKeys.window || order.count - start >= RecentKeys.limit {
-                keys.remove(order[start].key)
-                start += 1
-            }
-            if start > 4_096 && start * 2 > order.count { // forget the expired front now and then, not on every insert
-                order.removeFirst(start)
-                start = 0
-            }
-            guard keys.insert(key).inserted else { return false }
-            order.append((key, now))
-            return true
-        }
-
-        func contains(_ key: UInt64) -> Bool { keys.contains(key) }
-    }
-
     let settings: Settings
     private let client: NatsClient
     private let sockets: GatewaySockets
@@ -353,63 +328,83 @@ final class Bridge: @unchecked Sendable {
 
     // MARK: in (on nats.c's threads)
 
-    /// Checks a message from NATS: well-formed, from another site, not forged, not seen before. With the
-    /// message, its ``BridgedMessage/key``.
-    private func accept(_ raw: NatsClient.Message) -> (message: BridgedMessage, key: UInt64)? {
+    /// A message from NATS that passed ``accept(_:domain:)``: with its ``BridgedMessage/key``, and for a domain
+    /// message whether this bridge re-broadcasts it (it forwards for its LAN).
+    private struct Accepted {
+        var message: BridgedMessage
+        var key: UInt64
+        var rebroadcast: Bool
+    }
+
+    /// Checks a message from NATS: well-formed, from another site, not forged, not seen before; for a
+    /// `domain` message, also of a bridged workgroup. One look at the state per message (this runs for
+    /// every message from every other site).
+    private func accept(_ raw: NatsClient.Message, domain: Bool) -> Accepted? {
         metrics.received.increment()
         let message: BridgedMessage
+        let bridged: Bool
         do throws(BridgedMessage.Rejection) {
             // The messages of one stream differ only in their datagram id and data: those alone are checked again.
-            let previous = lastIncoming.withLock { last in
-                last.flatMap { $0.subject == raw.subject && $0.headers.equals(raw.headerBlock, except: BridgeProtocol.Header.datagramID) ? $0.message : nil }
+            let previous = lastIncoming.withLock { last -> (stream: IncomingStream, id: String)? in
+                guard let last, last.subject == raw.subject,
+                      let id = raw.headerBlock.value(of: BridgeProtocol.Header.datagramID, ifOtherwiseEqualTo: last.headers) else { return nil }
+                return (last, id)
             }
             if let previous {
-                message = try previous.next(datagramID: raw.header(BridgeProtocol.Header.datagramID), data: raw.data)
+                message = try previous.stream.message.next(datagramID: previous.id, data: raw.data)
+                bridged = previous.stream.bridged
             } else {
                 message = try BridgedMessage(subject: raw.subject, header: { raw.header($0) }, data: raw.data)
+                bridged = settings.workgroups.contains(message.workgroup)
                 var kept = message
                 kept.data = []
-                lastIncoming.withLock { $0 = IncomingStream(subject: raw.subject, headers: raw.headerBlock, message: kept) }
+                lastIncoming.withLock { $0 = IncomingStream(subject: raw.subject, headers: raw.headerBlock, message: kept, bridged: bridged) }
             }
         } catch {
             state.withLock { $0.counters.received += 1 }
             drop(error.rawValue)
             return nil
         }
-        // One look at the state per message (this runs for every message from every other site).
         let key = message.key
-        let rejection: String? = state.withLock { state in
+        let now = ContinuousClock.now
+        let (rejection, rebroadcast) = state.withLock { state -> (String?, Bool) in
             state.counters.received += 1
             // A site's bridges are known by their heartbeats: a message that claims a site its bridge does
             // not belong to is forged.
-            if let peer = state.peers[message.bridge], peer.site != message.site { return "forged_site" }
-            if message.bridge == settings.id { return "forged_site" }
-            if message.kind == .domain, message.site == settings.site { return "own_site" } // this LAN carried it
-            return state.inbound.insert(key, now: .now) ? nil : "duplicate"
+            if let peer = state.peers[message.bridge], peer.site != message.site { return ("forged_site", false) }
+            if message.bridge == settings.id { return ("forged_site", false) }
+            if message.kind == .domain, message.site == settings.site { return ("own_site", false) } // this LAN carried it
+            guard state.inbound.insert(key, now: now) else { return ("duplicate", false) }
+            guard domain else { return (nil, false) }
+            guard bridged else { return ("workgroup_not_bridged", false) }
+            // The LAN's forwarder re-broadcasts it; this host gets it from there.
+            guard state.forwards(settings, now: now) else { return (nil, false) }
+            // Remembered: when the re-broadcast comes back to this host's gateway it is not published again.
+            _ = state.outbound.insert(key, now: now)
+            return (nil, true)
         }
         if let rejection {
             drop(rejection)
             return nil
         }
-        return (message, key)
+        return Accepted(message: message, key: key, rebroadcast: rebroadcast)
     }
 
-    /// The last message from NATS whose subject and headers passed their checks: the subject, the headers
-    /// and what they said (the checks of each message against the state, such as duplicates, still run).
+    /// The last message from NATS whose subject and headers passed their checks: the subject, the headers,
+    /// what they said, and whether its workgroup is bridged here (the checks of each message against the
+    /// state, such as duplicates, still run).
     private struct IncomingStream {
         var subject: String
         var headers: NatsClient.HeaderBlock
         var message: BridgedMessage
+        var bridged: Bool
     }
 
     private let lastIncoming = Locked<IncomingStream?>(nil)
 
     private func receivedDomain(_ raw: NatsClient.Message) {
-        guard let (message, key) = accept(raw) else { return }
-        guard settings.workgroups.contains(message.workgroup) else { return drop("workgroup_not_bridged") }
-        guard isForwarder else { return } // the LAN's forwarder re-broadcasts it; this host gets it from there
-        // Remembered first: when the re-broadcast comes back to this host's gateway it is not published again.
-        _ = state.withLock { $0.outbound.insert(key, now: .now) }
+        guard let accepted = accept(raw, domain: true), accepted.rebroadcast else { return }
+        let message = accepted.message
         guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return drop("malformed") }
         var sent = false
         for target in lanTargets() { sent = sockets.sendDatagram(bytes, to: target.address, port: settings.port, from: target.source) || sent }
@@ -419,7 +414,7 @@ final class Bridge: @unchecked Sendable {
     }
 
     private func receivedUnique(_ raw: NatsClient.Message) {
-        guard let message = accept(raw)?.message, let destination = message.destination else { return }
+        guard let message = accept(raw, domain: false)?.message, let destination = message.destination else { return }
         guard message.site == settings.site else { return drop("wrong_site") }
         var address = destination == settings.computerName ? GatewaySockets.interfaces().first { !$0.isLoopback && $0.isUp }?.address : nil
         if address == nil { address = state.withLock { $0.lanNames[destination]?.address } }

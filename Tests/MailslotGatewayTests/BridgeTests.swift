@@ -379,6 +379,9 @@ struct BridgeTests {
         #expect(!base.equals(block([("A", "1"), ("B", "two")]), except: "Id"))
         #expect(!block([("A", "1")]).equals(block([("A", "1")]), except: "Id"), "without the header there is nothing to compare around")
         #expect(!base.equals(block([("A", "1"), ("Id", "7"), ("Id2", "x"), ("B", "two")]), except: "Id"))
+        #expect(block([("A", "1"), ("Id", "65535"), ("B", "two")]).value(of: "Id", ifOtherwiseEqualTo: base) == "65535", "the block's own value")
+        #expect(block([("A", "1"), ("Id", ""), ("B", "two")]).value(of: "Id", ifOtherwiseEqualTo: base) == "")
+        #expect(block([("A", "2"), ("Id", "8"), ("B", "two")]).value(of: "Id", ifOtherwiseEqualTo: base) == nil)
     }
 
     @Test func headerBlocksCrossTheServerIntact() throws {
