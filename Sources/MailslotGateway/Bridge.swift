@@ -179,7 +179,11 @@ final class Bridge: @unchecked Sendable {
             return (fresh, true)
         }
         if learnNow { learn(stream.message.sourceName, at: address, now: now) }
-        guard var message = stream.published else { return }
+        guard var message = stream.published else {
+            // A domain write of a bridged workgroup that cannot be published: counted by the LAN's forwarder.
+            if let rejection = stream.rejection, state.withLock({ $0.forwards(settings, now: now) }) { drop(rejection) }
+            return
+        }
         message.datagramID = datagram.header.datagramID
         message.data = datagram.data
         let key = message.key
@@ -217,7 +221,10 @@ final class Bridge: @unchecked Sendable {
         let destinationName: NetBIOSName
         let mailslotNameBytes: [UInt8]
         let message: BridgedMessage
+        /// The message it is published as; nil when it is not a domain write of a bridged workgroup, or its
+        /// names cannot be headers (`rejection` then says why).
         let published: BridgedMessage?
+        let rejection: String?
         let subject: String
         let headers: NatsClient.HeaderBlock
 
@@ -234,7 +241,10 @@ final class Bridge: @unchecked Sendable {
             message = BridgedMessage(kind: .domain, workgroup: workgroup, mailslotName: datagram.mailslotName, sourceName: sourceName.name,
                                      sourceIP: sourceIP, datagramID: 0, site: settings.site, bridge: settings.id, data: [])
             let bridged = messageType == .directGroup && destinationName.suffix == 0x00 && settings.workgroups.contains(workgroup)
-            published = bridged ? message : nil
+            var refused: BridgedMessage.Rejection?
+            if bridged { do throws(BridgedMessage.Rejection) { try message.check() } catch { refused = error } }
+            published = bridged && refused == nil ? message : nil
+            rejection = refused?.rawValue
             subject = message.subject
             headers = message.streamHeaders
         }

@@ -67,4 +67,24 @@ struct BridgeProtocolTests {
         }
         #expect(throws: BridgedMessage.Rejection.oversized) { try first.next(datagramID: "1", data: [UInt8](repeating: 0, count: BridgeProtocol.largestData + 1)) }
     }
+
+    /// What a bridge checks before it publishes is what the other sites check when they receive: for each
+    /// message, `check()` throws exactly when decoding its own headers does.
+    @Test(arguments: ["WRITER", "A\r\nSITE:X", "PC\u{E9}", "TAB\tNAME", "", "SIXTEEN-LETTERS!", "DEL\u{7F}"])
+    func aMessageIsPublishedOnlyWhenTheOtherSitesWouldTakeIt(sourceName: String) {
+        for mailslot in [#"\MAILSLOT\ok"#, "\\MAILSLOT\\bell\u{7}", #"\MAILSLOT\"#] {
+            let message = BridgedMessage(kind: .domain, workgroup: "WG", mailslotName: mailslot, sourceName: sourceName, sourceIP: 0x0A00_0001,
+                                         datagramID: 9, site: "A", bridge: "HOSTA-1", data: [1, 2])
+            let headers = Dictionary(message.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+            func rejection(_ body: () throws(BridgedMessage.Rejection) -> Void) -> BridgedMessage.Rejection? {
+                do throws(BridgedMessage.Rejection) { try body(); return nil } catch { return error }
+            }
+            let checked = rejection { () throws(BridgedMessage.Rejection) in try message.check() }
+            let received = rejection { () throws(BridgedMessage.Rejection) in
+                _ = try BridgedMessage(subject: message.subject, header: { headers[$0] }, data: message.data)
+            }
+            #expect(checked == received, "\(sourceName.debugDescription) \(mailslot.debugDescription)")
+            #expect((checked == nil) == (sourceName == "WRITER" && mailslot == #"\MAILSLOT\ok"#))
+        }
+    }
 }

@@ -365,6 +365,34 @@ struct BridgeTests {
         }
     }
 
+    /// A datagram of this LAN whose names NATS headers cannot carry is not published: a line break in its
+    /// source name would otherwise end that header and begin others of the sender's choosing (here a forged
+    /// site and bridge), and the other sites refuse non-printable names anyway. It is a counted drop; the
+    /// LAN side still delivers it.
+    @Test func aDatagramWhoseNamesCannotBeHeadersIsNotPublished() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        let sites = try Running(sites: ["A"], nats: nats)
+        defer { sites.stop() }
+        let observer = try NatsClient(.init(servers: [nats.url], name: "observer")) { _ in }
+        defer { observer.close() }
+        #expect(Self.waitUntilConnected(sites.gateways) && TestSupport.eventually { observer.isConnected })
+        let seen = Guarded<[NatsClient.Message]>([])
+        try observer.subscribe(BridgeProtocol.domainWildcard(workgroup: "MSTEST")) { message in seen.withLock { $0.append(message) } }
+        observer.flush()
+        usleep(300_000)
+        let port = sites[0].configuration.port
+        try Self.send(try Self.domainDatagram(mailslot: "bridge-test", data: [1], id: 1, sourceName: "A\r\nSite:X\r\nB:"), to: port)
+        try Self.send(try Self.domainDatagram(mailslot: "bridge-test\u{7}bell", data: [2], id: 2), to: port)
+        try Self.send(try Self.domainDatagram(mailslot: "bridge-test", data: [3], id: 3, sourceName: "PC\u{E9}"), to: port)
+        try Self.send(try Self.domainDatagram(mailslot: "bridge-test", data: [4], id: 4), to: port) // a good one, last
+        #expect(TestSupport.eventually(timeout: 10) { !seen.withLock { $0.isEmpty } })
+        usleep(300_000)
+        let messages = seen.withLock { $0 }
+        #expect(messages.map(\.data) == [[4]], "\(messages.map(\.headers))")
+        #expect(TestSupport.eventually { sites[0].counters.bridge?.dropped["bad_header"] == 3 }, "\(sites[0].counters)")
+    }
+
     /// Two header blocks that differ only in one header's value compare equal but for it, whatever that
     /// value's length; any other difference, or the header missing, makes them different.
     @Test func headerBlocksCompareButForOneValue() {

@@ -184,7 +184,7 @@ public struct BridgedMessage: Sendable, Equatable {
     public init(subject: String, header: (String) -> String?, data: [UInt8]) throws(Rejection) {
         func value(_ name: String) throws(Rejection) -> String {
             guard let text = header(name) else { throw .missingHeader }
-            guard text.utf8.count <= BridgeProtocol.largestHeaderValue, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else { throw .badHeader }
+            try BridgedMessage.check(value: text)
             return text
         }
         guard try value(BridgeProtocol.Header.version) == BridgeProtocol.version else { throw .unknownVersion }
@@ -198,15 +198,32 @@ public struct BridgedMessage: Sendable, Equatable {
         let site = try value(BridgeProtocol.Header.site)
         let bridge = try value(BridgeProtocol.Header.bridge)
         let destination = kind == .unique ? try value(BridgeProtocol.Header.destination) : nil
-        // Names as NetBIOS carries them: at most 15 bytes, printable; the mailslot under \MAILSLOT\.
+        self.init(kind: kind, workgroup: workgroup, mailslotName: mailslotName, sourceName: sourceName, sourceIP: sourceIP.value,
+                  destination: destination, datagramID: datagramID, site: site, bridge: bridge, data: data)
+        try checkNames()
+        guard self.subject == subject else { throw .subjectMismatch }
+    }
+
+    /// Throws what ``init(subject:header:data:)`` would throw for its headers: what a bridge checks before
+    /// it publishes a datagram of its LAN. A name from the LAN may hold any byte; one with a line break
+    /// would end its header early, and the other sites refuse names that are not printable ASCII.
+    public func check() throws(Rejection) {
+        for (_, value) in headers { try BridgedMessage.check(value: value) }
+        try checkNames()
+    }
+
+    /// A header value: within bounds, no control characters.
+    private static func check(value text: String) throws(Rejection) {
+        guard text.utf8.count <= BridgeProtocol.largestHeaderValue, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else { throw .badHeader }
+    }
+
+    /// Names as NetBIOS carries them: at most 15 bytes, printable ASCII; the mailslot under `\MAILSLOT\`.
+    private func checkNames() throws(Rejection) {
         for name in [workgroup, sourceName] + (destination.map { [$0] } ?? []) {
             guard !name.isEmpty, name.utf8.count <= 15, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }) else { throw .badHeader }
         }
         guard mailslotName.uppercased().hasPrefix("\\MAILSLOT\\"), mailslotName.utf8.count > 10, mailslotName.utf8.count <= 255,
               !site.isEmpty, !bridge.isEmpty else { throw .badHeader }
-        self.init(kind: kind, workgroup: workgroup, mailslotName: mailslotName, sourceName: sourceName, sourceIP: sourceIP.value,
-                  destination: destination, datagramID: datagramID, site: site, bridge: bridge, data: data)
-        guard self.subject == subject else { throw .subjectMismatch }
     }
 
     /// The next message of a stream this one began: a message from NATS whose subject and headers are this
