@@ -55,6 +55,14 @@ static const struct symbol symbols[] = {
 // still loads, and its messages go the documented way. See cmn_msg_destroy.
 static void (*msg_free_in_place)(void *);
 
+// natsMsg_create (lower case): how libnats makes a message it received, from its wire form: the header block
+// ("NATS/1.0\r\n", then "key: value\r\n" for each pair, then "\r\n") followed by the data. Such a message is
+// published with that block as it is. natsMsgHeader_Set, the documented way, keeps each pair in a hash table
+// (about a dozen allocations for the bridge's ten headers) and encodes them again at publish. Exported with
+// this signature since 3.0 (nats.c's src/msg.h, unchanged through 3.13), not declared in nats.h: looked up
+// apart, like natsMsg_free; without it the pairs go through natsMsgHeader_Set.
+static cmn_status (*msg_create_from_wire)(cmn_msg **, const char *, int, const char *, int, const char *, int, int);
+
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static char loaded_name[256];         // written once, under the lock, before loaded_version
 static _Atomic uint32_t loaded_version; // nats_GetVersionNumber(); 0 = not loaded (read without the lock)
@@ -105,6 +113,7 @@ static int resolve(void *handle, const char *name, char *error, size_t errorSize
     }
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) *symbols[i].slot = resolved[i];
     msg_free_in_place = (void (*)(void *))dlsym(handle, "natsMsg_free");
+    msg_create_from_wire = (cmn_status (*)(cmn_msg **, const char *, int, const char *, int, const char *, int, int))dlsym(handle, "natsMsg_create");
     return 0;
 }
 
@@ -366,9 +375,10 @@ cmn_status cmn_msg_header_keys(cmn_msg *msg, const char ***keys, int *count) {
 
 // MARK: - Headers in one call
 
-cmn_status cmn_connection_publish_with_headers(cmn_connection *nc, const char *subj, const char *headers, int headersLength,
-                                               const void *data, int dataLen) {
-    if (headersLength < 0 || (headersLength > 0 && (headers == NULL || headers[headersLength - 1] != '\0'))) return CMN_INVALID_ARG;
+// The pairs through natsMsgHeader_Add, one by one (the documented way; Add, so that a key given twice is sent
+// twice, as from the wire form).
+static cmn_status publish_with_header_add(cmn_connection *nc, const char *subj, const char *headers, int headersLength,
+                                          const void *data, int dataLen) {
     cmn_msg *msg = NULL;
     cmn_status status = nats.natsMsg_Create(&msg, subj, NULL, (const char *)data, dataLen);
     if (status != CMN_OK) return status;
@@ -376,12 +386,65 @@ cmn_status cmn_connection_publish_with_headers(cmn_connection *nc, const char *s
     while (status == CMN_OK && cursor < end) {
         const char *key = cursor;
         cursor += strlen(cursor) + 1;
-        if (cursor >= end) { status = CMN_INVALID_ARG; break; } // a key without its value
         const char *value = cursor;
         cursor += strlen(cursor) + 1;
-        status = nats.natsMsgHeader_Set(msg, key, value);
+        status = nats.natsMsgHeader_Add(msg, key, value);
     }
     if (status == CMN_OK) status = nats.natsConnection_PublishMsg(nc, msg);
+    cmn_msg_destroy(msg);
+    return status;
+}
+
+cmn_status cmn_connection_publish_with_headers(cmn_connection *nc, const char *subj, const char *headers, int headersLength,
+                                               const void *data, int dataLen) {
+    if (headersLength < 0 || (headersLength > 0 && (headers == NULL || headers[headersLength - 1] != '\0'))) return CMN_INVALID_ARG;
+    if (dataLen < 0 || (dataLen > 0 && data == NULL)) return CMN_INVALID_ARG;
+    // Every pair checked first, and the wire form's length worked out: "key: value\r\n" each. A key is not
+    // empty and has no ':' (where the receiver ends it); neither holds a line break (which would end the pair
+    // early and begin another of the sender's choosing).
+    static const char start[] = "NATS/1.0\r\n";
+    size_t wireLength = sizeof start - 1 + 2, pairs = 0;
+    for (const char *cursor = headers, *end = headers + headersLength; cursor < end; pairs++) {
+        size_t keyLength = strlen(cursor);
+        if (keyLength == 0 || memchr(cursor, ':', keyLength) != NULL || strpbrk(cursor, "\r\n") != NULL) return CMN_INVALID_ARG;
+        const char *value = cursor + keyLength + 1;
+        if (value >= end) return CMN_INVALID_ARG; // a key without its value
+        size_t valueLength = strlen(value);
+        if (strpbrk(value, "\r\n") != NULL) return CMN_INVALID_ARG;
+        wireLength += keyLength + 2 + valueLength + 2;
+        cursor = value + valueLength + 1;
+    }
+    if (pairs == 0 || msg_create_from_wire == NULL) return publish_with_header_add(nc, subj, headers, headersLength, data, dataLen);
+    if (wireLength + (size_t)dataLen > INT32_MAX / 2) return CMN_INVALID_ARG; // never: NATS messages are at most a few MiB
+    char stack[2048];
+    size_t total = wireLength + (size_t)dataLen;
+    char *wire = total <= sizeof stack ? stack : malloc(total);
+    if (wire == NULL) return CMN_NO_MEMORY;
+    char *out = wire;
+    memcpy(out, start, sizeof start - 1);
+    out += sizeof start - 1;
+    for (const char *cursor = headers, *end = headers + headersLength; cursor < end;) {
+        size_t keyLength = strlen(cursor);
+        const char *value = cursor + keyLength + 1;
+        size_t valueLength = strlen(value);
+        memcpy(out, cursor, keyLength);
+        out += keyLength;
+        *out++ = ':';
+        *out++ = ' ';
+        memcpy(out, value, valueLength);
+        out += valueLength;
+        *out++ = '\r';
+        *out++ = '\n';
+        cursor = value + valueLength + 1;
+    }
+    *out++ = '\r';
+    *out++ = '\n';
+    if (dataLen > 0) memcpy(out, data, (size_t)dataLen);
+    cmn_msg *msg = NULL;
+    cmn_status status = msg_create_from_wire(&msg, subj, (int)strlen(subj), NULL, 0, wire, (int)total, (int)wireLength);
+    if (wire != stack) free(wire);
+    if (status != CMN_OK) return status;
+    status = nats.natsConnection_PublishMsg(nc, msg);
     cmn_msg_destroy(msg);
     return status;
 }

@@ -445,6 +445,22 @@ struct BridgeTests {
         #expect(messages[1].headers.isEmpty && messages[1].data == [4])
         #expect(messages[2].headers.count == 64)
         #expect(messages[2].headers.allSatisfy { $0.value == "v" + $0.key.dropFirst() })
+        // A key given twice is sent twice (the first value is the one read); more than the shim's stack buffer.
+        received.withLock { $0.removeAll() }
+        var twice = NatsClient.HeaderBlock([("Twice", "first"), ("Twice", "second")])
+        for i in 0..<40 { twice.append("Long\(i)", String(repeating: "x", count: 60)) }
+        let large = (0..<3_000).map { UInt8(truncatingIfNeeded: $0) }
+        try client.publish("hdr.test", headers: twice, data: large)
+        // A pair that could not be one header line is refused, and nothing is sent.
+        for (name, value) in [("Line", "a\r\nInjected: yes"), ("Feed", "a\nb"), ("Co:lon", "v"), ("", "v"), ("Return\r", "v")] {
+            #expect(throws: NatsClient.Failure.self, "\(name.debugDescription)") { try client.publish("hdr.test", headers: NatsClient.HeaderBlock([(name, value)]), data: []) }
+        }
+        client.flush()
+        #expect(TestSupport.eventually(timeout: 10) { received.withLock { $0.count } == 1 })
+        usleep(200_000)
+        let last = received.withLock { $0 }
+        #expect(last.count == 1 && last.first?.header("Twice") == "first" && last.first?.data == large)
+        #expect(last.first?.header("Long39") == String(repeating: "x", count: 60))
     }
 
     /// The shim's declarations of the NATS C client match Debian's headers, prototype by prototype.
