@@ -87,8 +87,14 @@ package final class GatewayDelivery {
     private var lastName: (wire: [UInt8], name: MailslotName)?
     /// Per-source token buckets for `rate_limit`.
     private var buckets: [UInt32: Bucket] = [:]
+    /// The socket of the last open that found no server, kept for the next open (``LocalWriter/PendingOpen/begin(_:spare:)``).
+    private var spareSocket: FD?
 
     init(_ gateway: Gateway) { self.gateway = gateway }
+
+    deinit {
+        if let spareSocket { Sys.close(spareSocket) }
+    }
 
     /// Open connections to local mailslots.
     var connectionCount: Int { writers.count }
@@ -104,6 +110,8 @@ package final class GatewayDelivery {
         writers.removeAll()
         opening.values.forEach { $0.open.cancel() }
         opening.removeAll()
+        if let spareSocket { Sys.close(spareSocket) }
+        spareSocket = nil
     }
 
     /// Decodes one datagram and delivers it, opening a connection (and waiting for its greeting) when
@@ -232,7 +240,7 @@ package final class GatewayDelivery {
             return
         }
         do throws(MailslotError) {
-            let open = try LocalWriter.PendingOpen.begin(name)
+            let open = try LocalWriter.PendingOpen.begin(name, spare: &spareSocket)
             opening[key] = PendingDelivery(open: open, items: Array(items.prefix(room)), deadline: now + GatewayDelivery.greetingWait)
             finishOpening(key) // a live server has usually greeted already
         } catch {

@@ -106,6 +106,31 @@ package final class LocalWriter: @unchecked Sendable {
             return PendingOpen(name: name, fd: try LocalWriter.startConnect(name, address, bindingTo: nil, waitMilliseconds: 0), address: address)
         }
 
+        /// ``begin(_:)`` with `spare`, the socket an open that found no server left, when there is one: a
+        /// connect refused leaves its socket unconnected and fit for the next connect, so it is left in
+        /// `spare` rather than closed. A gateway that hears datagrams for a mailslot nobody serves then pays
+        /// one connect(2) for each batch, not a socket(2), a connect(2) and a close(2). The caller closes
+        /// `spare` when it is done.
+        package static func begin(_ name: MailslotName, spare: inout FD?) throws(MailslotError) -> PendingOpen {
+            let address = LocalProtocol.abstractAddress(forKey: name.key)
+            let fd: FD
+            if let reused = spare {
+                fd = reused
+                spare = nil
+            } else {
+                do throws(Errno) { fd = try Sys.unixSocket(seqpacket: true) } catch {
+                    throw MailslotError.system("could not create a socket", error)
+                }
+            }
+            do throws(Errno) {
+                try Sys.connectAbstract(fd, address)
+                return PendingOpen(name: name, fd: fd, address: address)
+            } catch {
+                if error.code == Errno.connectionRefused { spare = fd } else { Sys.close(fd) }
+                throw MailslotError(error, .connect(name, waited: 0))
+            }
+        }
+
         /// The writer once the server has greeted; nil while it has not. Throws what ``LocalWriter/open`` throws.
         package func finish(writeTimeoutMilliseconds: UInt32, logger: Logger) throws(MailslotError) -> LocalWriter? {
             guard let (greeting, fds) = try LocalWriter.readGreeting(fd, name, checkName: true) else { return nil }

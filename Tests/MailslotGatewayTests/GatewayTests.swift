@@ -185,6 +185,33 @@ struct GatewayTests {
         }
     }
 
+    /// Datagrams for a mailslot nobody serves are counted drops, batch after batch; once the mailslot is
+    /// created, the next datagram reaches it (the socket a refused open left is reused, and connects).
+    @Test func aMailslotCreatedAfterDropsForItIsReached() throws {
+        let g = try makeGateway()
+        let thread = Thread { g.run() }
+        thread.start()
+        defer { g.stop() }
+        let path = uniquePath("later")
+        let raw = try Sys.udpSocket()
+        defer { Sys.close(raw) }
+        func send(_ data: [UInt8]) throws {
+            _ = try Sys.sendTo(raw, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + path, data: data), .loopback, g.configuration.port)
+        }
+        try send([0])
+        #expect(GatewayTestSupport.eventually { g.counters.dropped["no_such_mailslot"] == 1 }, "\(g.counters)")
+        for i in 1...60 {
+            try send([UInt8(i)])
+            if i % 3 == 0 { usleep(2_000) } // batches of a few
+        }
+        #expect(GatewayTestSupport.eventually { g.counters.dropped["no_such_mailslot"] == 61 }, "\(g.counters)")
+        let server = try MailslotServer(name: try MailslotName(local: path), readTimeout: .milliseconds(2_000), options: .init(allowNetwork: true))
+        defer { server.close() }
+        try send([99])
+        #expect(try server.read() == [99])
+        #expect(g.counters.delivered == 1 && g.counters.dropped["no_such_mailslot"] == 61, "\(g.counters)")
+    }
+
     /// The network reaches only mailslots that opted in, whoever runs the gateway (these tests run as
     /// root, which every access rule admits).
     @Test func onlyMailslotsThatOptedInGetDatagrams() throws {

@@ -26,6 +26,33 @@ struct EngineTests {
         #expect(engine.counters.writersAccepted == 1)
     }
 
+    /// An open that finds no server leaves its socket for the next open, which uses it: one socket however
+    /// many opens are refused, and it connects once the server exists.
+    @Test func aRefusedOpenLeavesItsSocketForTheNext() throws {
+        let name = try uniqueName("spare")
+        var spare: FD?
+        var sockets: Set<FD> = []
+        for _ in 0..<20 {
+            #expect(throws: MailslotError.self) { _ = try LocalWriter.PendingOpen.begin(name, spare: &spare) }
+            if let spare { sockets.insert(spare) }
+        }
+        #expect(sockets.count == 1 && spare != nil, "\(sockets)")
+        let engine = try LocalServerEngine.create(name: name, maxMessageSize: 0, readTimeout: .immediate, access: .owner,
+                                                  quota: 65_536, logger: logger)
+        defer { engine.close() }
+        let open = try LocalWriter.PendingOpen.begin(name, spare: &spare)
+        #expect(spare == nil && sockets.contains(open.fd))
+        var writer: LocalWriter?
+        for _ in 0..<1_000 where writer == nil {
+            writer = try open.finish(writeTimeoutMilliseconds: 0, logger: logger)
+            if writer == nil { usleep(1_000) }
+        }
+        try #require(writer).write([7], timeoutMilliseconds: 0)
+        engine.drainNow()
+        #expect(engine.queue.popArray(limit: 10).1 == [7])
+        writer?.close()
+    }
+
     /// A writer can tell, without a system call, whether its next message fits in its ring (the gateway
     /// looks before it tries a waiting backlog again): not while the server's quota is full and the ring
     /// with it; again once the server has read and taken the ring in.
