@@ -57,10 +57,10 @@ static void (*msg_free_in_place)(void *);
 
 // natsMsg_create (lower case): how libnats makes a message it received, from its wire form: the header block
 // ("NATS/1.0\r\n", then "key: value\r\n" for each pair, then "\r\n") followed by the data. Such a message is
-// published with that block as it is. natsMsgHeader_Set, the documented way, keeps each pair in a hash table
-// (about a dozen allocations for the bridge's ten headers) and encodes them again at publish. Exported with
-// this signature since 3.0 (nats.c's src/msg.h, unchanged through 3.13), not declared in nats.h: looked up
-// apart, like natsMsg_free; without it the pairs go through natsMsgHeader_Set.
+// published with that block as it is. natsMsgHeader_Set and _Add, the documented way, keep each pair in a hash
+// table (about four allocations a pair: the key's copy, the entry, the value's node and copy) and encode them
+// again at publish. Exported with this signature since 3.0 (nats.c's src/msg.h, unchanged through 3.13), not
+// declared in nats.h: looked up apart, like natsMsg_free; without it the pairs go through natsMsgHeader_Add.
 static cmn_status (*msg_create_from_wire)(cmn_msg **, const char *, int, const char *, int, const char *, int, int);
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -149,12 +149,6 @@ final class Bridge: @unchecked Sendable {
         }
     }
 
-    /// Whether this bridge forwards for its LAN: the smallest id among its site's bridges heard lately.
-    var isForwarder: Bool {
-        let now = ContinuousClock.now
-        return state.withLock { $0.forwards(settings, now: now) }
-    }
-
     private func drop(_ reason: String) {
         state.withLock { $0.counters.dropped[reason, default: 0] += 1 }
         metrics.dropped(reason).increment()
@@ -338,11 +332,10 @@ final class Bridge: @unchecked Sendable {
 
     // MARK: in (on nats.c's threads)
 
-    /// A message from NATS that passed ``accept(_:domain:)``: with its ``BridgedMessage/key``, and for a domain
-    /// message whether this bridge re-broadcasts it (it forwards for its LAN).
+    /// A message from NATS that passed ``accept(_:domain:)``, and for a domain message whether this bridge
+    /// re-broadcasts it (it forwards for its LAN).
     private struct Accepted {
         var message: BridgedMessage
-        var key: UInt64
         var rebroadcast: Bool
     }
 
@@ -397,7 +390,7 @@ final class Bridge: @unchecked Sendable {
             drop(rejection)
             return nil
         }
-        return Accepted(message: message, key: key, rebroadcast: rebroadcast)
+        return Accepted(message: message, rebroadcast: rebroadcast)
     }
 
     /// The last message from NATS whose subject and headers passed their checks: the subject, the headers,

@@ -98,19 +98,13 @@ package final class LocalWriter: @unchecked Sendable {
         package let fd: FD
         let address: [UInt8]
 
-        /// Connects (without waiting for the greeting).
+        /// Connects (without waiting for the greeting), on `spare` when it holds a socket: the one an open
+        /// that found no server left. A refused connect leaves its socket unconnected and fit for the next
+        /// connect, so it is left in `spare` rather than closed: a gateway that hears datagrams for a mailslot
+        /// nobody serves pays one connect(2) for each batch, not a socket(2), a connect(2) and a close(2).
+        /// The caller closes `spare` when it is done.
         /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name; ERROR_SEM_TIMEOUT (121) when its
         ///   backlog is full.
-        package static func begin(_ name: MailslotName) throws(MailslotError) -> PendingOpen {
-            let address = LocalProtocol.abstractAddress(forKey: name.key)
-            return PendingOpen(name: name, fd: try LocalWriter.startConnect(name, address, bindingTo: nil, waitMilliseconds: 0), address: address)
-        }
-
-        /// ``begin(_:)`` with `spare`, the socket an open that found no server left, when there is one: a
-        /// connect refused leaves its socket unconnected and fit for the next connect, so it is left in
-        /// `spare` rather than closed. A gateway that hears datagrams for a mailslot nobody serves then pays
-        /// one connect(2) for each batch, not a socket(2), a connect(2) and a close(2). The caller closes
-        /// `spare` when it is done.
         package static func begin(_ name: MailslotName, spare: inout FD?) throws(MailslotError) -> PendingOpen {
             let address = LocalProtocol.abstractAddress(forKey: name.key)
             let fd: FD
