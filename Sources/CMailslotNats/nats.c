@@ -400,13 +400,18 @@ cmn_status cmn_connection_publish_with_headers(cmn_connection *nc, const char *s
     if (headersLength < 0 || (headersLength > 0 && (headers == NULL || headers[headersLength - 1] != '\0'))) return CMN_INVALID_ARG;
     if (dataLen < 0 || (dataLen > 0 && data == NULL)) return CMN_INVALID_ARG;
     // Every pair checked first, and the wire form's length worked out: "key: value\r\n" each. A key is not
-    // empty and has no ':' (where the receiver ends it); neither holds a line break (which would end the pair
-    // early and begin another of the sender's choosing).
+    // empty and has no ':' (where the receiver ends it), space (a line that starts with one continues the
+    // previous value) or control character; a value holds no line break (which would end the pair early and
+    // begin another of the sender's choosing).
     static const char start[] = "NATS/1.0\r\n";
     size_t wireLength = sizeof start - 1 + 2, pairs = 0;
     for (const char *cursor = headers, *end = headers + headersLength; cursor < end; pairs++) {
         size_t keyLength = strlen(cursor);
-        if (keyLength == 0 || memchr(cursor, ':', keyLength) != NULL || strpbrk(cursor, "\r\n") != NULL) return CMN_INVALID_ARG;
+        if (keyLength == 0) return CMN_INVALID_ARG;
+        for (size_t i = 0; i < keyLength; i++) {
+            unsigned char c = (unsigned char)cursor[i];
+            if (c <= ' ' || c == ':' || c == 0x7f) return CMN_INVALID_ARG;
+        }
         const char *value = cursor + keyLength + 1;
         if (value >= end) return CMN_INVALID_ARG; // a key without its value
         size_t valueLength = strlen(value);

@@ -461,8 +461,9 @@ struct BridgeTests {
         for i in 0..<40 { twice.append("Long\(i)", String(repeating: "x", count: 60)) }
         let large = (0..<3_000).map { UInt8(truncatingIfNeeded: $0) }
         try client.publish("hdr.test", headers: twice, data: large)
-        // A pair that could not be one header line is refused, and nothing is sent.
-        for (name, value) in [("Line", "a\r\nInjected: yes"), ("Feed", "a\nb"), ("Co:lon", "v"), ("", "v"), ("Return\r", "v")] {
+        // A pair that could not be one header line of its own is refused, and nothing is sent.
+        for (name, value) in [("Line", "a\r\nInjected: yes"), ("Feed", "a\nb"), ("Co:lon", "v"), ("", "v"), ("Return\r", "v"),
+                              (" Lead", "folds into the header before"), ("Sp ace", "v"), ("Tab\t", "v")] {
             #expect(throws: NatsClient.Failure.self, "\(name.debugDescription)") { try client.publish("hdr.test", headers: NatsClient.HeaderBlock([(name, value)]), data: []) }
         }
         client.flush()

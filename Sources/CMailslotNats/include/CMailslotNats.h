@@ -431,7 +431,8 @@ cmn_status cmn_msg_header_keys(cmn_msg *_Nonnull msg, const char *_Nonnull *_Nul
 /// so that a caller that keeps its headers ready pays one call per message. The message is made from its wire
 /// form (natsMsg_create, see nats.c), or, with a library that lacks it, by natsMsg_Create and natsMsgHeader_Add
 /// for each pair; then natsConnection_PublishMsg and cmn_msg_destroy. CMN_INVALID_ARG when the block does not
-/// end a pair with its NUL, or a key is empty or holds ':', or a key or value holds CR or LF.
+/// end a pair with its NUL, or a key is empty or holds ':', a space or a control character, or a value holds
+/// CR or LF.
 cmn_status cmn_connection_publish_with_headers(cmn_connection *_Nonnull nc, const char *_Nonnull subj,
                                                const char *_Nullable headers, int headersLength,
                                                const void *_Nullable data, int dataLen);
