@@ -64,8 +64,18 @@ struct EngineTests {
         let writer = try LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: logger)
         let message = [UInt8](repeating: 7, count: 400)
         #expect(writer.hasRoom(for: message.count))
-        var written = 0
-        while written < 10_000, (try? writer.write(message, timeoutMilliseconds: 0)) != nil { written += 1 }
+        // Written until the ring stays full: while the server's thread still takes the ring in (slow under
+        // ThreadSanitizer), a full ring gets room again without any read.
+        var written = 0, refused = 0
+        while written < 10_000, refused < 3 {
+            if (try? writer.write(message, timeoutMilliseconds: 0)) != nil {
+                written += 1
+                refused = 0
+            } else {
+                refused += 1
+                usleep(20_000)
+            }
+        }
         #expect(written > 100 && written < 10_000, "the ring (64 KiB) fills behind the full quota: \(written)")
         #expect(!writer.hasRoom(for: message.count))
         #expect(!writer.hasRoom(for: 100_000), "a message written in parts: its first part does not fit either")
