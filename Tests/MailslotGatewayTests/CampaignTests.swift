@@ -172,7 +172,7 @@ struct GatewayCampaignTests {
         }
         #expect(MailslotError.code { _ = try server.read(timeout: .immediate) } == .semTimeout)
         #expect(MailslotError.code { _ = try closed.read() } == .semTimeout)
-        #expect(child.process.isRunning)
+        #expect(child.isRunning)
         if let sanitizer = ProcessInfo.processInfo.environment["MAILSLOT_SANITIZER"] {
             print("*** the daemon's resident memory is not checked under the \(sanitizer) sanitizer (shadow memory and quarantine); everything else was ***")
         } else {

@@ -120,78 +120,248 @@ public enum TestSupport {
 
     public struct Result: Sendable {
         public var status: Int32
+        /// Standard output, with standard error unless that was collected apart.
         public var output: String
+        /// Standard error, when collected apart.
+        public var errors: String = ""
     }
 
-    /// Runs a program to completion (stdout and stderr together), killing it past `timeout` seconds.
+    /// Runs a program to completion (stdout and stderr together, unless `separateErrors`), killing it past
+    /// `timeout` seconds.
     @discardableResult
-    public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Result {
-        try Child(path, arguments, environment: environment).finish(timeout: timeout)
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+                           separateErrors: Bool = false, timeout: TimeInterval = 60) throws -> Result {
+        try Child(path, arguments, environment: environment, input: input, separateErrors: separateErrors).finish(timeout: timeout)
     }
 
-    /// A program running in the background, its output collected.
-    public final class Child: @unchecked Sendable {
-        public let process = Process()
-        private let pipe = Pipe()
-        private let sink = Sink()
+    /// Starts `path` with `arguments` by posix_spawn: this process's environment with `environment` over it,
+    /// default signal dispositions and an empty signal mask, `input`, `output` and `errors` as its
+    /// descriptors 0, 1 and 2 (nil: /dev/null), and every other descriptor closed, so that no test's pipe or
+    /// socket is held open by another test's child. Returns its pid; the caller reaps it.
+    ///
+    /// The tests start programs this way rather than with Foundation's `Process`, whose libdispatch sources
+    /// (the child's exit, a pipe's `readabilityHandler`) crashed a test run once in libdispatch's manager
+    /// thread (`_dispatch_event_loop_drain`, the crash reported upstream for `Process` on Linux).
+    public static func launch(_ path: String, _ arguments: [String], environment: [String: String] = [:],
+                              input: Int32? = nil, output: Int32? = nil, errors: Int32? = nil) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (target, source) in [(Int32(0), input), (1, output), (2, errors)] {
+            if let source {
+                posix_spawn_file_actions_adddup2(&actions, source, target)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
+        }
+        // Every other descriptor open now (closing one that another thread closed meanwhile is not an error).
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var all = sigset_t()
+        sigfillset(&all)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let r = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        guard r == 0 else { throw Failure("cannot start \(path): \(String(cString: strerror(r)))") }
+        return pid
+    }
 
-        public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = pipe
-            process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [sink] handle in sink.append(handle.availableData) }
-            try process.run()
+    /// SIGPIPE ignored in the test process, once (writes to a child's closed pipe then fail with EPIPE).
+    static let brokenPipesIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
+    /// A one-way channel for a child's standard input or output: a connected pair of stream sockets, made
+    /// close-on-exec at once (`pipe2` is not in Swift's Glibc module, and a `pipe` made close-on-exec
+    /// afterwards could leak into a program another test starts meanwhile). The child gets its end by
+    /// dup2, which clears that flag.
+    public static func pipe() throws -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            throw Failure("socketpair: \(String(cString: strerror(errno)))")
+        }
+        shutdown(ends[0], Int32(SHUT_WR))
+        shutdown(ends[1], Int32(SHUT_RD))
+        return (ends[0], ends[1])
+    }
+
+    /// A program running in the background (started by ``launch(_:_:environment:input:output:errors:)``),
+    /// its output collected by a thread of its own. `separateErrors` collects standard error apart
+    /// (``errors``); otherwise it is part of ``output``. `input` is written to its standard input, which is
+    /// then closed.
+    public final class Child: @unchecked Sendable {
+        public let pid: pid_t
+        private let out: Drain
+        private let err: Drain?
+        private let status = Guarded<Int32?>(nil)
+
+        public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+                    separateErrors: Bool = false) throws {
+            let output = try TestSupport.pipe()
+            let errors = separateErrors ? try TestSupport.pipe() : nil
+            let stdin = input == nil ? nil : try TestSupport.pipe()
+            defer {
+                close(output.write)
+                if let errors { close(errors.write) }
+                if let stdin { close(stdin.read) }
+            }
+            do {
+                pid = try launch(path, arguments, environment: environment, input: stdin?.read, output: output.write,
+                                 errors: errors?.write ?? output.write)
+            } catch {
+                close(output.read)
+                if let errors { close(errors.read) }
+                if let stdin { close(stdin.write) }
+                throw error
+            }
+            out = Drain(output.read)
+            err = errors.map { Drain($0.read) }
+            if let stdin, let input {
+                // A child that exits without reading it makes the write fail with EPIPE, not kill the tests.
+                _ = TestSupport.brokenPipesIgnored
+                let bytes = Array(input.utf8)
+                var written = 0
+                while written < bytes.count {
+                    let n = bytes[written...].withUnsafeBytes { write(stdin.write, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    written += n
+                }
+                close(stdin.write)
+            }
         }
 
         deinit {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+            if isRunning {
+                kill(pid, SIGKILL)
+                reap(blocking: true)
             }
-            pipe.fileHandleForReading.readabilityHandler = nil
+            out.stop()
+            err?.stop()
         }
 
-        public var pid: Int32 { process.processIdentifier }
-        public var output: String { sink.text }
+        /// Its output so far (with standard error, unless that was collected apart).
+        public var output: String { out.text }
+        /// Its standard error so far, when collected apart.
+        public var errors: String { err?.text ?? "" }
+
+        /// Whether it has not exited yet (reaping it when it has).
+        public var isRunning: Bool { reap(blocking: false) == nil }
+
+        /// The exit status (128 + signal when a signal ended it) once it has exited, else nil.
+        @discardableResult
+        private func reap(blocking: Bool) -> Int32? {
+            status.withLock { status in
+                if let status { return status }
+                var raw: Int32 = 0
+                var r: pid_t
+                repeat { r = waitpid(pid, &raw, blocking ? 0 : WNOHANG) } while r < 0 && errno == EINTR
+                if r == pid {
+                    status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+                } else if r < 0 {
+                    status = -1 // not our child any more (cannot happen: only this object reaps it)
+                }
+                return status
+            }
+        }
 
         /// Waits (up to `timeout` seconds) until a line of the output contains `text`.
         public func waitFor(_ text: String, timeout: TimeInterval = 10) throws {
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline {
                 if output.split(separator: "\n").contains(where: { $0.contains(text) }) { return }
-                if !process.isRunning { break }
+                if !isRunning { break }
                 usleep(10_000)
             }
+            if output.split(separator: "\n").contains(where: { $0.contains(text) }) { return }
             throw Failure("'\(text)' did not appear within \(Int(timeout)) s; output so far:\n\(output)")
         }
 
-        /// Sends a signal.
-        public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+        /// Sends a signal (only while it has not been reaped, so the pid is still this child's).
+        public func signal(_ number: Int32) {
+            if isRunning { kill(pid, number) }
+        }
 
-        /// Waits for the exit (killing the program past `timeout` seconds).
+        /// Waits for the exit (killing the program past `timeout` seconds), then for the rest of its output.
         public func finish(timeout: TimeInterval = 60) throws -> Result {
             let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { usleep(5_000) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                pipe.fileHandleForReading.readabilityHandler = nil
-                return Result(status: -9, output: output + "\n[killed after \(Int(timeout)) s]")
+            while isRunning && Date() < deadline { usleep(5_000) }
+            var killed = false
+            if isRunning {
+                kill(pid, SIGKILL)
+                killed = true
             }
-            process.waitUntilExit()
-            pipe.fileHandleForReading.readabilityHandler = nil
-            sink.append(pipe.fileHandleForReading.readDataToEndOfFile())
-            return Result(status: process.terminationStatus, output: output)
+            let code = reap(blocking: true) ?? -1
+            out.finish()
+            err?.finish()
+            if killed { return Result(status: -9, output: output + "\n[killed after \(Int(timeout)) s]", errors: errors) }
+            return Result(status: code, output: output, errors: errors)
         }
     }
 
-    /// Output collected from a pipe's handler thread.
-    final class Sink: @unchecked Sendable {
+    /// A pipe's reading end, read to its end by a thread of its own (blocking reads, no libdispatch).
+    final class Drain: @unchecked Sendable {
         private let data = Guarded(Data())
-        func append(_ more: Data) { data.withLock { $0.append(more) } }
+        private let stopping = Atomic<Bool>(false)
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ fd: Int32) {
+            let thread = Thread { [self] in
+                run(fd)
+            }
+            thread.start()
+        }
+
         var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+
+        /// Stops once the pipe is quiet for 100 ms (a process the child left behind may hold it open).
+        func stop() { stopping.store(true, ordering: .relaxed) }
+
+        /// Stops as ``stop()`` does, and waits (up to 5 s) for the thread to end.
+        func finish() {
+            stop()
+            _ = done.wait(timeout: .now() + 5)
+        }
+
+        private func run(_ fd: Int32) {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let r = poll(&ready, 1, 100)
+                if r < 0 && errno == EINTR { continue }
+                if r == 0 {
+                    if stopping.load(ordering: .relaxed) { break }
+                    continue
+                }
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    data.withLock { $0.append(contentsOf: buffer[0..<n]) }
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break // the end, or an error
+                }
+            }
+            close(fd)
+            done.signal()
+        }
     }
 
     /// Polls `condition` every 10 ms for up to `timeout` seconds, sleeping with Task.sleep: async tests

@@ -15,11 +15,11 @@ struct DirectoryTests {
 
     /// A process (python) that listens on a mailslot address: it answers with a greeting, named `name`, that
     /// claims to be root's mailslot, at once (`greet`), 0.8 s after each connection (`slow`), or not at all.
-    func impostor(_ address: String, greeting: Bool) throws -> Process {
+    func impostor(_ address: String, greeting: Bool) throws -> TestSupport.Child {
         try impostor(address, answer: greeting ? .greet : .silent)
     }
 
-    func impostor(_ address: String, answer: Answer, name: String = "impostor") throws -> Process {
+    func impostor(_ address: String, answer: Answer, name: String = "impostor") throws -> TestSupport.Child {
         let script = """
             import socket, struct, sys, threading, time
             s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -49,14 +49,9 @@ struct DirectoryTests {
             else:
                 time.sleep(8)
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, address, answer.rawValue, name]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        _ = pipe.fileHandleForReading.readData(ofLength: 6) // "bound\n"
-        return p
+        let child = try TestSupport.Child("/usr/bin/python3", ["-c", script, address, answer.rawValue, name])
+        try child.waitFor("bound", timeout: 20)
+        return child
     }
 
     @Test func theOwnerIsTheKernelsWordAndSilentSocketsDoNotAddUp() throws {
@@ -64,9 +59,8 @@ struct DirectoryTests {
         let liar = try impostor("mailslot:IMPOSTOR-\(tag)", greeting: true)
         let silent = try (0..<10).map { try impostor("mailslot:SILENT-\(tag)-\($0)", greeting: false) }
         defer {
-            for process in [liar] + silent {
-                kill(process.processIdentifier, SIGKILL) // SIGTERM left them to finish their 8 s
-                process.waitUntilExit()
+            for child in [liar] + silent {
+                _ = try? child.finish(timeout: 0) // killed: SIGTERM left them to finish their 8 s
             }
         }
 
@@ -92,8 +86,7 @@ struct DirectoryTests {
         let name = "slow-\(getpid())"
         let slow = try impostor("mailslot:\(name.uppercased())", answer: .slow, name: name)
         defer {
-            kill(slow.processIdentifier, SIGKILL) // SIGTERM left them to finish their 8 s
-            slow.waitUntilExit()
+            _ = try? slow.finish(timeout: 0) // killed: SIGTERM left them to finish their 8 s
         }
         #expect(!MailslotDirectory.list().contains { $0.name.path == name }, "0.8 s is past the default 300 ms")
         #expect(MailslotDirectory.list(timeout: .seconds(10)).contains { $0.name.path == name })

@@ -56,27 +56,9 @@ enum Support {
     /// Runs a command to completion with a bounded wait (killing it if it overruns).
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let collector = OutputCollector(out: out, err: err)
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("\(executable) \(arguments) did not finish within \(timeout) s; killed")
-        }
-        process.waitUntilExit()
-        let (o, e) = collector.finish()
-        return Result(status: process.terminationStatus, stdout: o, stderr: e)
+        let result = try TestSupport.run(executable, arguments, input: stdin ?? "", separateErrors: true, timeout: timeout)
+        if result.status == -9 { Issue.record("\(executable) \(arguments) did not finish within \(timeout) s; killed") }
+        return Result(status: result.status, stdout: result.output, stderr: result.errors)
     }
 
     /// Starts a process that inherits this process's inheritable descriptors (see ``TestSupport/spawn(_:_:stdoutPath:)``).
@@ -112,24 +94,3 @@ enum Support {
     }
 }
 
-/// Reads a process's stdout and stderr on background threads so large outputs cannot dead-lock.
-final class OutputCollector: @unchecked Sendable {
-    private var out = Data(), err = Data()
-    private let group = DispatchGroup()
-    init(out: Pipe, err: Pipe) {
-        group.enter()
-        DispatchQueue.global().async {
-            self.out = out.fileHandleForReading.readDataToEndOfFile()
-            self.group.leave()
-        }
-        group.enter()
-        DispatchQueue.global().async {
-            self.err = err.fileHandleForReading.readDataToEndOfFile()
-            self.group.leave()
-        }
-    }
-    func finish() -> (String, String) {
-        group.wait()
-        return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
-}

@@ -76,34 +76,36 @@ struct RingTests {
     /// A `mailslot listen` server in its own process whose output nobody reads (so it stops reading once
     /// the pipe is full), with `quota`.
     final class StuckServer {
-        let process: Process
-        let output = Pipe()
+        let pid: pid_t
+        /// The reading end of the server's standard output.
+        let output: Int32
         init(_ name: MailslotName, quota: Int, extra: [String] = [], launcher: [String] = []) throws {
-            process = Process()
             let tool = TestSupport.product("mailslot")
-            if launcher.isEmpty {
-                process.executableURL = URL(fileURLWithPath: tool)
-                process.arguments = ["listen", name.description, "--quota", "\(quota)"] + extra
-            } else {
-                process.executableURL = URL(fileURLWithPath: launcher[0])
-                process.arguments = Array(launcher.dropFirst()) + [tool, "listen", name.description, "--quota", "\(quota)"] + extra
+            let command = launcher + [tool, "listen", name.description, "--quota", "\(quota)"] + extra
+            let pipe = try TestSupport.pipe()
+            defer { close(pipe.write) }
+            do {
+                pid = try TestSupport.launch(command[0], Array(command.dropFirst()), output: pipe.write)
+            } catch {
+                close(pipe.read)
+                throw error
             }
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            output = pipe.read
             let deadline = Date().addingTimeInterval(20)
             while (try? LocalWriter.open(name, writeTimeoutMilliseconds: 0, logger: Logger(label: "x", factory: { _ in SwiftLogNoOpLogHandler() }))) == nil {
-                guard Date() < deadline else { throw POSIXError(.ETIMEDOUT) }
+                guard Date() < deadline else {
+                    stop()
+                    throw POSIXError(.ETIMEDOUT)
+                }
                 usleep(10_000)
             }
         }
-        var pid: pid_t { process.processIdentifier }
         /// Reads everything the server prints until `lines` lines came or `timeout` passed.
         func drain(lines: Int, timeout: TimeInterval = 60) -> [Substring] {
             var data = Data()
             var count = 0
             let deadline = Date().addingTimeInterval(timeout)
-            let fd = output.fileHandleForReading.fileDescriptor
+            let fd = output
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while Date() < deadline {
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -119,9 +121,10 @@ struct RingTests {
             return String(decoding: data, as: UTF8.self).split(separator: "\n")
         }
         func stop() {
-            kill(process.processIdentifier, SIGKILL)
+            kill(pid, SIGKILL)
             var status: Int32 = 0
-            _ = waitpid(process.processIdentifier, &status, 0)
+            _ = waitpid(pid, &status, 0)
+            close(output)
         }
     }
 
