@@ -95,7 +95,7 @@ let package = Package(
         // Mailslots as files, through a FUSE mount the tests make (root; CI).
         .testTarget(name: "MailslotFilesTests", dependencies: ["MailslotFiles", "Mailslot", "MailslotTransport", "MailslotTestSupport"], exclude: ["Fixtures"]),
         // Hosts in network namespaces, Samba's nmbd and tshark as independent peers (root; CI).
-        .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MailslotNetworkTests", dependencies: ["Mailslot", "MailslotTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

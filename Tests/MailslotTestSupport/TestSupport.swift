@@ -134,15 +134,15 @@ public enum TestSupport {
         try Child(path, arguments, environment: environment, input: input, separateErrors: separateErrors).finish(timeout: timeout)
     }
 
-    /// Starts `path` with `arguments` by posix_spawn: this process's environment with `environment` over it,
-    /// default signal dispositions and an empty signal mask, `input`, `output` and `errors` as its
+    /// Starts `path` (looked up on PATH when it has no slash) with `arguments` by posix_spawnp: `environment`
+    /// as its whole environment, default signal dispositions and an empty signal mask, `input`, `output` and `errors` as its
     /// descriptors 0, 1 and 2 (nil: /dev/null), and every other descriptor closed, so that no test's pipe or
     /// socket is held open by another test's child. Returns its pid; the caller reaps it.
     ///
     /// The tests start programs this way rather than with Foundation's `Process`, whose libdispatch sources
     /// (the child's exit, a pipe's `readabilityHandler`) crashed a test run once in libdispatch's manager
     /// thread (`_dispatch_event_loop_drain`, the crash reported upstream for `Process` on Linux).
-    public static func launch(_ path: String, _ arguments: [String], environment: [String: String] = [:],
+    public static func launch(_ path: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
                               input: Int32? = nil, output: Int32? = nil, errors: Int32? = nil) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -170,14 +170,13 @@ public enum TestSupport {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let r = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        let r = posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
         guard r == 0 else { throw Failure("cannot start \(path): \(String(cString: strerror(r)))") }
         return pid
     }
@@ -223,7 +222,7 @@ public enum TestSupport {
                 if let stdin { close(stdin.read) }
             }
             do {
-                pid = try launch(path, arguments, environment: environment, input: stdin?.read, output: output.write,
+                pid = try launch(path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, input: stdin?.read, output: output.write,
                                  errors: errors?.write ?? output.write)
             } catch {
                 close(output.read)

@@ -1,4 +1,5 @@
 import Foundation
+import MailslotTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -99,44 +100,24 @@ enum Spawn {
     }
 
     /// Starts `argv` with stdin from /dev/null and stdout/stderr to files (the same file when the paths are
-    /// equal). Closes every other descriptor in the child, so no test's pipe is held open by a daemon.
+    /// equal), by ``TestSupport/launch(_:_:environment:input:output:errors:)``: every other descriptor is
+    /// closed in the child, so no test's pipe is held open by a daemon.
     static func start(_ argv: [String], environment: [String: String], stdoutPath: String, stderrPath: String,
                       label: String) throws -> Child {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o644)
-        if stderrPath == stdoutPath {
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o644)
-        }
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap(Int32.init) where fd > 2 {
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Default signal dispositions in the child (the test runner may ignore SIGPIPE or others).
-        var all = sigset_t()
-        sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC
+        let output = open(stdoutPath, flags, 0o644)
+        let errors = stderrPath == stdoutPath ? output : open(stderrPath, flags, 0o644)
         defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
+            if output >= 0 { close(output) }
+            if errors >= 0 && errors != output { close(errors) }
         }
-        var pid: pid_t = 0
-        let r = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
-        guard r == 0 else { throw HarnessError("cannot start \(argv.joined(separator: " ")): \(String(cString: strerror(r)))") }
+        guard output >= 0, errors >= 0 else { throw HarnessError("cannot open \(stdoutPath) or \(stderrPath): \(String(cString: strerror(errno)))") }
+        let pid: pid_t
+        do {
+            pid = try TestSupport.launch(argv[0], Array(argv.dropFirst()), environment: environment, output: output, errors: errors)
+        } catch {
+            throw HarnessError("cannot start \(argv.joined(separator: " ")): \(error)")
+        }
         return Child(pid: pid, label: label, stdoutPath: stdoutPath, stderrPath: stderrPath)
     }
 
