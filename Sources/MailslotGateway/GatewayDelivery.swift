@@ -240,7 +240,10 @@ package final class GatewayDelivery {
             return
         }
         do throws(MailslotError) {
-            let open = try LocalWriter.PendingOpen.begin(name, spare: &spareSocket)
+            guard let open = try LocalWriter.PendingOpen.begin(name, spare: &spareSocket) else {
+                items.prefix(room).forEach { gateway.record(.dropped(reason: .noSuchMailslot), from: $0.address, port: $0.port) }
+                return
+            }
             opening[key] = PendingDelivery(open: open, items: Array(items.prefix(room)), deadline: now + GatewayDelivery.greetingWait)
             finishOpening(key) // a live server has usually greeted already
         } catch {

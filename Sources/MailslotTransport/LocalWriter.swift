@@ -90,7 +90,7 @@ package final class LocalWriter: @unchecked Sendable {
         }
     }
 
-    /// An open that never blocks, for an event loop (the gateway): ``begin(_:)`` connects, the caller polls
+    /// An open that never blocks, for an event loop (the gateway): ``begin(_:spare:)`` connects, the caller polls
     /// ``fd`` for readable, and ``finish(writeTimeoutMilliseconds:logger:)`` reads the greeting. A server
     /// that is stopped, stuck or not a mailslot server at all then costs the loop nothing while it waits.
     package struct PendingOpen: Sendable {
@@ -103,24 +103,27 @@ package final class LocalWriter: @unchecked Sendable {
         /// connect, so it is left in `spare` rather than closed: a gateway that hears datagrams for a mailslot
         /// nobody serves pays one connect(2) for each batch, not a socket(2), a connect(2) and a close(2).
         /// The caller closes `spare` when it is done.
-        /// - Throws: ERROR_FILE_NOT_FOUND (2) when no server serves the name; ERROR_SEM_TIMEOUT (121) when its
-        ///   backlog is full.
-        package static func begin(_ name: MailslotName, spare: inout FD?) throws(MailslotError) -> PendingOpen {
+        /// - Returns: nil when no server serves the name (for the gateway an outcome, not an error: no error
+        ///   and its message are made for each datagram nobody serves).
+        /// - Throws: ERROR_SEM_TIMEOUT (121) when the server's backlog is full; another error when no socket
+        ///   can be made.
+        package static func begin(_ name: MailslotName, spare: inout FD?) throws(MailslotError) -> PendingOpen? {
             let address = LocalProtocol.abstractAddress(forKey: name.key)
             let fd: FD
             if let reused = spare {
                 fd = reused
                 spare = nil
             } else {
-                do throws(Errno) { fd = try Sys.unixSocket(seqpacket: true) } catch {
-                    throw MailslotError.system("could not create a socket", error)
-                }
+                fd = try LocalWriter.socket(bindingTo: nil)
             }
             do throws(Errno) {
-                try Sys.connectAbstract(fd, address)
+                try LocalWriter.connect(fd, to: address, waitMilliseconds: 0)
                 return PendingOpen(name: name, fd: fd, address: address)
+            } catch where error.code == Errno.connectionRefused {
+                spare = fd
+                return nil
             } catch {
-                if error.code == Errno.connectionRefused { spare = fd } else { Sys.close(fd) }
+                Sys.close(fd)
                 throw MailslotError(error, .connect(name, waited: 0))
             }
         }
@@ -167,23 +170,40 @@ package final class LocalWriter: @unchecked Sendable {
     /// A non-blocking connection to a mailslot's address; retries a full backlog for `waitMilliseconds`.
     static func startConnect(_ name: MailslotName, _ address: [UInt8], bindingTo local: [UInt8]?,
                              waitMilliseconds: UInt32) throws(MailslotError) -> FD {
-        let fd: FD
+        let fd = try socket(bindingTo: local)
         do throws(Errno) {
-            fd = try Sys.unixSocket(seqpacket: true)
-            if let local { try Sys.bindAbstract(fd, local) }
+            try connect(fd, to: address, waitMilliseconds: waitMilliseconds)
+            return fd
+        } catch {
+            Sys.close(fd)
+            throw MailslotError(error, .connect(name, waited: waitMilliseconds))
+        }
+    }
+
+    /// A non-blocking SOCK_SEQPACKET socket for a connection to a mailslot, bound to `local` when given.
+    private static func socket(bindingTo local: [UInt8]?) throws(MailslotError) -> FD {
+        do throws(Errno) {
+            let fd = try Sys.unixSocket(seqpacket: true)
+            guard let local else { return fd }
+            do throws(Errno) { try Sys.bindAbstract(fd, local) } catch {
+                Sys.close(fd)
+                throw error
+            }
+            return fd
         } catch {
             throw MailslotError.system("could not create a socket", error)
         }
+    }
+
+    /// Connects `fd` to a mailslot's address, retrying for `waitMilliseconds` while the server's backlog is full.
+    private static func connect(_ fd: FD, to address: [UInt8], waitMilliseconds: UInt32) throws(Errno) {
         let deadline = Deadline(milliseconds: waitMilliseconds)
         while true {
             do throws(Errno) {
                 try Sys.connectAbstract(fd, address)
-                return fd
+                return
             } catch where error.code == Errno.again && !deadline.passed {
-                _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: 1) // the server's backlog is full
-            } catch {
-                Sys.close(fd)
-                throw MailslotError(error, .connect(name, waited: waitMilliseconds))
+                _ = try? Sys.poll(fd, .writable, timeoutMilliseconds: 1)
             }
         }
     }

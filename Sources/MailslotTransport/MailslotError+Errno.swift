@@ -21,16 +21,16 @@ extension MailslotError {
         case other(String)
     }
 
-    /// The error a failed system call gives in `operation`.
+    /// The error a failed system call gives in `operation`. The errno's own description (strerror) is made
+    /// only for the errors that carry it.
     package init(_ error: Errno, _ operation: Operation) {
-        let cause = error.cause
         switch (operation, error.code) {
         case (_, Errno.tooManyFiles), (_, Errno.fileTableFull):
-            self.init(.tooManyOpenFiles, "\(operation.what): this process has no file descriptor left (\(error.code == Errno.tooManyFiles ? "its limit, ulimit -n, is reached" : "the system's file table is full")); close files it does not need or raise the limit, then try again", cause: cause)
+            self.init(.tooManyOpenFiles, "\(operation.what): this process has no file descriptor left (\(error.code == Errno.tooManyFiles ? "its limit, ulimit -n, is reached" : "the system's file table is full")); close files it does not need or raise the limit, then try again", cause: error.cause)
         case (.publish(let name), Errno.addressInUse):
             self.init(.alreadyExists, "a mailslot named \(name) already exists on this machine (names are case-insensitive); choose another name or close the other server first")
         case (.reserveQueue(let quota), Errno.outOfMemory), (.reserveQueue(let quota), Errno.noSpace):
-            self.init(.notEnoughMemory, "could not reserve \(quota) bytes for the mailslot's queue; use a smaller quota", cause: cause)
+            self.init(.notEnoughMemory, "could not reserve \(quota) bytes for the mailslot's queue; use a smaller quota", cause: error.cause)
         case (.connect(let name, _), Errno.connectionRefused), (.connect(let name, _), Errno.noEntry):
             self.init(.fileNotFound, "no mailslot named \(name) exists on this machine; start its server first (mailslot listen '\(name)')")
         case (.connect(let name, let waited), Errno.again):
@@ -39,13 +39,13 @@ extension MailslotError {
              (.send(let name), Errno.notConnected), (.send(let name), Errno.connectionRefused):
             self = .serverClosed(name)
         case (.listenUDP(let port, let address), Errno.addressInUse):
-            self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): another process (nmbd or another mailslotd) owns it", cause: cause)
+            self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): another process (nmbd or another mailslotd) owns it", cause: error.cause)
         case (.listenUDP(let port, let address), Errno.permissionDenied):
-            self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): ports below 1024 need root or CAP_NET_BIND_SERVICE", cause: cause)
+            self.init(.accessDenied, "cannot listen on UDP port \(port) at \(address): ports below 1024 need root or CAP_NET_BIND_SERVICE", cause: error.cause)
         case (.receiveGreeting(let name), _):
-            self.init(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: cause)
+            self.init(.fileNotFound, "the server of \(name) closed the connection; it is shutting down", cause: error.cause)
         case (.listenUDP, _), (.publish, _), (.reserveQueue, _), (.connect, _), (.send, _), (.other, _):
-            self.init(.generalFailure, "\(operation.what): \(error.message)", cause: cause)
+            self.init(.generalFailure, "\(operation.what): \(error.message)", cause: error.cause)
         }
     }
 
