@@ -336,6 +336,10 @@ cmn_status cmn_subscription_set_pending_limits(cmn_subscription *sub, int msgLim
 cmn_status cmn_subscription_get_dropped(cmn_subscription *sub, int64_t *msgs) {
     return nats.natsSubscription_GetDropped(sub, msgs);
 }
+int cmn_subscription_pending_messages(cmn_subscription *sub) {
+    int msgs = 0, bytes = 0;
+    return nats.natsSubscription_GetPending(sub, &msgs, &bytes) == CMN_OK ? msgs : 0;
+}
 
 // MARK: - Message
 

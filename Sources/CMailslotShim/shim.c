@@ -244,6 +244,26 @@ int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, ui
     return n;
 }
 
+int cms_send_batch_to(int socket, const uint8_t *datagrams, const uint32_t *lengths, int count, uint32_t address,
+                      uint16_t port) {
+    struct mmsghdr msgs[64];
+    struct iovec iovs[64];
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(address)};
+    if (count > 64) count = 64;
+    size_t offset = 0;
+    for (int i = 0; i < count; i++) {
+        iovs[i].iov_base = (void *)(datagrams + offset);
+        iovs[i].iov_len = lengths[i];
+        offset += lengths[i];
+        memset(&msgs[i], 0, sizeof msgs[i]);
+        msgs[i].msg_hdr.msg_name = &to;
+        msgs[i].msg_hdr.msg_namelen = sizeof to;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return sendmmsg(socket, msgs, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>

@@ -136,6 +136,7 @@ final class Bridge: @unchecked Sendable {
         if let thread = heartbeat.withLock({ t in defer { t = nil }; return t }) { Sys.join(thread) }
         client.close()
         lookups.sync(flags: .barrier) {}
+        sendHeldBack() // after close(): no handler runs any more
     }
 
     var counters: BridgeCounters { state.withLock { $0.counters } }
@@ -145,6 +146,7 @@ final class Bridge: @unchecked Sendable {
         while !state.withLock({ $0.stopped }) {
             try? client.publish(BridgeProtocol.presenceSubject(site: settings.site), headers: [(BridgeProtocol.Header.site, settings.site)],
                                 data: Array(settings.id.utf8))
+            sendHeldBack() // re-broadcasts whose next message never came (its subscription ended meanwhile)
             _ = Sys.pollMany([wakeHeartbeat], timeoutMilliseconds: Bridge.heartbeatMilliseconds)
         }
     }
@@ -406,14 +408,70 @@ final class Bridge: @unchecked Sendable {
     private let lastIncoming = Locked<IncomingStream?>(nil)
 
     private func receivedDomain(_ raw: NatsClient.Message) {
+        // Whatever became of this message, nothing held back waits for one that is not coming.
+        defer { if !raw.morePending { sendHeldBack() } }
         guard let accepted = accept(raw, domain: true), accepted.rebroadcast else { return }
         let message = accepted.message
         guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return drop("malformed") }
-        var sent = false
-        for target in lanTargets() { sent = sockets.sendDatagram(bytes, to: target.address, port: settings.port, from: target.source) || sent }
-        guard sent else { return drop("lan_send_failed") }
-        state.withLock { $0.counters.rebroadcast += 1 }
-        metrics.rebroadcast.increment()
+        let (rebroadcast, failed) = heldBack.withLock { held in
+            held.bytes += bytes
+            held.lengths.append(UInt32(bytes.count))
+            return held.lengths.count < HeldBack.limit ? (0, 0) : send(&held)
+        }
+        count(rebroadcast: rebroadcast, failed: failed)
+    }
+
+    /// Re-broadcasts held back while more messages waited in nats.c, so that a burst leaves in one
+    /// sendmmsg per LAN target rather than one sendto per message (and this host's gateway, which hears
+    /// them, wakes once for the burst). They go when a message comes with none behind it, when
+    /// ``limit`` wait, or at the next heartbeat (half a second) when neither happens.
+    private struct HeldBack {
+        static let limit = 32
+        /// The datagrams, end to end.
+        var bytes: [UInt8] = []
+        var lengths: [UInt32] = []
+    }
+
+    private let heldBack = Locked(HeldBack())
+
+    /// Sends what was held back (``send(_:)``).
+    private func sendHeldBack() {
+        let (rebroadcast, failed) = heldBack.withLock { send(&$0) }
+        count(rebroadcast: rebroadcast, failed: failed)
+    }
+
+    /// Sends `held` to every LAN target and empties it; returns how many datagrams reached at least one
+    /// target, and how many reached none (`lan_send_failed`, as each was counted before). Called with the
+    /// lock held, so that the re-broadcasts of one subscription leave in the order they came even when
+    /// another subscription's thread sends.
+    private func send(_ held: inout HeldBack) -> (rebroadcast: Int, failed: Int) {
+        guard !held.lengths.isEmpty else { return (0, 0) }
+        defer {
+            held.bytes.removeAll(keepingCapacity: true)
+            held.lengths.removeAll(keepingCapacity: true)
+        }
+        var reached = [Bool](repeating: false, count: held.lengths.count)
+        for target in lanTargets() {
+            let sent = sockets.sendDatagrams(held.bytes, lengths: held.lengths, to: target.address, port: settings.port, from: target.source)
+            reached.replaceSubrange(0..<sent, with: repeatElement(true, count: sent))
+            // sendmmsg stops at the first that fails: the rest are tried one at a time.
+            var offset = held.lengths[..<sent].reduce(0) { $0 + Int($1) }
+            for i in sent..<held.lengths.count {
+                let end = offset + Int(held.lengths[i])
+                if sockets.sendDatagram(Array(held.bytes[offset..<end]), to: target.address, port: settings.port, from: target.source) { reached[i] = true }
+                offset = end
+            }
+        }
+        let rebroadcast = reached.reduce(0) { $0 + ($1 ? 1 : 0) }
+        return (rebroadcast, reached.count - rebroadcast)
+    }
+
+    private func count(rebroadcast: Int, failed: Int) {
+        if rebroadcast > 0 {
+            state.withLock { $0.counters.rebroadcast += rebroadcast }
+            metrics.rebroadcast.increment(by: rebroadcast)
+        }
+        for _ in 0..<failed { drop("lan_send_failed") }
     }
 
     private func receivedUnique(_ raw: NatsClient.Message) {

@@ -157,8 +157,20 @@ package final class GatewaySockets: Sendable {
     /// Best effort, as UDP is: false when it could not be sent.
     @discardableResult
     package func sendDatagram(_ bytes: [UInt8], to address: IPv4Address, port: UInt16, from source: IPv4Address? = nil) -> Bool {
-        guard let fd = descriptors.withLock({ d in source.flatMap { d.udp[$0] } ?? d.udp[.any] ?? d.udp.values.first }) else { return false }
+        guard let fd = socket(from: source) else { return false }
         return (try? Sys.sendTo(fd, bytes, address, port)) ?? false
+    }
+
+    /// Sends datagrams laid end to end in `bytes` (`lengths` each, at most 64) in one system call, as
+    /// ``sendDatagram(_:to:port:from:)`` sends one; returns how many were sent (the first ones).
+    package func sendDatagrams(_ bytes: [UInt8], lengths: [UInt32], to address: IPv4Address, port: UInt16, from source: IPv4Address? = nil) -> Int {
+        guard let fd = socket(from: source) else { return 0 }
+        return (try? Sys.sendBatch(fd, bytes, lengths: lengths, to: address, port)) ?? 0
+    }
+
+    /// The socket to send from: the one bound to `source`, else the one bound to any address, else any.
+    private func socket(from source: IPv4Address?) -> FD? {
+        descriptors.withLock { d in source.flatMap { d.udp[$0] } ?? d.udp[.any] ?? d.udp.values.first }
     }
 
     /// Writes `text` to every client waiting on the stats endpoint and hangs up on each.

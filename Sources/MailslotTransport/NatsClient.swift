@@ -57,6 +57,10 @@ package final class NatsClient: @unchecked Sendable {
         /// The headers as nats.c gave them (each key's first value), in one block: copying them out costs
         /// one array, and only the values asked for become strings.
         package var headerBlock: HeaderBlock
+        /// Whether more messages of its subscription were already waiting in nats.c when this one was
+        /// handed over: a handler may hold back work it can do for several at once until one comes with
+        /// none behind it.
+        package var morePending = false
 
         /// The first value of the header `name` (names are case-sensitive, as in nats.c).
         package func header(_ name: String) -> String? { headerBlock.value(of: name) }
@@ -421,9 +425,10 @@ package final class NatsClient: @unchecked Sendable {
 
     private func attach(_ wanted: Subscription, to connection: OpaquePointer) throws(Failure) {
         var subscription: OpaquePointer?
-        let callback: cmn_msg_handler = { _, _, message, closure in
-            let copied = NatsClient.copy(message)
+        let callback: cmn_msg_handler = { _, subscription, message, closure in
+            var copied = NatsClient.copy(message)
             cmn_msg_destroy(message)
+            copied.morePending = cmn_subscription_pending_messages(subscription) > 0
             Unmanaged<Box<@Sendable (Message) -> Void>>.fromOpaque(closure!).takeUnretainedValue().value(copied)
         }
         let closure = Unmanaged.passUnretained(wanted.handler).toOpaque()

@@ -121,6 +121,17 @@ extension Sys {
         } != nil
     }
 
+    /// Sends datagrams laid end to end in `bytes` (`lengths` each, at most 64) to one address, in one
+    /// sendmmsg; returns how many were sent, the first ones (0 when the socket's buffer is full).
+    package static func sendBatch(_ fd: FD, _ bytes: [UInt8], lengths: [UInt32], to address: IPv4Address, _ port: UInt16) throws(Errno) -> Int {
+        precondition(lengths.count <= 64 && lengths.reduce(0, +) <= bytes.count)
+        return Int(try retryingUnlessWouldBlock("sendmmsg(\(address):\(port))") {
+            bytes.withUnsafeBufferPointer { b in
+                lengths.withUnsafeBufferPointer { cms_send_batch_to(fd, b.baseAddress, $0.baseAddress, Int32($0.count), address.value, port) }
+            }
+        } ?? 0)
+    }
+
     /// Receives one datagram with its source; nil when none is waiting.
     package static func receiveFrom(_ fd: FD, into buffer: inout [UInt8]) throws(Errno) -> (count: Int, address: IPv4Address, port: UInt16)? {
         var sin = sockaddr_in()

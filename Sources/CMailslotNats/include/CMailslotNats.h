@@ -381,6 +381,9 @@ void cmn_subscription_destroy(cmn_subscription *_Nullable sub);
 cmn_status cmn_subscription_set_pending_limits(cmn_subscription *_Nonnull sub, int msgLimit, int bytesLimit);
 /// natsSubscription_GetDropped: messages dropped by the pending limits so far.
 cmn_status cmn_subscription_get_dropped(cmn_subscription *_Nonnull sub, int64_t *_Nonnull msgs);
+/// natsSubscription_GetPending: messages queued for the callback now, not counting the one it is handling
+/// (0 when it cannot tell).
+int cmn_subscription_pending_messages(cmn_subscription *_Nonnull sub);
 
 // MARK: - Message (nats.h, msgGroup)
 
@@ -518,6 +521,7 @@ int cmn_msg_header_block(cmn_msg *_Nonnull msg, char *_Nullable buffer, int capa
     X(void, natsSubscription_Destroy, (Subscription *sub))                                                    \
     X(Status, natsSubscription_SetPendingLimits, (Subscription *sub, int msgLimit, int bytesLimit))           \
     X(Status, natsSubscription_GetDropped, (Subscription *sub, int64_t *msgs))                                \
+    X(Status, natsSubscription_GetPending, (Subscription *sub, int *msgs, int *bytes))                        \
     X(Status, natsMsg_Create, (Msg **newMsg, const char *subj, const char *reply, const char *data,           \
                                int dataLen))                                                                  \
     X(void, natsMsg_Destroy, (Msg *msg))                                                                      \

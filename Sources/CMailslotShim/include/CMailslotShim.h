@@ -71,6 +71,11 @@ int cms_signals_to_eventfd(const int *signals, int count);
 int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, uint32_t *lengths,
                         uint32_t *addresses, uint16_t *ports);
 
+/// sendmmsg of `count` datagrams, laid end to end in `datagrams` (`lengths` each), to one IPv4 address
+/// (host order) and port. Non-blocking; returns how many were sent (the first ones), or -1 with errno.
+int cms_send_batch_to(int socket, const uint8_t *datagrams, const uint32_t *lengths, int count, uint32_t address,
+                      uint16_t port);
+
 /// Becomes `uid`/`gid` (supplementary groups: just `gid`) and keeps no capability but, when
 /// `keep_net_bind_service` is set, CAP_NET_BIND_SERVICE (effective and permitted; every other one is
 /// also dropped from the bounding set), then sets no_new_privs. Capabilities belong to threads: call it
