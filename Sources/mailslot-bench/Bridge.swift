@@ -423,8 +423,8 @@ struct BridgeBench: ParsableCommand {
 
 /// The floor a bridge cannot go below on this machine: what any bridge must do for one domain datagram and
 /// nothing else. A relay process at site A receives the writer's datagrams (recvmmsg) and publishes each, with
-/// headers like the bridge's, to NATS; a subscriber here sends each on by UDP to a socket here, which the
-/// run reads.
+/// headers like the bridge's, to NATS; a subscriber here sends each on by UDP to a socket here (in bursts
+/// of up to 32 while more wait, as the bridge does), which the run reads.
 final class Floor: @unchecked Sendable {
     static let port: UInt16 = 139
     let relay: Process
@@ -442,8 +442,18 @@ final class Floor: @unchecked Sendable {
         } catch { throw BenchError("floor sockets: \(error)") }
         client = try BridgeBench.connectedClient(url, name: "bench floor subscriber")
         let (sender, port) = (sender, receivePort)
+        // As the bridge sends its re-broadcasts: held back while more messages wait in nats.c, then sent
+        // together (one sendmmsg), so that the floor pays no system call per message the bridge avoids.
+        let held = Locked((bytes: [UInt8](), lengths: [UInt32]()))
         try client.subscribe(subject, maxPending: 1 << 20) { message in
-            _ = try? Sys.sendTo(sender, message.data, .loopback, port)
+            held.withLock { held in
+                held.bytes += message.data
+                held.lengths.append(UInt32(message.data.count))
+                guard !message.morePending || held.lengths.count >= 32 else { return }
+                _ = try? Sys.sendBatch(sender, held.bytes, lengths: held.lengths, to: .loopback, port)
+                held.bytes.removeAll(keepingCapacity: true)
+                held.lengths.removeAll(keepingCapacity: true)
+            }
         }
         client.flush()
         relay = try lab.startProcess(["ip", "netns", "exec", lab.namespace, Machine.executable, "_floor-relay", "--address", lab.namespaceAddress,
