@@ -418,7 +418,7 @@ final class Bridge: @unchecked Sendable {
             held.lengths.append(UInt32(bytes.count))
             return held.lengths.count < HeldBack.limit ? (0, 0) : send(&held)
         }
-        count(rebroadcast: rebroadcast, failed: failed)
+        tally(rebroadcast: rebroadcast, failed: failed)
     }
 
     /// Re-broadcasts held back while more messages waited in nats.c, so that a burst leaves in one
@@ -437,7 +437,7 @@ final class Bridge: @unchecked Sendable {
     /// Sends what was held back (``send(_:)``).
     private func sendHeldBack() {
         let (rebroadcast, failed) = heldBack.withLock { send(&$0) }
-        count(rebroadcast: rebroadcast, failed: failed)
+        tally(rebroadcast: rebroadcast, failed: failed)
     }
 
     /// Sends `held` to every LAN target and empties it; returns how many datagrams reached at least one
@@ -466,7 +466,8 @@ final class Bridge: @unchecked Sendable {
         return (rebroadcast, reached.count - rebroadcast)
     }
 
-    private func count(rebroadcast: Int, failed: Int) {
+    /// Counts what ``send(_:)`` sent and what reached no target.
+    private func tally(rebroadcast: Int, failed: Int) {
         if rebroadcast > 0 {
             state.withLock { $0.counters.rebroadcast += rebroadcast }
             metrics.rebroadcast.increment(by: rebroadcast)
