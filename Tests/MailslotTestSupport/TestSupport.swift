@@ -135,9 +135,9 @@ public enum TestSupport {
     }
 
     /// Starts `path` (looked up on PATH when it has no slash) with `arguments` by posix_spawnp: `environment`
-    /// as its whole environment, default signal dispositions and an empty signal mask, `input`, `output` and `errors` as its
-    /// descriptors 0, 1 and 2 (nil: /dev/null), and every other descriptor closed, so that no test's pipe or
-    /// socket is held open by another test's child. Returns its pid; the caller reaps it.
+    /// as its whole environment, default signal dispositions and an empty signal mask, `input`, `output` and
+    /// `errors` as its descriptors 0, 1 and 2 (nil: /dev/null), and every other descriptor closed, so that no
+    /// test's pipe or socket is held open by another test's child. Returns its pid; the caller reaps it.
     ///
     /// The tests start programs this way rather than with Foundation's `Process`, whose libdispatch sources
     /// (the child's exit, a pipe's `readabilityHandler`) crashed a test run once in libdispatch's manager
@@ -191,7 +191,7 @@ public enum TestSupport {
     /// close-on-exec at once (`pipe2` is not in Swift's Glibc module, and a `pipe` made close-on-exec
     /// afterwards could leak into a program another test starts meanwhile). The child gets its end by
     /// dup2, which clears that flag.
-    public static func pipe() throws -> (read: Int32, write: Int32) {
+    public static func channel() throws -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
             throw Failure("socketpair: \(String(cString: strerror(errno)))")
@@ -213,37 +213,37 @@ public enum TestSupport {
 
         public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
                     separateErrors: Bool = false) throws {
-            let output = try TestSupport.pipe()
-            let errors = separateErrors ? try TestSupport.pipe() : nil
-            let stdin = input == nil ? nil : try TestSupport.pipe()
+            let output = try TestSupport.channel()
+            let errors = separateErrors ? try TestSupport.channel() : nil
+            let feed = input == nil ? nil : try TestSupport.channel()
             defer {
                 close(output.write)
                 if let errors { close(errors.write) }
-                if let stdin { close(stdin.read) }
+                if let feed { close(feed.read) }
             }
             do {
-                pid = try launch(path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, input: stdin?.read, output: output.write,
-                                 errors: errors?.write ?? output.write)
+                pid = try launch(path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                 input: feed?.read, output: output.write, errors: errors?.write ?? output.write)
             } catch {
                 close(output.read)
                 if let errors { close(errors.read) }
-                if let stdin { close(stdin.write) }
+                if let feed { close(feed.write) }
                 throw error
             }
             out = Drain(output.read)
             err = errors.map { Drain($0.read) }
-            if let stdin, let input {
+            if let feed, let input {
                 // A child that exits without reading it makes the write fail with EPIPE, not kill the tests.
                 _ = TestSupport.brokenPipesIgnored
                 let bytes = Array(input.utf8)
                 var written = 0
                 while written < bytes.count {
-                    let n = bytes[written...].withUnsafeBytes { write(stdin.write, $0.baseAddress, $0.count) }
+                    let n = bytes[written...].withUnsafeBytes { write(feed.write, $0.baseAddress, $0.count) }
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
                     written += n
                 }
-                close(stdin.write)
+                close(feed.write)
             }
         }
 

@@ -74,7 +74,7 @@ struct RingTests {
     }
 
     /// A `mailslot listen` server in its own process whose output nobody reads (so it stops reading once
-    /// the pipe is full), with `quota`.
+    /// its output channel is full), with `quota`.
     final class StuckServer {
         let pid: pid_t
         /// The reading end of the server's standard output.
@@ -82,7 +82,7 @@ struct RingTests {
         init(_ name: MailslotName, quota: Int, extra: [String] = [], launcher: [String] = []) throws {
             let tool = TestSupport.product("mailslot")
             let command = launcher + [tool, "listen", name.description, "--quota", "\(quota)"] + extra
-            let pipe = try TestSupport.pipe()
+            let pipe = try TestSupport.channel()
             defer { close(pipe.write) }
             do {
                 pid = try TestSupport.launch(command[0], Array(command.dropFirst()), output: pipe.write)
