@@ -116,6 +116,40 @@ struct BridgeTests {
         }
     }
 
+    /// Site B's gateway and bridge on a NATS server of its own, a listener for network writes, and `peer`, a
+    /// client that speaks for site A (or attacks), connected before it returns.
+    final class ReceivingSite {
+        let nats: NatsServer
+        let sites: Running
+        let path: String
+        let server: MailslotServer
+        let peer: NatsClient
+        var gateway: Gateway { sites[0] }
+
+        init(_ tag: String, readTimeout: MailslotTimeout, peer name: String) throws {
+            nats = try NatsServer(port: BridgeTests.port())
+            sites = try Running(sites: ["B"], nats: nats)
+            #expect(BridgeTests.waitUntilConnected(sites.gateways))
+            path = "bridge-test\\\(tag)-\(getpid())"
+            server = try BridgeTests.listener(path, readTimeout: readTimeout)
+            peer = try NatsClient(.init(servers: [nats.url], name: name)) { _ in }
+            #expect(TestSupport.eventually { self.peer.isConnected })
+            usleep(300_000)
+        }
+
+        /// A domain message of site A's bridge for the listener, without data.
+        func message(datagramID: UInt16) -> BridgedMessage {
+            BridgedMessage(kind: .domain, workgroup: "MSTEST", mailslotName: "\\MAILSLOT\\" + path, sourceName: "FARHOST",
+                           sourceIP: 0x0A00_0001, datagramID: datagramID, site: "A", bridge: "HOSTA-1", data: [])
+        }
+
+        func stop() {
+            peer.close()
+            server.close()
+            sites.stop()
+        }
+    }
+
     /// A local mailslot that accepts network writes.
     static func listener(_ path: String, readTimeout: MailslotTimeout) throws -> MailslotServer {
         try MailslotServer(name: try MailslotName(local: path), readTimeout: readTimeout, options: .init(allowNetwork: true))
@@ -168,20 +202,11 @@ struct BridgeTests {
 
     @Test func hostileMessagesFromNatsAreCountedDrops() throws {
         guard Self.available else { return }
-        let nats = try NatsServer(port: Self.port())
-        let sites = try Running(sites: ["B"], nats: nats)
-        defer { sites.stop() }
-        let b = sites[0]
-        #expect(Self.waitUntilConnected(sites.gateways))
-        let path = "bridge-test\\hostile-\(getpid())"
-        let server = try Self.listener(path, readTimeout: .milliseconds(300))
-        defer { server.close() }
-        let attacker = try NatsClient(.init(servers: [nats.url], name: "attacker")) { _ in }
-        defer { attacker.close() }
-        #expect(TestSupport.eventually { attacker.isConnected })
-        usleep(300_000)
-        let good = BridgedMessage(kind: .domain, workgroup: "MSTEST", mailslotName: "\\MAILSLOT\\" + path, sourceName: "FARHOST",
-                                  sourceIP: 0x0A00_0001, datagramID: 1, site: "A", bridge: "HOSTA-1", data: Array("hello".utf8))
+        let site = try ReceivingSite("hostile", readTimeout: .milliseconds(300), peer: "attacker")
+        defer { site.stop() }
+        let (b, server, attacker) = (site.gateway, site.server, site.peer)
+        var good = site.message(datagramID: 1)
+        good.data = Array("hello".utf8)
         func headers(_ change: (inout [String: String]) -> Void) -> [(name: String, value: String)] {
             var map = Dictionary(uniqueKeysWithValues: good.headers.map { ($0.name, $0.value) })
             change(&map)
@@ -227,24 +252,12 @@ struct BridgeTests {
     /// lost, repeated or reordered on the way, and that each is counted.
     @Test func aBurstFromNatsIsReBroadcastWholeAndInOrder() throws {
         guard Self.available else { return }
-        let nats = try NatsServer(port: Self.port())
-        let sites = try Running(sites: ["B"], nats: nats)
-        defer { sites.stop() }
-        let b = sites[0]
-        #expect(Self.waitUntilConnected(sites.gateways))
-        let path = "bridge-test\\burst-\(getpid())"
-        let server = try Self.listener(path, readTimeout: .milliseconds(5_000))
-        defer { server.close() }
-        let publisher = try NatsClient(.init(servers: [nats.url], name: "site A")) { _ in }
-        defer { publisher.close() }
-        #expect(TestSupport.eventually { publisher.isConnected })
-        usleep(300_000)
-        let first = BridgedMessage(kind: .domain, workgroup: "MSTEST", mailslotName: "\\MAILSLOT\\" + path, sourceName: "FARHOST",
-                                   sourceIP: 0x0A00_0001, datagramID: 0, site: "A", bridge: "HOSTA-1", data: [])
+        let site = try ReceivingSite("burst", readTimeout: .milliseconds(5_000), peer: "site A")
+        defer { site.stop() }
+        let (b, server, publisher) = (site.gateway, site.server, site.peer)
         let count = 3_000
         for i in 0..<count {
-            var message = first
-            message.datagramID = UInt16(i)
+            var message = site.message(datagramID: UInt16(i))
             message.data = Array("m\(i)".utf8)
             try publisher.publish(message.subject, headers: message.headers, data: message.data)
         }
