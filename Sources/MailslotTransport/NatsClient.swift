@@ -123,14 +123,9 @@ package final class NatsClient: @unchecked Sendable {
             valueRange(of: name).map { String(decoding: bytes[$0], as: UTF8.self) }
         }
 
-        /// Whether the two blocks are the same bytes but for the first value of `name` (present in both): then
-        /// every other header has the same value in both.
-        package func equals(_ other: HeaderBlock, except name: String) -> Bool {
-            value(of: name, ifOtherwiseEqualTo: other) != nil
-        }
-
         /// The first value of `name` in this block, when the block is `other`'s bytes but for that value
-        /// (present in both); nil otherwise. One look through each block.
+        /// (present in both): then every other header has the same value in both. nil otherwise. One look
+        /// through each block.
         package func value(of name: String, ifOtherwiseEqualTo other: HeaderBlock) -> String? {
             guard let mine = valueRange(of: name), let theirs = other.valueRange(of: name), mine.lowerBound == theirs.lowerBound,
                   bytes.count - mine.upperBound == other.bytes.count - theirs.upperBound else { return nil }
