@@ -414,9 +414,8 @@ final class Bridge: @unchecked Sendable {
         let message = accepted.message
         guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return drop("malformed") }
         let (rebroadcast, failed) = heldBack.withLock { held in
-            held.bytes += bytes
-            held.lengths.append(UInt32(bytes.count))
-            return held.lengths.count < HeldBack.limit ? (0, 0) : send(&held)
+            held.append(bytes)
+            return held.count < Bridge.heldBackLimit ? (0, 0) : send(&held)
         }
         tally(rebroadcast: rebroadcast, failed: failed)
     }
@@ -424,15 +423,9 @@ final class Bridge: @unchecked Sendable {
     /// Re-broadcasts held back while more messages waited in nats.c, so that a burst leaves in one
     /// sendmmsg per LAN target rather than one sendto per message (and this host's gateway, which hears
     /// them, wakes once for the burst). They go when a message comes with none behind it, when
-    /// ``limit`` wait, or at the next heartbeat (half a second) when neither happens.
-    private struct HeldBack {
-        static let limit = 32
-        /// The datagrams, end to end.
-        var bytes: [UInt8] = []
-        var lengths: [UInt32] = []
-    }
-
-    private let heldBack = Locked(HeldBack())
+    /// ``heldBackLimit`` wait, or at the next heartbeat (half a second) when neither happens.
+    private let heldBack = Locked(Sys.OutgoingDatagrams())
+    static let heldBackLimit = 32
 
     /// Sends what was held back (``send(_:)``).
     private func sendHeldBack() {
@@ -444,22 +437,16 @@ final class Bridge: @unchecked Sendable {
     /// target, and how many reached none (`lan_send_failed`, as each was counted before). Called with the
     /// lock held, so that the re-broadcasts of one subscription leave in the order they came even when
     /// another subscription's thread sends.
-    private func send(_ held: inout HeldBack) -> (rebroadcast: Int, failed: Int) {
-        guard !held.lengths.isEmpty else { return (0, 0) }
-        defer {
-            held.bytes.removeAll(keepingCapacity: true)
-            held.lengths.removeAll(keepingCapacity: true)
-        }
-        var reached = [Bool](repeating: false, count: held.lengths.count)
+    private func send(_ held: inout Sys.OutgoingDatagrams) -> (rebroadcast: Int, failed: Int) {
+        guard !held.isEmpty else { return (0, 0) }
+        defer { held.removeAll() }
+        var reached = [Bool](repeating: false, count: held.count)
         for target in lanTargets() {
-            let sent = sockets.sendDatagrams(held.bytes, lengths: held.lengths, to: target.address, port: settings.port, from: target.source)
+            let sent = sockets.sendDatagrams(held, to: target.address, port: settings.port, from: target.source)
             reached.replaceSubrange(0..<sent, with: repeatElement(true, count: sent))
             // sendmmsg stops at the first that fails: the rest are tried one at a time.
-            var offset = held.lengths[..<sent].reduce(0) { $0 + Int($1) }
-            for i in sent..<held.lengths.count {
-                let end = offset + Int(held.lengths[i])
-                if sockets.sendDatagram(Array(held.bytes[offset..<end]), to: target.address, port: settings.port, from: target.source) { reached[i] = true }
-                offset = end
+            for i in sent..<held.count where sockets.sendDatagram(Array(held.datagram(i)), to: target.address, port: settings.port, from: target.source) {
+                reached[i] = true
             }
         }
         let rebroadcast = reached.reduce(0) { $0 + ($1 ? 1 : 0) }

@@ -161,11 +161,11 @@ package final class GatewaySockets: Sendable {
         return (try? Sys.sendTo(fd, bytes, address, port)) ?? false
     }
 
-    /// Sends datagrams laid end to end in `bytes` (`lengths` each, at most 64) in one system call, as
-    /// ``sendDatagram(_:to:port:from:)`` sends one; returns how many were sent (the first ones).
-    package func sendDatagrams(_ bytes: [UInt8], lengths: [UInt32], to address: IPv4Address, port: UInt16, from source: IPv4Address? = nil) -> Int {
+    /// Sends `datagrams` in one system call, as ``sendDatagram(_:to:port:from:)`` sends one; returns how
+    /// many were sent (the first ones).
+    package func sendDatagrams(_ datagrams: Sys.OutgoingDatagrams, to address: IPv4Address, port: UInt16, from source: IPv4Address? = nil) -> Int {
         guard let fd = socket(from: source) else { return 0 }
-        return (try? Sys.sendBatch(fd, bytes, lengths: lengths, to: address, port)) ?? 0
+        return (try? Sys.sendBatch(fd, datagrams, to: address, port)) ?? 0
     }
 
     /// The socket to send from: the one bound to `source`, else the one bound to any address, else any.

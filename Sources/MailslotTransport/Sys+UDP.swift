@@ -121,13 +121,43 @@ extension Sys {
         } != nil
     }
 
-    /// Sends datagrams laid end to end in `bytes` (`lengths` each, at most 64) to one address, in one
-    /// sendmmsg; returns how many were sent, the first ones (0 when the socket's buffer is full).
-    package static func sendBatch(_ fd: FD, _ bytes: [UInt8], lengths: [UInt32], to address: IPv4Address, _ port: UInt16) throws(Errno) -> Int {
-        precondition(lengths.count <= 64 && lengths.reduce(0, +) <= bytes.count)
-        return Int(try retryingUnlessWouldBlock("sendmmsg(\(address):\(port))") {
-            bytes.withUnsafeBufferPointer { b in
-                lengths.withUnsafeBufferPointer { cms_send_batch_to(fd, b.baseAddress, $0.baseAddress, Int32($0.count), address.value, port) }
+    /// Datagrams gathered to leave together (``sendBatch(_:_:to:_:)``): laid end to end, with their lengths.
+    package struct OutgoingDatagrams: Sendable {
+        /// The most one batch holds (what one sendmmsg here takes).
+        package static let capacity = 64
+        package private(set) var bytes: [UInt8] = []
+        package private(set) var lengths: [UInt32] = []
+
+        package init() {}
+
+        package var count: Int { lengths.count }
+        package var isEmpty: Bool { lengths.isEmpty }
+
+        package mutating func append(_ datagram: [UInt8]) {
+            precondition(count < OutgoingDatagrams.capacity)
+            bytes += datagram
+            lengths.append(UInt32(datagram.count))
+        }
+
+        /// Datagram `index`'s bytes.
+        package func datagram(_ index: Int) -> ArraySlice<UInt8> {
+            let start = lengths[..<index].reduce(0) { $0 + Int($1) }
+            return bytes[start..<start + Int(lengths[index])]
+        }
+
+        /// Empties it, keeping its storage for the next batch.
+        package mutating func removeAll() {
+            bytes.removeAll(keepingCapacity: true)
+            lengths.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Sends `datagrams` to one address in one sendmmsg; returns how many were sent, the first ones (0 when
+    /// the socket's buffer is full).
+    package static func sendBatch(_ fd: FD, _ datagrams: OutgoingDatagrams, to address: IPv4Address, _ port: UInt16) throws(Errno) -> Int {
+        Int(try retryingUnlessWouldBlock("sendmmsg(\(address):\(port))") {
+            datagrams.bytes.withUnsafeBufferPointer { b in
+                datagrams.lengths.withUnsafeBufferPointer { cms_send_batch_to(fd, b.baseAddress, $0.baseAddress, Int32($0.count), address.value, port) }
             }
         } ?? 0)
     }

@@ -444,15 +444,13 @@ final class Floor: @unchecked Sendable {
         let (sender, port) = (sender, receivePort)
         // As the bridge sends its re-broadcasts: held back while more messages wait in nats.c, then sent
         // together (one sendmmsg), so that the floor pays no system call per message the bridge avoids.
-        let held = Locked((bytes: [UInt8](), lengths: [UInt32]()))
+        let held = Locked(Sys.OutgoingDatagrams())
         try client.subscribe(subject, maxPending: 1 << 20) { message in
             held.withLock { held in
-                held.bytes += message.data
-                held.lengths.append(UInt32(message.data.count))
-                guard !message.morePending || held.lengths.count >= 32 else { return }
-                _ = try? Sys.sendBatch(sender, held.bytes, lengths: held.lengths, to: .loopback, port)
-                held.bytes.removeAll(keepingCapacity: true)
-                held.lengths.removeAll(keepingCapacity: true)
+                held.append(message.data)
+                guard !message.morePending || held.count >= 32 else { return }
+                _ = try? Sys.sendBatch(sender, held, to: .loopback, port)
+                held.removeAll()
             }
         }
         client.flush()
