@@ -75,8 +75,7 @@ package final class GatewayDelivery {
         var items: [Item]
         var head = 0
         var since: ContinuousClock.Instant
-        var count: Int { items.count - head }
-        var first: Item? { head < items.count ? items[head] : nil }
+        var waiting: ArraySlice<Item> { items[head...] }
     }
     /// The most messages one write call of a backlog takes (what a ring usually has room for at once).
     static let backlogChunk = 64
@@ -104,7 +103,7 @@ package final class GatewayDelivery {
 
     /// Closes every connection and gives up every open (the loop is ending); what waited is counted.
     func close() {
-        for backlog in backlogs.values { backlog.items[backlog.head...].forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) } }
+        for backlog in backlogs.values { backlog.waiting.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) } }
         backlogs.removeAll()
         writers.values.forEach { $0.close() }
         writers.removeAll()
@@ -311,8 +310,8 @@ package final class GatewayDelivery {
     /// Adds messages to a mailslot's backlog, within its bound and the bound of all backlogs.
     private func queue(_ items: [Item], for name: MailslotName) {
         let key = name.key
-        let waitingInAll = backlogs.values.reduce(0) { $0 + $1.count }
-        let room = max(0, min(GatewayDelivery.pendingLimit - (backlogs[key]?.count ?? 0), GatewayDelivery.pendingTotalLimit - waitingInAll))
+        let waitingInAll = backlogs.values.reduce(0) { $0 + $1.waiting.count }
+        let room = max(0, min(GatewayDelivery.pendingLimit - (backlogs[key]?.waiting.count ?? 0), GatewayDelivery.pendingTotalLimit - waitingInAll))
         backlogs[key]?.items += items.prefix(room)
         items.dropFirst(room).forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) }
     }
@@ -329,7 +328,7 @@ package final class GatewayDelivery {
         let now = ContinuousClock.now
         for key in Array(backlogs.keys) {
             guard let backlog = backlogs[key] else { continue }
-            if now - backlog.since < GatewayDelivery.backlogPatience, let first = backlog.first, let writer = writers[key],
+            if now - backlog.since < GatewayDelivery.backlogPatience, let first = backlog.waiting.first, let writer = writers[key],
                !writer.hasRoom(for: first.data.count) {
                 continue
             }
@@ -342,13 +341,13 @@ package final class GatewayDelivery {
     /// mailslot is congested for a while); when the connection is gone the rest is routed afresh.
     private func resume(_ key: String, now: ContinuousClock.Instant) {
         guard var backlog = backlogs.removeValue(forKey: key) else { return } // now the only owner of its items
-        while backlog.head < backlog.items.count {
-            let chunk = backlog.items[backlog.head..<min(backlog.head + GatewayDelivery.backlogChunk, backlog.items.count)]
+        while !backlog.waiting.isEmpty {
+            let chunk = backlog.waiting.prefix(GatewayDelivery.backlogChunk)
             let (outcomes, full) = deliver(chunk.map(\.data), to: backlog.name, mayOpen: false)
             record(outcomes, for: chunk)
             backlog.head += outcomes.count
             if outcomes.count == chunk.count { continue }
-            let rest = backlog.items[backlog.head...]
+            let rest = backlog.waiting
             guard full else { return route(Array(rest), to: backlog.name) } // the server went away or was replaced
             guard now - backlog.since < GatewayDelivery.backlogPatience else { return giveUp(rest, key) }
             if backlog.head >= GatewayDelivery.backlogChunk * 16 { // forget the delivered front now and then
