@@ -403,58 +403,63 @@ cmn_status cmn_connection_publish_with_headers(cmn_connection *nc, const char *s
                                                const void *data, int dataLen) {
     if (headersLength < 0 || (headersLength > 0 && (headers == NULL || headers[headersLength - 1] != '\0'))) return CMN_INVALID_ARG;
     if (dataLen < 0 || (dataLen > 0 && data == NULL)) return CMN_INVALID_ARG;
-    // Every pair checked first, and the wire form's length worked out: "key: value\r\n" each. A key is not
-    // empty and has no ':' (where the receiver ends it), space (a line that starts with one continues the
-    // previous value) or control character; a value holds no line break (which would end the pair early and
-    // begin another of the sender's choosing).
+    if (headersLength == 0) return publish_with_header_add(nc, subj, headers, headersLength, data, dataLen);
+    // The wire form, written while each pair is checked (one pass over the block): "NATS/1.0\r\n", then
+    // "key: value\r\n" for each pair, "\r\n", and the data. A pair's two NULs become ": " and "\r\n", so the
+    // form is at most twice the block plus the first and last lines.
     static const char start[] = "NATS/1.0\r\n";
-    size_t wireLength = sizeof start - 1 + 2, pairs = 0;
-    for (const char *cursor = headers, *end = headers + headersLength; cursor < end; pairs++) {
-        size_t keyLength = strlen(cursor);
-        if (keyLength == 0) return CMN_INVALID_ARG;
-        for (size_t i = 0; i < keyLength; i++) {
-            unsigned char c = (unsigned char)cursor[i];
-            if (c <= ' ' || c == ':' || c == 0x7f) return CMN_INVALID_ARG;
-        }
-        const char *value = cursor + keyLength + 1;
-        if (value >= end) return CMN_INVALID_ARG; // a key without its value
-        size_t valueLength = strlen(value);
-        if (strpbrk(value, "\r\n") != NULL) return CMN_INVALID_ARG;
-        wireLength += keyLength + 2 + valueLength + 2;
-        cursor = value + valueLength + 1;
-    }
-    if (pairs == 0 || msg_create_from_wire == NULL) return publish_with_header_add(nc, subj, headers, headersLength, data, dataLen);
-    if (wireLength + (size_t)dataLen > INT32_MAX / 2) return CMN_INVALID_ARG; // never: NATS messages are at most a few MiB
+    size_t bound = sizeof start - 1 + 2 + 2 * (size_t)headersLength + (size_t)dataLen;
+    if (bound > INT32_MAX / 2) return CMN_INVALID_ARG; // never: NATS messages are at most a few MiB
     char stack[2048];
-    size_t total = wireLength + (size_t)dataLen;
-    char *wire = total <= sizeof stack ? stack : malloc(total);
+    char *wire = bound <= sizeof stack ? stack : malloc(bound);
     if (wire == NULL) return CMN_NO_MEMORY;
     char *out = wire;
     memcpy(out, start, sizeof start - 1);
     out += sizeof start - 1;
-    for (const char *cursor = headers, *end = headers + headersLength; cursor < end;) {
-        size_t keyLength = strlen(cursor);
-        const char *value = cursor + keyLength + 1;
-        size_t valueLength = strlen(value);
-        memcpy(out, cursor, keyLength);
-        out += keyLength;
+    cmn_status status = CMN_OK;
+    // The block ends with a NUL (checked above), so no scan for one runs past it.
+    for (const char *cursor = headers, *end = headers + headersLength; cursor < end && status == CMN_OK;) {
+        // A key is not empty and has no ':' (where the receiver ends it), space (a line that starts with one
+        // continues the previous value) or control character.
+        const char *key = cursor;
+        for (; *cursor != '\0' && status == CMN_OK; cursor++) {
+            unsigned char c = (unsigned char)*cursor;
+            if (c <= ' ' || c == ':' || c == 0x7f) status = CMN_INVALID_ARG;
+        }
+        if (status != CMN_OK || cursor == key || cursor + 1 >= end) { // bad, empty, or a key without its value
+            status = CMN_INVALID_ARG;
+            break;
+        }
+        memcpy(out, key, (size_t)(cursor - key));
+        out += cursor - key;
         *out++ = ':';
         *out++ = ' ';
-        memcpy(out, value, valueLength);
-        out += valueLength;
+        // A value holds no line break (which would end the pair early and begin another of the sender's choosing).
+        const char *value = ++cursor;
+        for (; *cursor != '\0'; cursor++) {
+            if (*cursor == '\r' || *cursor == '\n') status = CMN_INVALID_ARG;
+        }
+        memcpy(out, value, (size_t)(cursor - value));
+        out += cursor - value;
         *out++ = '\r';
         *out++ = '\n';
-        cursor = value + valueLength + 1;
+        cursor++;
     }
-    *out++ = '\r';
-    *out++ = '\n';
-    if (dataLen > 0) memcpy(out, data, (size_t)dataLen);
-    cmn_msg *msg = NULL;
-    cmn_status status = msg_create_from_wire(&msg, subj, (int)strlen(subj), NULL, 0, wire, (int)total, (int)wireLength);
+    if (status == CMN_OK && msg_create_from_wire == NULL) {
+        status = publish_with_header_add(nc, subj, headers, headersLength, data, dataLen); // checked, not sent as built
+    } else if (status == CMN_OK) {
+        *out++ = '\r';
+        *out++ = '\n';
+        int wireLength = (int)(out - wire);
+        if (dataLen > 0) memcpy(out, data, (size_t)dataLen);
+        cmn_msg *msg = NULL;
+        status = msg_create_from_wire(&msg, subj, (int)strlen(subj), NULL, 0, wire, wireLength + dataLen, wireLength);
+        if (status == CMN_OK) {
+            status = nats.natsConnection_PublishMsg(nc, msg);
+            cmn_msg_destroy(msg);
+        }
+    }
     if (wire != stack) free(wire);
-    if (status != CMN_OK) return status;
-    status = nats.natsConnection_PublishMsg(nc, msg);
-    cmn_msg_destroy(msg);
     return status;
 }
 
