@@ -1,4 +1,5 @@
 @testable import MailslotCore
+import MailslotTestSupport
 import Testing
 
 /// The bridge's duplicate window: a key is refused while it was seen within the window (30 s) and among
@@ -22,18 +23,6 @@ struct RecentKeysTests {
             guard set.insert(key).inserted else { return false }
             order.append((key, now))
             return true
-        }
-    }
-
-    /// A small deterministic generator (SplitMix64), so that a failure can be replayed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 
@@ -79,7 +68,7 @@ struct RecentKeysTests {
     /// and 512 keys, so that both bind within a short run.
     @Test(arguments: [UInt64.max, ~(1 << 9), ~(3 << 8)])
     func answersAsTheModelDoes(keyMask: UInt64) {
-        var generator = Generator(state: keyMask)
+        var generator = SplitMix64(seed: keyMask) // seeded, so that a failure can be replayed
         var keys = RecentKeys(window: .seconds(1), limit: 512), model = Model(window: .seconds(1), limit: 512)
         var now = ContinuousClock.now
         for step in 0..<20_000 {
