@@ -264,6 +264,30 @@ int cms_send_batch_to(int socket, const uint8_t *datagrams, const uint32_t *leng
     return sendmmsg(socket, msgs, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+
+int cms_drop_own_relays(int socket, uint16_t port) {
+    // The program sees the datagram from its UDP header on: the UDP source port at 0, the NetBIOS
+    // datagram's source address at 8 + 4. The IP header is reached through SKF_NET_OFF.
+    struct sock_filter code[] = {
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_LOOPBACK, 0, 8),  /* not looped back: keep */
+        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 8 + 8, 0, 6),            /* too short to tell: keep */
+        /* 4 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0),
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 4),             /* not from the gateway's port: keep */
+        /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 12)),
+        /* 7 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8 + 4),
+        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 1),                /* its own sender's: keep */
+        /* 10 */ BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFFu),
+        /* 11 */ BPF_STMT(BPF_RET | BPF_K, 0),
+    };
+    struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
+    return setsockopt(socket, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
+}
+
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>

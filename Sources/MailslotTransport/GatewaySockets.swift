@@ -36,6 +36,8 @@ package final class GatewaySockets: Sendable {
     }
 
     package let port: UInt16
+    /// Whether the datagram sockets drop the kernel's copies of what this host relays (``Sys/dropOwnRelays(_:port:)``).
+    private let dropsOwnRelays: Bool
     private let descriptors: Locked<Descriptors>
     private let statsFD: FD
     private let wakeFD: FD
@@ -43,15 +45,18 @@ package final class GatewaySockets: Sendable {
 
     /// Binds the datagram port at each of `addresses`, the stats endpoint at `statsAddress` and, when
     /// `nameServicePort` is given, the name service (its port taken by nmbd is logged, not fatal).
+    /// With `dropOwnRelays` (a bridge runs: it delivers what it re-broadcasts into this host's mailslots
+    /// itself) the datagram sockets never see the kernel's copy of a re-broadcast this host sent.
     /// Throws when the datagram port or the stats endpoint cannot be had.
     package init(addresses: [IPv4Address], port: UInt16, nameServicePort: UInt16?, statsAddress: [UInt8],
-                 logger: Logger) throws(MailslotError) {
+                 dropOwnRelays: Bool = false, logger: Logger) throws(MailslotError) {
         self.port = port
         self.statsAddress = statsAddress
+        dropsOwnRelays = dropOwnRelays
         var bound: [IPv4Address: FD] = [:]
         var wake: FD = -1
         do throws(MailslotError) {
-            for address in addresses { bound[address] = try GatewaySockets.datagramSocket(address, port: port) }
+            for address in addresses { bound[address] = try GatewaySockets.datagramSocket(address, port: port, dropOwnRelays: dropOwnRelays) }
             do throws(Errno) { wake = try Sys.eventFD() } catch { throw MailslotError.system("could not create an eventfd", error) }
             do throws(Errno) {
                 statsFD = try Sys.abstractStreamListener(statsAddress)
@@ -90,7 +95,7 @@ package final class GatewaySockets: Sendable {
         var opened: [IPv4Address: FD] = [:]
         do throws(MailslotError) {
             for address in addresses where !current.contains(address) {
-                opened[address] = try GatewaySockets.datagramSocket(address, port: port)
+                opened[address] = try GatewaySockets.datagramSocket(address, port: port, dropOwnRelays: dropsOwnRelays)
             }
         } catch {
             opened.values.forEach(Sys.close)
@@ -206,13 +211,20 @@ package final class GatewaySockets: Sendable {
         return addresses
     }
 
-    private static func datagramSocket(_ address: IPv4Address, port: UInt16) throws(MailslotError) -> FD {
+    private static func datagramSocket(_ address: IPv4Address, port: UInt16, dropOwnRelays: Bool) throws(MailslotError) -> FD {
+        let fd: FD
         do throws(Errno) {
             // Room for bursts (browser elections, many hosts answering at once).
-            return try Sys.udpListener(address, port, receiveBuffer: 4 << 20)
+            fd = try Sys.udpListener(address, port, receiveBuffer: 4 << 20)
         } catch {
             throw MailslotError(error, .listenUDP(port: port, address: address))
         }
+        guard dropOwnRelays else { return fd }
+        do throws(Errno) { try Sys.dropOwnRelays(fd, port: port) } catch {
+            Sys.close(fd)
+            throw MailslotError.system("could not filter the bridge's own re-broadcasts from UDP port \(port) at \(address)", error)
+        }
+        return fd
     }
 
     private static func nameServiceSocket(port: UInt16, logger: Logger) -> FD? {

@@ -112,6 +112,12 @@ extension Sys {
     }
 
     package static func setBroadcast(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_BROADCAST, 1) }
+
+    /// Makes a UDP socket deaf to what this host's gateway relays for other hosts: the kernel's copies of
+    /// its own broadcasts sent from `port` whose NetBIOS source is another host (`cms_drop_own_relays`).
+    package static func dropOwnRelays(_ fd: FD, port: UInt16) throws(Errno) {
+        guard cms_drop_own_relays(fd, port) == 0 else { throw .current("setsockopt(SO_ATTACH_FILTER)") }
+    }
     package static func setReuseAddress(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_REUSEADDR, 1) }
 
     /// Sends one datagram; false when the socket buffer is full (EAGAIN).

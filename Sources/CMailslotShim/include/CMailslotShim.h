@@ -76,6 +76,12 @@ int cms_recv_batch_from(int socket, uint8_t *buffers, size_t size, int count, ui
 int cms_send_batch_to(int socket, const uint8_t *datagrams, const uint32_t *lengths, int count, uint32_t address,
                       uint16_t port);
 
+/// Attaches a classic BPF filter to a UDP socket that drops one kind of datagram: a copy of a broadcast
+/// this host sent (looped back by the kernel) from UDP port `port` whose NetBIOS source address (payload
+/// bytes 4-7) is not its IP source address, that is, a datagram this host's gateway relayed for another
+/// host. Everything else passes, short datagrams included. Returns 0, or -1 with errno.
+int cms_drop_own_relays(int socket, uint16_t port);
+
 /// Becomes `uid`/`gid` (supplementary groups: just `gid`) and keeps no capability but, when
 /// `keep_net_bind_service` is set, CAP_NET_BIND_SERVICE (effective and permitted; every other one is
 /// also dropped from the bounding set), then sets no_new_privs. Capabilities belong to threads: call it
