@@ -12,7 +12,10 @@ import MailslotTransport
 ///   forwarder.
 /// - **In**: a domain message from another site is re-broadcast on this LAN by its forwarder, as an
 ///   ordinary DIRECT_GROUP datagram carrying the original source name and address, so that Windows and
-///   Samba hosts (and this host's own mailslots, through its gateway) receive it once.
+///   Samba hosts receive it once. This host's own mailslots get it from the bridge directly, through the
+///   gateway's delivery (``Gateway/deliverRelayed(_:)``): the gateway's sockets drop the kernel's copy
+///   of the broadcast, and an interface without a broadcast address (loopback), where only this host
+///   would hear it, is sent nothing.
 /// - **One forwarder per LAN**: the bridges of a site announce themselves every half second; the one with
 ///   the smallest id among those heard in the last 1.5 s forwards, the others only listen. So two bridges
 ///   on one LAN neither publish a datagram twice nor re-broadcast one twice. A datagram this bridge
@@ -109,8 +112,10 @@ final class Bridge: @unchecked Sendable {
         Sys.close(wakeHeartbeat)
     }
 
-    /// Subscribes and starts the heartbeat. Subscriptions made while NATS is away take effect when it is back.
-    func start() throws(MailslotError) {
+    /// Subscribes and starts the heartbeat. Subscriptions made while NATS is away take effect when it is
+    /// back. What this bridge re-broadcasts is handed to `deliverLocally` for this host's own mailslots.
+    func start(deliverLocally: @escaping @Sendable ([Gateway.RelayedMessage]) -> Void) throws(MailslotError) {
+        heldBack.withLock { $0.deliverLocally = deliverLocally }
         do throws(NatsClient.Failure) {
             for workgroup in settings.workgroups {
                 try client.subscribe(BridgeProtocol.domainWildcard(workgroup: workgroup)) { [weak self] in self?.receivedDomain($0) }
@@ -384,7 +389,7 @@ final class Bridge: @unchecked Sendable {
             guard bridged else { return ("workgroup_not_bridged", false) }
             // The LAN's forwarder re-broadcasts it; this host gets it from there.
             guard state.forwards(settings, now: now) else { return (nil, false) }
-            // Remembered: when the re-broadcast comes back to this host's gateway it is not published again.
+            // Remembered too: should a copy of the re-broadcast reach this host's gateway after all, it is not published again.
             _ = state.outbound.insert(key, now: now)
             return (nil, true)
         }
@@ -412,40 +417,74 @@ final class Bridge: @unchecked Sendable {
         defer { if !raw.morePending { sendHeldBack() } }
         guard let accepted = accept(raw, domain: true), accepted.rebroadcast else { return }
         let message = accepted.message
-        guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return drop("malformed") }
-        let (rebroadcast, failed) = heldBack.withLock { held in
-            held.append(bytes)
-            return held.count < Bridge.heldBackLimit ? (0, 0) : send(&held)
+        let targets = lanTargets()
+        let sent = heldBack.withLock { held -> (rebroadcast: Int, failed: Int)? in
+            guard let relayed = held.relayed(message) else { return nil }
+            if !targets.isEmpty {
+                guard let bytes = datagram(message, type: .directGroup, to: message.workgroup) else { return nil }
+                held.datagrams.append(bytes)
+            }
+            held.local.append(relayed)
+            return held.local.count < Bridge.heldBackLimit ? (0, 0) : send(&held, to: targets)
         }
-        tally(rebroadcast: rebroadcast, failed: failed)
+        guard let sent else { return drop("malformed") }
+        tally(rebroadcast: sent.rebroadcast, failed: sent.failed)
     }
 
     /// Re-broadcasts held back while more messages waited in nats.c, so that a burst leaves in one
-    /// sendmmsg per LAN target rather than one sendto per message (and this host's gateway, which hears
-    /// them, wakes once for the burst). They go when a message comes with none behind it, when
-    /// ``heldBackLimit`` wait, or at the next heartbeat (half a second) when neither happens.
-    private let heldBack = Locked(Sys.OutgoingDatagrams())
+    /// sendmmsg per LAN target rather than one sendto per message, and reaches this host's mailslots in one
+    /// write each. They go when a message comes with none behind it, when ``heldBackLimit`` wait, or at
+    /// the next heartbeat (half a second) when neither happens.
+    private struct HeldBack {
+        /// The datagrams for the LAN (none when it has no target but this host).
+        var datagrams = Sys.OutgoingDatagrams()
+        /// The same messages for this host's mailslots, in the same order.
+        var local: [Gateway.RelayedMessage] = []
+        /// The gateway's delivery into this host's mailslots (set by ``start(deliverLocally:)``).
+        var deliverLocally: (@Sendable ([Gateway.RelayedMessage]) -> Void)?
+        /// The last workgroup a message was for, as a NetBIOS name (most messages are for one).
+        var lastWorkgroup: (text: String, name: NetBIOSName)?
+
+        /// `message` as this host's gateway would have received its re-broadcast; nil when its
+        /// workgroup is no NetBIOS name (the checks on arrival have refused such a message already).
+        mutating func relayed(_ message: BridgedMessage) -> Gateway.RelayedMessage? {
+            if lastWorkgroup?.text != message.workgroup {
+                guard let name = try? NetBIOSName(message.workgroup, suffix: 0x00) else { return nil }
+                lastWorkgroup = (message.workgroup, name)
+            }
+            return Gateway.RelayedMessage(destination: lastWorkgroup!.name, mailslot: message.mailslotName, data: message.data,
+                                          source: IPv4Address(message.sourceIP))
+        }
+    }
+    private let heldBack = Locked(HeldBack())
     static let heldBackLimit = 32
 
-    /// Sends what was held back (``send(_:)``).
+    /// Sends what was held back (``send(_:to:)``).
     private func sendHeldBack() {
-        let (rebroadcast, failed) = heldBack.withLock { send(&$0) }
+        let (rebroadcast, failed) = heldBack.withLock { send(&$0, to: lanTargets()) }
         tally(rebroadcast: rebroadcast, failed: failed)
     }
 
-    /// Sends `held` to every LAN target and empties it; returns how many datagrams reached at least one
-    /// target, and how many reached none (`lan_send_failed`, as each was counted before). Called with the
-    /// lock held, so that the re-broadcasts of one subscription leave in the order they came even when
-    /// another subscription's thread sends.
-    private func send(_ held: inout Sys.OutgoingDatagrams) -> (rebroadcast: Int, failed: Int) {
-        guard !held.isEmpty else { return (0, 0) }
-        defer { held.removeAll() }
-        var reached = [Bool](repeating: false, count: held.count)
-        for target in lanTargets() {
-            let sent = sockets.sendDatagrams(held, to: target.address, port: settings.port, from: target.source)
+    /// Sends `held` to every LAN target, hands it to this host's mailslots, and empties it; returns how
+    /// many messages were re-broadcast (on a LAN with no target but this host: delivered here), and how
+    /// many datagrams reached no target (`lan_send_failed`; this host's mailslots still had them). Called
+    /// with the lock held, so that the re-broadcasts of one subscription leave in the order they came
+    /// even when another subscription's thread sends.
+    private func send(_ held: inout HeldBack, to targets: [(address: IPv4Address, source: IPv4Address?)]) -> (rebroadcast: Int, failed: Int) {
+        guard !held.local.isEmpty else { return (0, 0) }
+        defer {
+            held.datagrams.removeAll()
+            held.local.removeAll(keepingCapacity: true)
+        }
+        held.deliverLocally?(held.local)
+        guard !targets.isEmpty, !held.datagrams.isEmpty else { return (held.local.count, 0) }
+        let datagrams = held.datagrams
+        var reached = [Bool](repeating: false, count: datagrams.count)
+        for target in targets {
+            let sent = sockets.sendDatagrams(datagrams, to: target.address, port: settings.port, from: target.source)
             reached.replaceSubrange(0..<sent, with: repeatElement(true, count: sent))
             // sendmmsg stops at the first that fails: the rest are tried one at a time.
-            for i in sent..<held.count where sockets.sendDatagram(Array(held.datagram(i)), to: target.address, port: settings.port, from: target.source) {
+            for i in sent..<datagrams.count where sockets.sendDatagram(Array(datagrams.datagram(i)), to: target.address, port: settings.port, from: target.source) {
                 reached[i] = true
             }
         }
@@ -453,7 +492,7 @@ final class Bridge: @unchecked Sendable {
         return (rebroadcast, reached.count - rebroadcast)
     }
 
-    /// Counts what ``send(_:)`` sent and what reached no target.
+    /// Counts what ``send(_:to:)`` sent and what reached no target.
     private func tally(rebroadcast: Int, failed: Int) {
         if rebroadcast > 0 {
             state.withLock { $0.counters.rebroadcast += rebroadcast }
@@ -507,14 +546,16 @@ final class Bridge: @unchecked Sendable {
     private let lastTemplate = Locked<(type: NetBIOSDatagramType, sourceIP: UInt32, source: String, destination: String, mailslot: String,
                                        template: MailslotDatagramTemplate)?>(nil)
 
-    /// Where a re-broadcast goes: each configured interface's broadcast address (or, for an interface that
-    /// has none, such as loopback, its own address), sent from that interface's socket. Looked up again
-    /// every few seconds (reading the interfaces costs more than sending a datagram).
+    /// Where a re-broadcast goes: each configured interface's broadcast address, sent from that
+    /// interface's socket. An interface without one (loopback, a point-to-point link) gets nothing: only
+    /// this host would hear a datagram sent to its own address there, and this host's mailslots get the
+    /// message from the bridge directly. Looked up again every few seconds (reading the interfaces costs
+    /// more than sending a datagram).
     private func lanTargets() -> [(address: IPv4Address, source: IPv4Address?)] {
         let now = ContinuousClock.now
         if let cached = targets.withLock({ $0 }), now < cached.until { return cached.targets }
-        let fresh = NetworkInterfaces.selected(settings.configuration).map { i in
-            (i.broadcast ?? i.address, settings.configuration.interfaces.isEmpty ? nil : Optional(i.address))
+        let fresh = NetworkInterfaces.selected(settings.configuration).compactMap { i in
+            i.broadcast.map { ($0, settings.configuration.interfaces.isEmpty ? nil : Optional(i.address)) }
         }
         targets.withLock { $0 = (fresh, now + .seconds(5)) }
         return fresh

@@ -128,6 +128,10 @@ public final class Gateway: Sendable {
     }
 
     private let shared: Locked<Shared>
+    /// The receive loop's delivery state while ``run()`` runs. The bridge delivers what it re-broadcasts
+    /// into this host's mailslots through it as well (``deliverRelayed(_:)``), so the loop and the bridge
+    /// take it in turns; nothing done with it waits.
+    private let delivery = Locked<GatewayDelivery?>(nil)
     let logger: Logger
     let metrics: GatewayMetrics
     private let sockets: GatewaySockets
@@ -151,7 +155,8 @@ public final class Gateway: Sendable {
         self.logger = logger
         sockets = try GatewaySockets(addresses: try GatewaySockets.listenAddresses(configuration.interfaces), port: configuration.port,
                                      nameServicePort: configuration.nameService ? configuration.namePort : nil,
-                                     statsAddress: Gateway.statsAddress(port: configuration.port), logger: logger)
+                                     statsAddress: Gateway.statsAddress(port: configuration.port),
+                                     dropOwnRelays: !configuration.bridge.isEmpty, logger: logger)
         shared = Locked(Shared(settings: Settings(configuration)))
         metrics = GatewayMetrics()
         bridge = configuration.bridge.isEmpty ? nil
@@ -193,6 +198,9 @@ public final class Gateway: Sendable {
         // real peer, and a larger datagram is counted as "oversize_udp" rather than read whole.
         let batch = Sys.DatagramBatch(slots: 64, slotSize: 8192)
         let delivery = GatewayDelivery(self)
+        self.delivery.withLock { $0 = delivery }
+        /// Every use of `delivery` is under its lock: the bridge's threads use it too.
+        func locked<R>(_ body: () -> R) -> R { self.delivery.withLock { _ in body() } }
         let configuration = self.configuration
         logger.info("mailslotd listening", metadata: [
             "name_service": "\(sockets.answersNameQueries ? "\(configuration.namePort)" : "off")",
@@ -200,31 +208,38 @@ public final class Gateway: Sendable {
             "computer_name": "\(configuration.computerName)", "workgroup": "\(configuration.workgroup)",
             "accept_any_name": "\(configuration.acceptAnyName)",
         ])
-        do throws(MailslotError) { try bridge?.start() } catch {
+        do throws(MailslotError) { try bridge?.start { [weak self] in self?.deliverRelayed($0) } } catch {
             logger.error("the bridge could not start; the gateway runs without it", metadata: ["error": "\(error)"])
         }
-        defer { bridge?.stop() }
         while !shared.withLock({ $0.stopped }) {
             // Expired opens first: their descriptors are closed then, and must not be polled.
-            let timeout = delivery.hasBacklog ? 1 : delivery.expireOpenings()
-            for ready in sockets.wait(also: delivery.openingDescriptors, timeoutMilliseconds: timeout) {
+            let (timeout, opening) = locked { (delivery.hasBacklog ? 1 : delivery.expireOpenings(), delivery.openingDescriptors) }
+            for ready in sockets.wait(also: opening, timeoutMilliseconds: timeout) {
                 switch ready {
                 case .woken: continue
                 case .statsClients: sockets.answerStatsClients(counters.json + "\n")
                 case .nameQueries: answerNameQueries()
-                case .other(let fd): delivery.finishOpening(fd)
-                case .datagrams(let fd): drain(fd, batch, delivery)
+                case .other(let fd): locked { delivery.finishOpening(fd) }
+                case .datagrams(let fd): drain(fd, batch) { n in locked { delivery.deliver(batch, count: n) } }
                 }
             }
-            if delivery.hasBacklog { _ = delivery.expireOpenings() }
-            delivery.retryBacklogs()
-            metrics.writerConnections.record(delivery.connectionCount)
+            let connections = locked {
+                if delivery.hasBacklog { _ = delivery.expireOpenings() }
+                delivery.retryBacklogs()
+                return delivery.connectionCount
+            }
+            metrics.writerConnections.record(connections)
         }
-        delivery.close()
+        bridge?.stop() // what it still holds back is delivered before the delivery closes
+        self.delivery.withLock { d in
+            d?.close()
+            d = nil
+        }
         logger.info("mailslotd stopped", metadata: ["counters": "\(counters.json)"])
     }
 
-    private func drain(_ fd: FD, _ batch: Sys.DatagramBatch, _ delivery: GatewayDelivery) {
+    /// Receives what waits on `fd` a batch at a time and hands each batch to `deliver`.
+    private func drain(_ fd: FD, _ batch: Sys.DatagramBatch, deliver: (Int) -> Void) {
         for _ in 0..<64 { // bounded, so one flooded socket does not starve the others
             let n: Int
             do throws(Errno) { n = try sockets.receive(fd, into: batch) } catch {
@@ -232,8 +247,33 @@ public final class Gateway: Sendable {
                 return
             }
             if n == 0 { return }
-            delivery.deliver(batch, count: n)
+            deliver(n)
             if n < batch.slots { return }
+        }
+    }
+
+    /// A message of another site that this host's bridge re-broadcast on its LAN, for this host's own
+    /// mailslots: what the re-broadcast datagram would have brought here.
+    struct RelayedMessage {
+        /// Where the datagram was addressed: `WORKGROUP<00>`.
+        var destination: NetBIOSName
+        /// `\MAILSLOT\...`, as the datagram names it.
+        var mailslot: String
+        var data: [UInt8]
+        /// The original sender's address, as the datagram carries it.
+        var source: IPv4Address
+    }
+
+    /// Delivers messages this host's bridge re-broadcast into this host's mailslots, as the gateway
+    /// delivers a received datagram: the same name check, the same connections and backlogs. (The
+    /// kernel's copy of the re-broadcast never reaches the datagram sockets: see
+    /// ``Sys/dropOwnRelays(_:port:)``.) Wakes the receive loop when it has a new open or backlog to watch.
+    func deliverRelayed(_ messages: [RelayedMessage]) {
+        switch delivery.withLock({ $0?.deliverRelayed(messages) }) {
+        case true?: sockets.wake()
+        case false?: break
+        case nil: // the receive loop is not running
+            messages.forEach { record(.dropped(reason: .deliveryFailed), from: $0.source, port: 138) }
         }
     }
 

@@ -2,10 +2,12 @@ import Logging
 import Mailslot
 import MailslotTransport
 
-/// What the gateway's receive loop needs to deliver datagrams, owned by that loop alone (no locks): the
-/// connections to local mailslots, the opens waiting for a greeting, the mailslots that did not answer
-/// or were full, the parsed names and the per-source rate limits. ``Gateway/run()`` makes one; tests
-/// and tools drive one made by ``Gateway/makeDelivery()``.
+/// What the gateway needs to deliver datagrams into local mailslots: the connections to local mailslots,
+/// the opens waiting for a greeting, the mailslots that did not answer or were full, the parsed names and
+/// the per-source rate limits. ``Gateway/run()`` makes one and keeps it behind a lock: its receive loop
+/// uses it for what the LAN sends, and the bridge for what it re-broadcasts (``deliverRelayed(_:)``),
+/// one at a time; the class itself has no lock. Tests and tools drive one made by
+/// ``Gateway/makeDelivery()``.
 ///
 /// No local mailslot can hold the loop: a connection is opened without waiting and finished when the
 /// server greets (a stopped or hostile server costs nothing but its own datagrams), and a write waits
@@ -84,6 +86,8 @@ package final class GatewayDelivery {
     /// that without hashing.
     private var names: [[UInt8]: MailslotName] = [:]
     private var lastName: (wire: [UInt8], name: MailslotName)?
+    /// The same for the messages the bridge relays (``deliverRelayed(_:)``), by their name as a string.
+    private var lastRelayedName: (mailslot: String, name: MailslotName)?
     /// Per-source token buckets for `rate_limit`.
     private var buckets: [UInt32: Bucket] = [:]
     /// The socket of the last open that found no server, kept for the next open (``LocalWriter/PendingOpen/begin(_:spare:)``).
@@ -146,6 +150,36 @@ package final class GatewayDelivery {
             case .failure(let drop): gateway.record(drop.outcome, from: d.address, port: d.port)
             }
         }
+        route(runsOf: pending)
+    }
+
+    /// Delivers messages that this host's bridge re-broadcast (``Gateway/deliverRelayed(_:)``) as
+    /// ``deliver(_:count:)`` delivers the datagram each would have been: accepted when its destination
+    /// is one of this machine's names, into the local mailslot its name says. Returns whether the receive
+    /// loop has something new to watch (an open waiting for a greeting, or a backlog).
+    func deliverRelayed(_ messages: [Gateway.RelayedMessage]) -> Bool {
+        let (openings, hadBacklog) = (opening.count, hasBacklog)
+        let received = ContinuousClock.now
+        let settings = gateway.settings
+        var pending: [(name: MailslotName, item: Item)] = []
+        pending.reserveCapacity(messages.count)
+        for message in messages {
+            guard settings.configuration.acceptAnyName || settings.acceptedNames.contains(message.destination) else {
+                gateway.record(.dropped(reason: .notForUs), from: message.source, port: 138)
+                continue
+            }
+            guard let name = localName(relayed: message.mailslot) else {
+                gateway.record(.dropped(reason: .badMailslotName), from: message.source, port: 138)
+                continue
+            }
+            pending.append((name, Item(data: message.data, address: message.source, port: 138, received: received)))
+        }
+        route(runsOf: pending)
+        return opening.count > openings || (hasBacklog && !hadBacklog)
+    }
+
+    /// Routes runs of messages for the same mailslot together.
+    private func route(runsOf pending: [(name: MailslotName, item: Item)]) {
         var start = 0
         while start < pending.count {
             var end = start + 1
@@ -202,6 +236,16 @@ package final class GatewayDelivery {
         }
         guard let local = localName(decoded.transaction) else { return .failure(Drop(reason: .badMailslotName)) }
         return .success((local, decoded.data))
+    }
+
+    /// The local name of a relayed message's `\MAILSLOT\...` name (the bridge has checked its form).
+    private func localName(relayed mailslot: String) -> MailslotName? {
+        if let last = lastRelayedName, last.mailslot == mailslot { return last.name }
+        let prefix = MailslotTransaction.mailslotPrefix
+        guard mailslot.utf8.count > prefix.utf8.count, mailslot.prefix(prefix.count).uppercased() == prefix,
+              let name = try? MailslotName(local: String(mailslot.dropFirst(prefix.count))) else { return nil }
+        lastRelayedName = (mailslot, name)
+        return name
     }
 
     private func localName(_ transaction: MailslotTransaction) -> MailslotName? {

@@ -18,7 +18,8 @@ struct BridgeBench: ParsableCommand {
             Needs root (a network namespace), nats-server and libnats. Site A is a network namespace with one \
             veth to this one: its mailslotd (a child process, on the veth) bridges through a nats-server started \
             here on the veth's address. Site B is this namespace: a gateway in this process on 127.0.0.1 with its \
-            own bridge (on loopback its re-broadcast goes to its own address), delivering into \\\\.\\mailslot\\bench, \
+            own bridge (loopback has no broadcast address: the bridge sends nothing on it and delivers into this \
+            host's mailslots through the gateway directly), delivering into \\\\.\\mailslot\\bench, \
             which this process reads. A writer process in site A sends DIRECT_GROUP datagrams for the bridged \
             workgroup to site A's gateway, each numbered and stamped (CLOCK_MONOTONIC, one clock for both \
             namespaces).

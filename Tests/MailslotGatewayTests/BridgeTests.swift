@@ -271,6 +271,64 @@ struct BridgeTests {
         #expect(counters.received == count && counters.rebroadcast == count && counters.dropped.isEmpty, "\(counters)")
     }
 
+    /// The bridge delivers what it re-broadcasts into this host's mailslots itself, with the gateway's
+    /// checks: a host whose own workgroup is not the message's (it bridges a workgroup it is no member
+    /// of) does not take it, as its gateway would not take the datagram (`not_for_us`); the LAN still
+    /// gets it.
+    @Test func aHostOutsideTheBridgedWorkgroupDoesNotTakeItsMessages() throws {
+        guard Self.available else { return }
+        let nats = try NatsServer(port: Self.port())
+        var configuration = MailslotConfiguration(computerName: "HOSTB", workgroup: "SITEWG", interfaces: ["127.0.0.1"], port: Self.port(),
+                                                  nameService: false)
+        try configuration.apply([("bridge", nats.url), ("site", "B"), ("bridge_workgroups", "MSTEST")], source: "test")
+        let sites = Running([try Gateway(configuration: configuration, logger: Self.logger)])
+        defer { sites.stop() }
+        let b = sites[0]
+        #expect(Self.waitUntilConnected([b]))
+        let path = "bridge-test\\outsider-\(getpid())"
+        let server = try Self.listener(path, readTimeout: .milliseconds(300))
+        defer { server.close() }
+        let peer = try NatsClient(.init(servers: [nats.url], name: "site A")) { _ in }
+        defer { peer.close() }
+        #expect(TestSupport.eventually { peer.isConnected })
+        usleep(300_000)
+        let message = BridgedMessage(kind: .domain, workgroup: "MSTEST", mailslotName: "\\MAILSLOT\\" + path, sourceName: "FARHOST",
+                                     sourceIP: 0x0A00_0001, datagramID: 1, site: "A", bridge: "HOSTA-1", data: Array("hello".utf8))
+        try peer.publish(message.subject, headers: message.headers, data: message.data)
+        #expect(TestSupport.eventually { b.counters.dropped["not_for_us"] == 1 }, "\(b.counters)")
+        #expect(MailslotError.code { _ = try server.read() } == .semTimeout, "a host outside MSTEST took its message")
+        #expect(b.counters.bridge?.rebroadcast == 1 && b.counters.delivered == 0, "\(b.counters)")
+    }
+
+    /// A message for a mailslot whose connection the bridge must first open, while its server is slow to
+    /// greet (stopped): the gateway's receive loop is woken to watch the open, and delivers as soon as the
+    /// server greets, not when the loop next wakes by itself (a second later, when nothing else comes).
+    @Test func aRelayedMessageWaitsForAGreetingWithoutWaitingForTheLoop() throws {
+        guard Self.available else { return }
+        let site = try ReceivingSite("greeting", readTimeout: .milliseconds(5_000), peer: "site A")
+        defer { site.stop() }
+        let slow = "bridge-test\\slow-\(getpid())"
+        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + slow, "--timeout", "30000", "--allow-network"])
+        defer { child.signal(SIGKILL) }
+        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == slow } })
+        child.signal(SIGSTOP)
+        // The loop has just gone to sleep (for a second: nothing it watches has a deadline) after a datagram.
+        try Self.send(try Self.domainDatagram(mailslot: site.path, data: Array("first".utf8), id: 1), to: site.gateway.configuration.port)
+        #expect(try site.server.read() == Array("first".utf8))
+        var message = site.message(datagramID: 2)
+        message.mailslotName = "\\MAILSLOT\\" + slow
+        message.data = Array("late greeting".utf8)
+        try site.peer.publish(message.subject, headers: message.headers, data: message.data)
+        usleep(150_000) // the bridge has begun the open meanwhile
+        child.signal(SIGCONT)
+        let woken = Date()
+        try child.waitFor("late greeting", timeout: 5)
+        let elapsed = Date().timeIntervalSince(woken)
+        // Loose, for shared machines: unwoken, the loop would take the greeting only when its second is up.
+        #expect(elapsed < 0.6, "delivered \(Int(elapsed * 1000)) ms after the server greeted")
+        #expect(site.gateway.counters.delivered == 2, "\(site.gateway.counters)")
+    }
+
     @Test func theNatsServerKilledAndRestartedUnderTraffic() throws {
         guard Self.available else { return }
         let nats = try NatsServer(port: Self.port())
