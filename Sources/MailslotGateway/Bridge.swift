@@ -577,7 +577,7 @@ public struct BridgeCounters: Sendable, Equatable {
     public var published = 0
     /// Messages received from NATS (before the checks).
     public var received = 0
-    /// Messages from other sites sent on this LAN.
+    /// Messages from other sites sent on this LAN, and to this host's own mailslots (all a LAN of loopback alone gets).
     public var rebroadcast = 0
     /// Writes to computers at other sites, published to their site.
     public var forwarded = 0

@@ -44,7 +44,7 @@ public struct GatewayMetrics: Sendable {
 /// | `mailslotd_bridge_published_total` | counter | domain writes of this LAN published to NATS |
 /// | `mailslotd_bridge_forwarded_total` | counter | writes to computers at other sites published to NATS |
 /// | `mailslotd_bridge_received_total` | counter | messages received from NATS |
-/// | `mailslotd_bridge_rebroadcast_total` | counter | messages from other sites sent on this LAN |
+/// | `mailslotd_bridge_rebroadcast_total` | counter | messages from other sites sent on this LAN (and to this host's mailslots) |
 /// | `mailslotd_bridge_dropped_total` | counter | `reason` |
 /// | `mailslotd_bridge_connected` | gauge | 1 while connected to NATS |
 public struct BridgeMetrics: Sendable {
@@ -52,7 +52,7 @@ public struct BridgeMetrics: Sendable {
         "mailslotd_bridge_published_total": "Domain writes seen on this LAN and published to the other sites.",
         "mailslotd_bridge_forwarded_total": "Writes to computers at other sites, published to their site.",
         "mailslotd_bridge_received_total": "Messages received from the other sites.",
-        "mailslotd_bridge_rebroadcast_total": "Messages from other sites sent on this LAN.",
+        "mailslotd_bridge_rebroadcast_total": "Messages from other sites sent on this LAN and to this host's mailslots.",
         "mailslotd_bridge_dropped_total": "Bridge messages not forwarded or not delivered, by reason.",
         "mailslotd_bridge_connected": "1 while the bridge is connected to NATS, else 0.",
     ]
