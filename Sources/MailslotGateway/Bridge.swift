@@ -477,6 +477,9 @@ final class Bridge: @unchecked Sendable {
             held.local.removeAll(keepingCapacity: true)
         }
         held.deliverLocally?(held.local)
+        // Messages that came while the LAN had no target but this host have no datagram (the targets are
+        // looked up again every few seconds, so a burst may hold both kinds): delivered here, and done.
+        let localOnly = held.local.count - held.datagrams.count
         guard !targets.isEmpty, !held.datagrams.isEmpty else { return (held.local.count, 0) }
         let datagrams = held.datagrams
         var reached = [Bool](repeating: false, count: datagrams.count)
@@ -489,7 +492,7 @@ final class Bridge: @unchecked Sendable {
             }
         }
         let rebroadcast = reached.reduce(0) { $0 + ($1 ? 1 : 0) }
-        return (rebroadcast, reached.count - rebroadcast)
+        return (localOnly + rebroadcast, reached.count - rebroadcast)
     }
 
     /// Counts what ``send(_:to:)`` sent and what reached no target.

@@ -199,7 +199,7 @@ public final class Gateway: Sendable {
         let batch = Sys.DatagramBatch(slots: 64, slotSize: 8192)
         let delivery = GatewayDelivery(self)
         self.delivery.withLock { $0 = delivery }
-        /// Every use of `delivery` is under its lock: the bridge's threads use it too.
+        // Every use of `delivery` is under its lock: the bridge's threads use it too.
         func locked<R>(_ body: () -> R) -> R { self.delivery.withLock { _ in body() } }
         let configuration = self.configuration
         logger.info("mailslotd listening", metadata: [

@@ -87,6 +87,7 @@ package final class GatewayDelivery {
     private var names: [[UInt8]: MailslotName] = [:]
     private var lastName: (wire: [UInt8], name: MailslotName)?
     /// The same for the messages the bridge relays (``deliverRelayed(_:)``), by their name as a string.
+    private var relayedNames: [String: MailslotName] = [:]
     private var lastRelayedName: (mailslot: String, name: MailslotName)?
     /// Per-source token buckets for `rate_limit`.
     private var buckets: [UInt32: Bucket] = [:]
@@ -241,9 +242,14 @@ package final class GatewayDelivery {
     /// The local name of a relayed message's `\MAILSLOT\...` name (the bridge has checked its form).
     private func localName(relayed mailslot: String) -> MailslotName? {
         if let last = lastRelayedName, last.mailslot == mailslot { return last.name }
-        let prefix = MailslotTransaction.mailslotPrefix
-        guard mailslot.utf8.count > prefix.utf8.count, mailslot.prefix(prefix.count).uppercased() == prefix,
-              let name = try? MailslotName(local: String(mailslot.dropFirst(prefix.count))) else { return nil }
+        guard let name = relayedNames[mailslot] ?? {
+            let prefix = MailslotTransaction.mailslotPrefix
+            guard mailslot.utf8.count > prefix.utf8.count, mailslot.prefix(prefix.count).uppercased() == prefix,
+                  let name = try? MailslotName(local: String(mailslot.dropFirst(prefix.count))) else { return nil }
+            if relayedNames.count >= GatewayDelivery.writerCacheLimit { relayedNames.removeAll() }
+            relayedNames[mailslot] = name
+            return name
+        }() else { return nil }
         lastRelayedName = (mailslot, name)
         return name
     }
