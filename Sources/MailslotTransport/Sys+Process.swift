@@ -68,12 +68,19 @@ extension Sys {
     /// Runs a program found on PATH to its end (its output goes where this process's goes) and returns
     /// its exit status, or -1 when it could not be started or was killed.
     package static func runProgram(_ name: String, _ arguments: [String]) -> Int32 {
+        runProgramReportingProcess(name, arguments)?.status ?? -1
+    }
+
+    /// Runs a program (a path, or a name found on PATH) to its end, its output going where this process's
+    /// goes, with posix_spawn and waitpid alone (no helper threads); returns its process id and its exit
+    /// status (-1 when it was killed), or nil when it could not be started.
+    package static func runProgramReportingProcess(_ name: String, _ arguments: [String]) -> (pid: pid_t, status: Int32)? {
         var argv: [UnsafeMutablePointer<CChar>?] = ([name] + arguments).map { $0.withCString { strdup($0) } } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        guard posix_spawnp(&pid, name, nil, nil, &argv, environ) == 0 else { return -1 }
+        guard posix_spawnp(&pid, name, nil, nil, &argv, environ) == 0 else { return nil }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
+        return (pid, status & 0x7F == 0 ? (status >> 8) & 0xFF : -1)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Mailslot
+import MailslotTransport
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,12 +25,11 @@ struct Demo: ParsableCommand {
         for w in 1...3 {
             let args = ["send", path] + (1...3).map { "writer \(w), message \($0)" }
             say("   $ mailslot send '\(path)' \((1...3).map { "'writer \(w), message \($0)'" }.joined(separator: " "))")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: me)
-            process.arguments = args
-            try process.run()
-            process.waitUntilExit()
-            say("     writer process \(process.processIdentifier) exited with status \(process.terminationStatus)")
+            guard let writer = Sys.runProgramReportingProcess(me, args) else {
+                FileHandle.standardError.write(Data("mailslot demo: could not start \(me) as a writer process\n".utf8))
+                throw ExitCode.failure
+            }
+            say("     writer process \(writer.pid) exited with status \(writer.status)")
         }
 
         step(3, "This process opens the mailslot too and sends a zero-length message (a real message on Windows):")
