@@ -118,6 +118,7 @@ extension Sys {
     package static func dropOwnRelays(_ fd: FD, port: UInt16) throws(Errno) {
         guard cms_drop_own_relays(fd, port) == 0 else { throw .current("setsockopt(SO_ATTACH_FILTER)") }
     }
+
     package static func setReuseAddress(_ fd: FD) throws(Errno) { try setSocketIntOption(fd, SO_REUSEADDR, 1) }
 
     /// Sends one datagram; false when the socket buffer is full (EAGAIN).
