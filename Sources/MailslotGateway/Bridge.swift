@@ -118,12 +118,14 @@ final class Bridge: @unchecked Sendable {
         heldBack.withLock { $0.deliverLocally = deliverLocally }
         do throws(NatsClient.Failure) {
             for workgroup in settings.workgroups {
-                try client.subscribe(BridgeProtocol.domainWildcard(workgroup: workgroup)) { [weak self] in self?.receivedDomain($0) }
-                try client.subscribe(BridgeProtocol.namesSubject(workgroup: workgroup)) { [weak self] in self?.receivedNameQuestion($0) }
+                try client.subscribe(BridgeProtocol.domainWildcard(workgroup: workgroup)) { [weak self] m in self?.handle { $0.receivedDomain(m) } }
+                try client.subscribe(BridgeProtocol.namesSubject(workgroup: workgroup)) { [weak self] m in self?.handle { $0.receivedNameQuestion(m) } }
             }
             // Each unique message for this site goes to one of its bridges.
-            try client.subscribe(BridgeProtocol.uniqueSubject(site: settings.site), queueGroup: "unique") { [weak self] in self?.receivedUnique($0) }
-            try client.subscribe(BridgeProtocol.presenceSubject(site: settings.site)) { [weak self] in self?.receivedPresence($0) }
+            try client.subscribe(BridgeProtocol.uniqueSubject(site: settings.site), queueGroup: "unique") { [weak self] m in
+                self?.handle { $0.receivedUnique(m) }
+            }
+            try client.subscribe(BridgeProtocol.presenceSubject(site: settings.site)) { [weak self] m in self?.handle { $0.receivedPresence(m) } }
         } catch {
             throw MailslotError(.badNetPath, "the bridge could not subscribe on NATS: \(error.text)")
         }
@@ -139,9 +141,27 @@ final class Bridge: @unchecked Sendable {
         guard state.withLock({ s in defer { s.stopped = true }; return !s.stopped }) else { return }
         Sys.signalEventFD(wakeHeartbeat)
         if let thread = heartbeat.withLock({ t in defer { t = nil }; return t }) { Sys.join(thread) }
+        handlers.withLock { $0.closed = true } // no handler starts from now on
         client.close()
+        // nats.c does not wait for a handler that runs as the connection closes (its thread is detached).
+        while handlers.withLock({ $0.running }) > 0 { Sys.sleep(microseconds: 1_000) }
         lookups.sync(flags: .barrier) {}
-        sendHeldBack() // after close(): no handler runs any more
+        sendHeldBack() // no handler runs any more: what they held back goes now
+    }
+
+    /// The subscriptions' handlers running now, and whether new ones may start (``stop()`` waits for the
+    /// ones that run, so that nothing they hold back is left behind).
+    private let handlers = Locked((running: 0, closed: false))
+
+    /// Runs a subscription's handler, unless the bridge is stopping.
+    private func handle(_ body: (Bridge) -> Void) {
+        guard handlers.withLock({ h -> Bool in
+            guard !h.closed else { return false }
+            h.running += 1
+            return true
+        }) else { return }
+        defer { handlers.withLock { $0.running -= 1 } }
+        body(self)
     }
 
     var counters: BridgeCounters { state.withLock { $0.counters } }

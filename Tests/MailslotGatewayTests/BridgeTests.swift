@@ -271,6 +271,40 @@ struct BridgeTests {
         #expect(counters.received == count && counters.rebroadcast == count && counters.dropped.isEmpty, "\(counters)")
     }
 
+    /// A gateway stopped in the middle of a burst from NATS: what its bridge had taken (counted received)
+    /// and held back for the next send is still delivered, before the delivery closes, and counted. Every
+    /// message taken is re-broadcast or dropped under a reason, every one re-broadcast is the gateway's
+    /// (delivered or dropped), and the mailslot got what was delivered, in order.
+    @Test func whatTheBridgeHeldBackIsDeliveredAtStop() throws {
+        guard Self.available else { return }
+        let site = try ReceivingSite("stop", readTimeout: .milliseconds(300), peer: "site A")
+        defer { site.stop() }
+        let b = site.gateway
+        let count = 30_000 // far more than the bridge takes before the stop: it stops in the middle of bursts
+        let messages = (0..<count).map { i in
+            var message = site.message(datagramID: UInt16(truncatingIfNeeded: i))
+            message.data = Array("m\(i)".utf8)
+            return message
+        }
+        let publisher = Thread { [peer = site.peer] in
+            for message in messages { try? peer.publish(message.subject, headers: message.headers, data: message.data) }
+            peer.flush()
+        }
+        publisher.start()
+        let deadline = Date().addingTimeInterval(20)
+        while (b.counters.bridge?.received ?? 0) < 1_000, Date() < deadline { usleep(200) }
+        site.sites.stop()
+        #expect(TestSupport.eventually { publisher.isFinished })
+        let counters = b.counters
+        let bridge = try #require(counters.bridge)
+        #expect(bridge.received < count, "the burst was over before the stop: nothing was held back")
+        #expect(bridge.received == bridge.rebroadcast + bridge.dropped.values.reduce(0, +), "\(counters)")
+        #expect(counters.received == bridge.rebroadcast, "\(counters)")
+        var got: [String] = []
+        while let data = try? site.server.read() { got.append(String(decoding: data, as: UTF8.self)) }
+        #expect(got == (0..<got.count).map { "m\($0)" } && got.count == counters.delivered, "\(got.count) read, \(counters)")
+    }
+
     /// The bridge delivers what it re-broadcasts into this host's mailslots itself, with the gateway's
     /// checks: a host whose own workgroup is not the message's (it bridges a workgroup it is no member
     /// of) does not take it, as its gateway would not take the datagram (`not_for_us`); the LAN still
