@@ -46,7 +46,8 @@ public final class Gateway: Sendable {
         /// The mailslot's server did not greet within a second (stopped, stuck, or not a mailslot server);
         /// it is not tried again for a second.
         case unresponsiveMailslot
-        /// Any other delivery failure (see the debug log).
+        /// Any other delivery failure, such as the gateway stopping while a mailslot had not greeted yet
+        /// (see the debug log).
         case deliveryFailed
         /// A UDP payload larger than the receive slot (8 KiB): no mailslot datagram is that large.
         case oversizeUDP

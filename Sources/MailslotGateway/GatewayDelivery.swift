@@ -106,13 +106,18 @@ package final class GatewayDelivery {
     /// The descriptors of the opens waiting for a greeting: the loop polls them with its sockets.
     var openingDescriptors: [FD] { opening.values.map(\.open.fd) }
 
-    /// Closes every connection and gives up every open (the loop is ending); what waited is counted.
+    /// Closes every connection and gives up every open (the loop is ending); what waited is counted
+    /// (`mailslot_full` for a backlog, `delivery_failed` for an open that had not been greeted).
     func close() {
         for backlog in backlogs.values { backlog.waiting.forEach { gateway.record(.dropped(reason: .mailslotFull), from: $0.address, port: $0.port) } }
         backlogs.removeAll()
         writers.values.forEach { $0.close() }
         writers.removeAll()
-        opening.values.forEach { $0.open.cancel() }
+        for entry in opening.values {
+            entry.open.cancel()
+            logger.debug("stopped while a local mailslot had not greeted yet", metadata: ["mailslot": "\(entry.open.name)", "dropped": "\(entry.items.count)"])
+            entry.items.forEach { gateway.record(.dropped(reason: .deliveryFailed), from: $0.address, port: $0.port) }
+        }
         opening.removeAll()
         if let spareSocket { Sys.close(spareSocket) }
         spareSocket = nil

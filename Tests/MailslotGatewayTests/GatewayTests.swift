@@ -146,6 +146,30 @@ struct GatewayTests {
         #expect(GatewayTestSupport.eventually { g.counters.dropped["unresponsive_mailslot"] == 11 }, "\(g.counters)")
     }
 
+    /// Datagrams that wait for a local mailslot's greeting when the gateway stops are counted as dropped
+    /// (`delivery_failed`), not forgotten: every datagram received is delivered or dropped under a reason.
+    @Test func datagramsWaitingForAGreetingAtStopAreCounted() throws {
+        let g = try makeGateway()
+        let thread = Thread { g.run() }
+        thread.start()
+        let stopped = uniquePath("greets-late")
+        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + stopped, "--timeout", "30000", "--allow-network"])
+        defer { child.signal(SIGKILL) }
+        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == stopped } })
+        child.signal(SIGSTOP)
+        defer { child.signal(SIGCONT) }
+        let raw = try Sys.udpSocket()
+        defer { Sys.close(raw) }
+        for i in 0..<3 {
+            _ = try Sys.sendTo(raw, try datagram(to: "GWHOST", mailslot: "\\MAILSLOT\\" + stopped, data: [UInt8(i)]), .loopback, g.configuration.port)
+        }
+        usleep(300_000) // taken and waiting: the gateway waits a second for a greeting
+        g.stop()
+        #expect(GatewayTestSupport.eventually { thread.isFinished })
+        let counters = g.counters
+        #expect(counters.received == 3 && counters.delivered == 0 && counters.dropped == ["delivery_failed": 3], "\(counters)")
+    }
+
     /// A burst larger than a mailslot's quota and ring together waits in the gateway's backlog (which is
     /// tried again only when the ring has room), and all of it arrives, in order, once the reader reads.
     /// A reader that takes nothing for longer than the backlog's patience (1 s) loses the backlog, counted
