@@ -342,10 +342,8 @@ struct BridgeTests {
         let site = try ReceivingSite("greeting", readTimeout: .milliseconds(5_000), peer: "site A")
         defer { site.stop() }
         let slow = "bridge-test\\slow-\(getpid())"
-        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + slow, "--timeout", "30000", "--allow-network"])
+        let child = try GatewayTestSupport.stoppedListener(slow)
         defer { child.signal(SIGKILL) }
-        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == slow } })
-        child.signal(SIGSTOP)
         // The loop has just gone to sleep (for a second: nothing it watches has a deadline) after a datagram.
         try Self.send(try Self.domainDatagram(mailslot: site.path, data: Array("first".utf8), id: 1), to: site.gateway.configuration.port)
         #expect(try site.server.read() == Array("first".utf8))

@@ -119,11 +119,8 @@ struct GatewayTests {
         try Sys.bindAbstract(squatter, LocalProtocol.abstractAddress(forKey: try MailslotName(local: squatted).key))
         try Sys.listen(squatter, backlog: 16)
         // A real server, stopped.
-        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + stopped, "--timeout", "30000", "--allow-network"])
-        defer { child.signal(SIGKILL) }
-        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == stopped } })
-        child.signal(SIGSTOP)
-        defer { child.signal(SIGCONT) }
+        let child = try GatewayTestSupport.stoppedListener(stopped)
+        defer { child.signal(SIGCONT); child.signal(SIGKILL) }
 
         let raw = try Sys.udpSocket()
         defer { Sys.close(raw) }
@@ -153,11 +150,8 @@ struct GatewayTests {
         let thread = Thread { g.run() }
         thread.start()
         let stopped = uniquePath("greets-late")
-        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + stopped, "--timeout", "30000", "--allow-network"])
-        defer { child.signal(SIGKILL) }
-        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == stopped } })
-        child.signal(SIGSTOP)
-        defer { child.signal(SIGCONT) }
+        let child = try GatewayTestSupport.stoppedListener(stopped)
+        defer { child.signal(SIGCONT); child.signal(SIGKILL) }
         let raw = try Sys.udpSocket()
         defer { Sys.close(raw) }
         for i in 0..<3 {
@@ -342,6 +336,16 @@ extension Gateway.Outcome {
 }
 
 enum GatewayTestSupport {
+    /// Starts `mailslot listen` on `\\.\mailslot\<path>` (network writes allowed) and stops it (SIGSTOP) once it
+    /// serves: a local mailslot that takes connections and greets nobody until it is continued. The caller
+    /// kills it.
+    static func stoppedListener(_ path: String) throws -> TestSupport.Child {
+        let child = try TestSupport.Child(TestSupport.product("mailslot"), ["listen", #"\\.\mailslot\"# + path, "--timeout", "30000", "--allow-network"])
+        #expect(TestSupport.eventually { MailslotDirectory.list().contains { $0.name.path == path } })
+        child.signal(SIGSTOP)
+        return child
+    }
+
     static func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline { if condition() { return true }; usleep(5_000) }
