@@ -119,6 +119,12 @@ public final class Gateway: Sendable {
             self.configuration = configuration
             acceptedNames = Array(names)
         }
+
+        /// Whether a datagram (or relayed message) addressed to `destination` is for this machine: one of
+        /// its names, or any name with --accept-any-name.
+        func accepts(_ destination: NetBIOSName) -> Bool {
+            configuration.acceptAnyName || acceptedNames.contains(destination)
+        }
     }
 
     /// What other threads see of the gateway: the settings and the counters, behind the gateway's one lock.
@@ -263,6 +269,9 @@ public final class Gateway: Sendable {
         var data: [UInt8]
         /// The original sender's address, as the datagram carries it.
         var source: IPv4Address
+        /// The port the counters and logs give as a relayed message's sender's: the datagram port, which the
+        /// original sender used.
+        static let port: UInt16 = 138
     }
 
     /// Delivers messages this host's bridge re-broadcast into this host's mailslots, as the gateway
@@ -274,7 +283,7 @@ public final class Gateway: Sendable {
         case true?: sockets.wake()
         case false?: break
         case nil: // the receive loop is not running
-            messages.forEach { record(.dropped(reason: .deliveryFailed), from: $0.source, port: 138) }
+            messages.forEach { record(.dropped(reason: .deliveryFailed), from: $0.source, port: RelayedMessage.port) }
         }
     }
 

@@ -81,14 +81,33 @@ package final class GatewayDelivery {
     }
     /// The most messages one write call of a backlog takes (what a ring usually has room for at once).
     static let backlogChunk = 64
-    /// Parsed local names by their wire bytes: parsing and case-folding a name costs more than decoding
-    /// the datagram, and a LAN uses few mailslot names. Most traffic goes to one: `lastName` answers
-    /// that without hashing.
-    private var names: [[UInt8]: MailslotName] = [:]
-    private var lastName: (wire: [UInt8], name: MailslotName)?
-    /// The same for the messages the bridge relays (``deliverRelayed(_:)``), by their name as a string.
-    private var relayedNames: [String: MailslotName] = [:]
-    private var lastRelayedName: (mailslot: String, name: MailslotName)?
+    /// Parsed local names by what a message calls them: parsing and case-folding a name costs more than
+    /// decoding the datagram, and a LAN uses few mailslot names. Most traffic goes to one: the last one
+    /// found answers that without hashing. At most ``writerCacheLimit`` (then it starts afresh).
+    struct NameCache<Key: Hashable> {
+        private var names: [Key: MailslotName] = [:]
+        private var last: (key: Key, name: MailslotName)?
+
+        /// The name `key` stands for: cached, or `parse`d (nil: not a valid local name, not cached).
+        mutating func name(_ key: Key, parse: () -> MailslotName?) -> MailslotName? {
+            if let last, last.key == key { return last.name }
+            let name: MailslotName
+            if let cached = names[key] {
+                name = cached
+            } else {
+                guard let parsed = parse() else { return nil }
+                if names.count >= GatewayDelivery.writerCacheLimit { names.removeAll() }
+                names[key] = parsed
+                name = parsed
+            }
+            last = (key, name)
+            return name
+        }
+    }
+    /// Datagrams' mailslot names, by their wire bytes.
+    private var names = NameCache<[UInt8]>()
+    /// The names of the messages the bridge relays (``deliverRelayed(_:)``), as strings.
+    private var relayedNames = NameCache<String>()
     /// Per-source token buckets for `rate_limit`.
     private var buckets: [UInt32: Bucket] = [:]
     /// The socket of the last open that found no server, kept for the next open (``LocalWriter/PendingOpen/begin(_:spare:)``).
@@ -170,15 +189,15 @@ package final class GatewayDelivery {
         var pending: [(name: MailslotName, item: Item)] = []
         pending.reserveCapacity(messages.count)
         for message in messages {
-            guard settings.configuration.acceptAnyName || settings.acceptedNames.contains(message.destination) else {
-                gateway.record(.dropped(reason: .notForUs), from: message.source, port: 138)
+            guard settings.accepts(message.destination) else {
+                gateway.record(.dropped(reason: .notForUs), from: message.source, port: Gateway.RelayedMessage.port)
                 continue
             }
             guard let name = localName(relayed: message.mailslot) else {
-                gateway.record(.dropped(reason: .badMailslotName), from: message.source, port: 138)
+                gateway.record(.dropped(reason: .badMailslotName), from: message.source, port: Gateway.RelayedMessage.port)
                 continue
             }
-            pending.append((name, Item(data: message.data, address: message.source, port: 138, received: received)))
+            pending.append((name, Item(data: message.data, address: message.source, port: Gateway.RelayedMessage.port, received: received)))
         }
         route(runsOf: pending)
         return opening.count > openings || (hasBacklog && !hadBacklog)
@@ -235,8 +254,7 @@ package final class GatewayDelivery {
             return .failure(Drop(reason: .malformed(error.reason)))
         }
         gateway.bridge?.observe(decoded, from: address)
-        guard settings.configuration.acceptAnyName || decoded.messageType == .broadcast
-                || settings.acceptedNames.contains(decoded.destinationName) else {
+        guard decoded.messageType == .broadcast || settings.accepts(decoded.destinationName) else {
             if gateway.bridge?.forwardUnique(decoded) == true { return .failure(Drop(reason: nil, forwarded: decoded.mailslotName)) }
             return .failure(Drop(reason: .notForUs))
         }
@@ -246,31 +264,16 @@ package final class GatewayDelivery {
 
     /// The local name of a relayed message's `\MAILSLOT\...` name (the bridge has checked its form).
     private func localName(relayed mailslot: String) -> MailslotName? {
-        if let last = lastRelayedName, last.mailslot == mailslot { return last.name }
-        guard let name = relayedNames[mailslot] ?? {
+        relayedNames.name(mailslot) {
             let prefix = MailslotTransaction.mailslotPrefix
-            guard mailslot.utf8.count > prefix.utf8.count, mailslot.prefix(prefix.count).uppercased() == prefix,
-                  let name = try? MailslotName(local: String(mailslot.dropFirst(prefix.count))) else { return nil }
-            if relayedNames.count >= GatewayDelivery.writerCacheLimit { relayedNames.removeAll() }
-            relayedNames[mailslot] = name
-            return name
-        }() else { return nil }
-        lastRelayedName = (mailslot, name)
-        return name
+            guard mailslot.utf8.count > prefix.utf8.count, mailslot.prefix(prefix.count).uppercased() == prefix else { return nil }
+            return try? MailslotName(local: String(mailslot.dropFirst(prefix.count)))
+        }
     }
 
     private func localName(_ transaction: MailslotTransaction) -> MailslotName? {
-        let wire = transaction.mailslotNameBytes
-        if let last = lastName, last.wire == wire { return last.name }
-        if let cached = names[wire] {
-            lastName = (wire, cached)
-            return cached
-        }
         // The decoder has checked the `\MAILSLOT\` prefix; names travel one byte per character.
-        guard let name = try? MailslotName(local: transaction.mailslotNameAfterPrefix) else { return nil }
-        if names.count >= GatewayDelivery.writerCacheLimit { names.removeAll() }
-        names[wire] = name
-        return name
+        names.name(transaction.mailslotNameBytes) { try? MailslotName(local: transaction.mailslotNameAfterPrefix) }
     }
 
     /// Delivers a run of messages for one mailslot at once when a connection to it is open; otherwise
